@@ -1,0 +1,4 @@
+//! The gateway behind `mlctl serve`.
+
+pub mod protocol;
+pub mod runtime;

@@ -1,0 +1,814 @@
+//! Open Inference Protocol (KServe V2) request/response types, validation, and the
+//! binary tensor data extension (`Inference-Header-Content-Length`, `binary_data_size`,
+//! `binary_data`, `binary_data_output`) used by default by the official Triton clients.
+//!
+//! Reference: <https://github.com/kserve/open-inference-protocol> (REST) and Triton's
+//! `binary_data.md`. Tensor data in JSON may be flat or nested row-major arrays; binary
+//! data is little-endian, BYTES elements carry a 4-byte little-endian length prefix.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub const HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
+
+/// A V2 datatype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataType {
+    #[serde(rename = "BOOL")]
+    Bool,
+    #[serde(rename = "UINT8")]
+    U8,
+    #[serde(rename = "UINT16")]
+    U16,
+    #[serde(rename = "UINT32")]
+    U32,
+    #[serde(rename = "UINT64")]
+    U64,
+    #[serde(rename = "INT8")]
+    I8,
+    #[serde(rename = "INT16")]
+    I16,
+    #[serde(rename = "INT32")]
+    I32,
+    #[serde(rename = "INT64")]
+    I64,
+    #[serde(rename = "FP16")]
+    F16,
+    #[serde(rename = "FP32")]
+    F32,
+    #[serde(rename = "FP64")]
+    F64,
+    #[serde(rename = "BYTES")]
+    Bytes,
+}
+
+impl DataType {
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_string())).ok()
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Bool => "BOOL",
+            DataType::U8 => "UINT8",
+            DataType::U16 => "UINT16",
+            DataType::U32 => "UINT32",
+            DataType::U64 => "UINT64",
+            DataType::I8 => "INT8",
+            DataType::I16 => "INT16",
+            DataType::I32 => "INT32",
+            DataType::I64 => "INT64",
+            DataType::F16 => "FP16",
+            DataType::F32 => "FP32",
+            DataType::F64 => "FP64",
+            DataType::Bytes => "BYTES",
+        }
+    }
+    /// Element size in the binary encoding; `None` for BYTES (length-prefixed).
+    pub fn size(self) -> Option<usize> {
+        Some(match self {
+            DataType::Bool | DataType::U8 | DataType::I8 => 1,
+            DataType::U16 | DataType::I16 | DataType::F16 => 2,
+            DataType::U32 | DataType::I32 | DataType::F32 => 4,
+            DataType::U64 | DataType::I64 | DataType::F64 => 8,
+            DataType::Bytes => return None,
+        })
+    }
+}
+
+/// Typed, flat (row-major) tensor contents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorData {
+    Bool(Vec<bool>),
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F16(Vec<half::f16>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+macro_rules! each_variant {
+    ($value:expr, $v:ident => $body:expr) => {
+        match $value {
+            TensorData::Bool($v) => $body,
+            TensorData::U8($v) => $body,
+            TensorData::U16($v) => $body,
+            TensorData::U32($v) => $body,
+            TensorData::U64($v) => $body,
+            TensorData::I8($v) => $body,
+            TensorData::I16($v) => $body,
+            TensorData::I32($v) => $body,
+            TensorData::I64($v) => $body,
+            TensorData::F16($v) => $body,
+            TensorData::F32($v) => $body,
+            TensorData::F64($v) => $body,
+            TensorData::Bytes($v) => $body,
+        }
+    };
+}
+
+impl TensorData {
+    pub fn len(&self) -> usize {
+        each_variant!(self, v => v.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn datatype(&self) -> DataType {
+        match self {
+            TensorData::Bool(_) => DataType::Bool,
+            TensorData::U8(_) => DataType::U8,
+            TensorData::U16(_) => DataType::U16,
+            TensorData::U32(_) => DataType::U32,
+            TensorData::U64(_) => DataType::U64,
+            TensorData::I8(_) => DataType::I8,
+            TensorData::I16(_) => DataType::I16,
+            TensorData::I32(_) => DataType::I32,
+            TensorData::I64(_) => DataType::I64,
+            TensorData::F16(_) => DataType::F16,
+            TensorData::F32(_) => DataType::F32,
+            TensorData::F64(_) => DataType::F64,
+            TensorData::Bytes(_) => DataType::Bytes,
+        }
+    }
+
+    /// Element `i` as f64 (BYTES and out-of-range give `None`); used for argmax and logs.
+    pub fn get_f64(&self, i: usize) -> Option<f64> {
+        match self {
+            TensorData::Bool(v) => v.get(i).map(|b| f64::from(u8::from(*b))),
+            TensorData::U8(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::U16(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::U32(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::U64(v) => v.get(i).map(|x| *x as f64),
+            TensorData::I8(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::I16(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::I32(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::I64(v) => v.get(i).map(|x| *x as f64),
+            TensorData::F16(v) => v.get(i).map(|x| x.to_f64()),
+            TensorData::F32(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::F64(v) => v.get(i).copied(),
+            TensorData::Bytes(_) => None,
+        }
+    }
+
+    /// JSON array of the flat data (non-finite floats become `null`, as JSON has no NaN).
+    pub fn to_json(&self) -> Value {
+        fn arr<T: Serialize>(v: &[T]) -> Value {
+            serde_json::to_value(v).unwrap_or(Value::Null)
+        }
+        match self {
+            TensorData::Bool(v) => arr(v),
+            TensorData::U8(v) => arr(v),
+            TensorData::U16(v) => arr(v),
+            TensorData::U32(v) => arr(v),
+            TensorData::U64(v) => arr(v),
+            TensorData::I8(v) => arr(v),
+            TensorData::I16(v) => arr(v),
+            TensorData::I32(v) => arr(v),
+            TensorData::I64(v) => arr(v),
+            TensorData::F16(v) => {
+                Value::Array(v.iter().map(|x| float_json(x.to_f64())).collect())
+            }
+            TensorData::F32(v) => Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect()),
+            TensorData::F64(v) => Value::Array(v.iter().map(|x| float_json(*x)).collect()),
+            TensorData::Bytes(v) => Value::Array(
+                v.iter()
+                    .map(|b| Value::String(String::from_utf8_lossy(b).into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Little-endian binary encoding (Triton binary tensor extension).
+    pub fn to_binary(&self, out: &mut Vec<u8>) {
+        match self {
+            TensorData::Bool(v) => out.extend(v.iter().map(|b| u8::from(*b))),
+            TensorData::U8(v) => out.extend_from_slice(v),
+            TensorData::I8(v) => out.extend(v.iter().map(|x| x.to_le_bytes()[0])),
+            TensorData::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Bytes(v) => v.iter().for_each(|b| {
+                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                out.extend_from_slice(b);
+            }),
+        }
+    }
+
+    /// Decode `n` elements of `dt` from little-endian bytes; errors name what was expected.
+    pub fn from_binary(dt: DataType, bytes: &[u8], n: usize) -> Result<Self, String> {
+        fn fixed<const W: usize, T>(
+            bytes: &[u8],
+            n: usize,
+            f: impl Fn([u8; W]) -> T,
+        ) -> Result<Vec<T>, String> {
+            if bytes.len() != n * W {
+                return Err(format!(
+                    "binary data has {} bytes, shape needs {} elements × {W} bytes = {}",
+                    bytes.len(),
+                    n,
+                    n * W
+                ));
+            }
+            Ok(bytes
+                .chunks_exact(W)
+                .map(|c| {
+                    let mut a = [0u8; W];
+                    a.copy_from_slice(c);
+                    f(a)
+                })
+                .collect())
+        }
+        Ok(match dt {
+            DataType::Bool => TensorData::Bool(fixed::<1, _>(bytes, n, |a| a[0] != 0)?),
+            DataType::U8 => TensorData::U8(fixed::<1, _>(bytes, n, |a| a[0])?),
+            DataType::I8 => TensorData::I8(fixed::<1, _>(bytes, n, i8::from_le_bytes)?),
+            DataType::U16 => TensorData::U16(fixed(bytes, n, u16::from_le_bytes)?),
+            DataType::I16 => TensorData::I16(fixed(bytes, n, i16::from_le_bytes)?),
+            DataType::F16 => TensorData::F16(fixed(bytes, n, half::f16::from_le_bytes)?),
+            DataType::U32 => TensorData::U32(fixed(bytes, n, u32::from_le_bytes)?),
+            DataType::I32 => TensorData::I32(fixed(bytes, n, i32::from_le_bytes)?),
+            DataType::F32 => TensorData::F32(fixed(bytes, n, f32::from_le_bytes)?),
+            DataType::U64 => TensorData::U64(fixed(bytes, n, u64::from_le_bytes)?),
+            DataType::I64 => TensorData::I64(fixed(bytes, n, i64::from_le_bytes)?),
+            DataType::F64 => TensorData::F64(fixed(bytes, n, f64::from_le_bytes)?),
+            DataType::Bytes => {
+                let mut items = Vec::with_capacity(n.min(1 << 16));
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    if rest.len() < 4 {
+                        return Err("truncated BYTES element length prefix".into());
+                    }
+                    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                    rest = &rest[4..];
+                    if rest.len() < len {
+                        return Err(format!(
+                            "BYTES element of {len} bytes runs past the end of its binary data"
+                        ));
+                    }
+                    items.push(rest[..len].to_vec());
+                    rest = &rest[len..];
+                }
+                if items.len() != n {
+                    return Err(format!(
+                        "binary data holds {} BYTES elements, shape needs {n}",
+                        items.len()
+                    ));
+                }
+                TensorData::Bytes(items)
+            }
+        })
+    }
+
+    /// Parse a flat list of JSON scalars as `dt`.
+    fn from_json(dt: DataType, flat: &[&Value]) -> Result<Self, String> {
+        fn each<T>(
+            flat: &[&Value],
+            what: &str,
+            f: impl Fn(&Value) -> Option<T>,
+        ) -> Result<Vec<T>, String> {
+            flat.iter()
+                .enumerate()
+                .map(|(i, v)| f(v).ok_or_else(|| format!("data[{i}]: expected {what}, got {v}")))
+                .collect()
+        }
+        fn int<T: TryFrom<i64> + TryFrom<u64>>(v: &Value) -> Option<T> {
+            if let Some(i) = v.as_i64() {
+                T::try_from(i).ok()
+            } else if let Some(u) = v.as_u64() {
+                T::try_from(u).ok()
+            } else {
+                None
+            }
+        }
+        fn float(v: &Value) -> Option<f64> {
+            match v {
+                Value::Number(n) => n.as_f64(),
+                // JSON has no NaN/Inf literals; accept the strings numpy/Triton clients write.
+                Value::String(s) => match s.as_str() {
+                    "NaN" | "nan" => Some(f64::NAN),
+                    "Infinity" | "inf" => Some(f64::INFINITY),
+                    "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        Ok(match dt {
+            DataType::Bool => TensorData::Bool(each(flat, "true or false", |v| match v {
+                Value::Bool(b) => Some(*b),
+                Value::Number(n) if n.as_u64() == Some(0) => Some(false),
+                Value::Number(n) if n.as_u64() == Some(1) => Some(true),
+                _ => None,
+            })?),
+            DataType::U8 => TensorData::U8(each(flat, "an integer in 0..=255", int)?),
+            DataType::U16 => TensorData::U16(each(flat, "an integer in UINT16 range", int)?),
+            DataType::U32 => TensorData::U32(each(flat, "an integer in UINT32 range", int)?),
+            DataType::U64 => TensorData::U64(each(flat, "a non-negative integer", int)?),
+            DataType::I8 => TensorData::I8(each(flat, "an integer in INT8 range", int)?),
+            DataType::I16 => TensorData::I16(each(flat, "an integer in INT16 range", int)?),
+            DataType::I32 => TensorData::I32(each(flat, "an integer in INT32 range", int)?),
+            DataType::I64 => TensorData::I64(each(flat, "an integer in INT64 range", int)?),
+            DataType::F16 => TensorData::F16(each(flat, "a number", |v| {
+                float(v).map(half::f16::from_f64)
+            })?),
+            DataType::F32 => {
+                TensorData::F32(each(flat, "a number", |v| float(v).map(|x| x as f32))?)
+            }
+            DataType::F64 => TensorData::F64(each(flat, "a number", float)?),
+            DataType::Bytes => TensorData::Bytes(each(flat, "a string", |v| {
+                v.as_str().map(|s| s.as_bytes().to_vec())
+            })?),
+        })
+    }
+}
+
+fn float_json(x: f64) -> Value {
+    serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null)
+}
+
+/// A named tensor with its shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: TensorData,
+}
+
+impl Tensor {
+    pub fn datatype(&self) -> DataType {
+        self.data.datatype()
+    }
+}
+
+/// Wire form of one request input (JSON part).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireInput {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub datatype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+/// Wire form of a requested output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireRequestedOutput {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+}
+
+/// Wire form of an inference request (JSON part).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Map<String, Value>>,
+    pub inputs: Vec<WireInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outputs: Option<Vec<WireRequestedOutput>>,
+}
+
+/// A decoded, validated inference request.
+#[derive(Debug, Clone)]
+pub struct InferRequest {
+    pub id: Option<String>,
+    pub parameters: Map<String, Value>,
+    pub inputs: Vec<Tensor>,
+    /// Output names asked for (empty: all), each with "send as binary".
+    pub outputs: Vec<(String, bool)>,
+    /// `binary_data_output` request parameter: every output in binary.
+    pub binary_output_default: bool,
+}
+
+/// Why a request is invalid (maps to HTTP 400).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidRequest(pub String);
+
+impl std::fmt::Display for InvalidRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn bad(msg: impl Into<String>) -> InvalidRequest {
+    InvalidRequest(msg.into())
+}
+
+/// Most elements a single tensor may declare (guards `shape` products against overflow
+/// and absurd allocations before any data is read).
+const MAX_ELEMENTS: u64 = 1 << 32;
+
+fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidRequest> {
+    let mut n: u64 = 1;
+    for &d in shape {
+        if d < 0 {
+            return Err(bad(format!("input '{name}': shape {shape:?} has a negative dimension")));
+        }
+        n = n
+            .checked_mul(d as u64)
+            .filter(|n| *n <= MAX_ELEMENTS)
+            .ok_or_else(|| bad(format!("input '{name}': shape {shape:?} is too large")))?;
+    }
+    Ok(n as usize)
+}
+
+fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(), InvalidRequest> {
+    if depth > 64 {
+        return Err(bad("data nests deeper than 64 levels"));
+    }
+    match v {
+        Value::Array(items) => {
+            for item in items {
+                flatten(item, out, depth + 1)?;
+            }
+            Ok(())
+        }
+        other => {
+            out.push(other);
+            Ok(())
+        }
+    }
+}
+
+fn param_bool(p: &Option<Map<String, Value>>, key: &str) -> bool {
+    p.as_ref().and_then(|m| m.get(key)).and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Split a body into its JSON header and binary tail given the optional
+/// `Inference-Header-Content-Length` value.
+pub fn split_body<'a>(
+    body: &'a [u8],
+    header_len: Option<&str>,
+) -> Result<(&'a [u8], &'a [u8]), InvalidRequest> {
+    match header_len {
+        None => Ok((body, &[])),
+        Some(s) => {
+            let n: usize = s.trim().parse().map_err(|_| {
+                bad(format!("Inference-Header-Content-Length: expected a byte count, got {s:?}"))
+            })?;
+            if n > body.len() {
+                return Err(bad(format!(
+                    "Inference-Header-Content-Length {n} exceeds the body length {}",
+                    body.len()
+                )));
+            }
+            Ok(body.split_at(n))
+        }
+    }
+}
+
+/// Decode and validate a V2 request body (JSON, optionally followed by binary tensors).
+pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferRequest, InvalidRequest> {
+    let (json, mut binary) = split_body(body, header_len)?;
+    let wire: WireRequest = serde_json::from_slice(json)
+        .map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
+    if wire.inputs.is_empty() {
+        return Err(bad("request has no inputs"));
+    }
+    let mut inputs = Vec::with_capacity(wire.inputs.len());
+    let mut seen = std::collections::HashSet::new();
+    for input in &wire.inputs {
+        if !seen.insert(input.name.as_str()) {
+            return Err(bad(format!("input '{}' appears twice", input.name)));
+        }
+        let dt = DataType::parse(&input.datatype).ok_or_else(|| {
+            bad(format!(
+                "input '{}': unknown datatype {:?} (expected BOOL, INT8..INT64, UINT8..UINT64, FP16, FP32, FP64 or BYTES)",
+                input.name, input.datatype
+            ))
+        })?;
+        let n = element_count(&input.name, &input.shape)?;
+        let binary_size = input
+            .parameters
+            .as_ref()
+            .and_then(|p| p.get("binary_data_size"))
+            .map(|v| {
+                v.as_u64().ok_or_else(|| {
+                    bad(format!("input '{}': binary_data_size must be a byte count", input.name))
+                })
+            })
+            .transpose()?;
+        let data = match (binary_size, &input.data) {
+            (Some(_), Some(_)) => {
+                return Err(bad(format!(
+                    "input '{}': has both binary_data_size and JSON data",
+                    input.name
+                )));
+            }
+            (Some(size), None) => {
+                let size = size as usize;
+                if size > binary.len() {
+                    return Err(bad(format!(
+                        "input '{}': binary_data_size {size} runs past the end of the body ({} bytes left)",
+                        input.name,
+                        binary.len()
+                    )));
+                }
+                let (mine, rest) = binary.split_at(size);
+                binary = rest;
+                TensorData::from_binary(dt, mine, n)
+                    .map_err(|e| bad(format!("input '{}': {e}", input.name)))?
+            }
+            (None, Some(value)) => {
+                let mut flat = Vec::new();
+                flatten(value, &mut flat, 0)?;
+                if flat.len() != n {
+                    return Err(bad(format!(
+                        "input '{}': shape {:?} needs {n} elements, data has {}",
+                        input.name,
+                        input.shape,
+                        flat.len()
+                    )));
+                }
+                TensorData::from_json(dt, &flat)
+                    .map_err(|e| bad(format!("input '{}': {e}", input.name)))?
+            }
+            (None, None) => return Err(bad(format!("input '{}': has no data", input.name))),
+        };
+        inputs.push(Tensor {
+            name: input.name.clone(),
+            shape: input.shape.iter().map(|&d| d as usize).collect(),
+            data,
+        });
+    }
+    if !binary.is_empty() {
+        return Err(bad(format!(
+            "{} bytes of binary data are not claimed by any input's binary_data_size",
+            binary.len()
+        )));
+    }
+    let binary_output_default = param_bool(&wire.parameters, "binary_data_output");
+    let outputs = wire
+        .outputs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|o| {
+            let binary = o
+                .parameters
+                .as_ref()
+                .and_then(|p| p.get("binary_data"))
+                .and_then(Value::as_bool)
+                .unwrap_or(binary_output_default);
+            (o.name, binary)
+        })
+        .collect();
+    Ok(InferRequest {
+        id: wire.id,
+        parameters: wire.parameters.unwrap_or_default(),
+        inputs,
+        outputs,
+        binary_output_default,
+    })
+}
+
+/// An inference response before encoding.
+#[derive(Debug, Clone)]
+pub struct InferResponse {
+    pub model_name: String,
+    pub model_version: String,
+    pub id: Option<String>,
+    pub outputs: Vec<Tensor>,
+}
+
+/// Encoded response: body bytes and, when any output is binary, the JSON header length.
+pub struct EncodedResponse {
+    pub body: Vec<u8>,
+    pub header_len: Option<usize>,
+}
+
+/// JSON form of one output tensor (also what the prediction log records).
+pub fn output_json(t: &Tensor) -> Value {
+    serde_json::json!({
+        "name": t.name,
+        "datatype": t.datatype().name(),
+        "shape": t.shape,
+        "data": t.data.to_json(),
+    })
+}
+
+/// Select the requested outputs (all when none requested) and encode the response.
+pub fn encode_response(
+    resp: &InferResponse,
+    requested: &[(String, bool)],
+    binary_default: bool,
+) -> Result<EncodedResponse, InvalidRequest> {
+    let selected: Vec<(&Tensor, bool)> = if requested.is_empty() {
+        resp.outputs.iter().map(|t| (t, binary_default)).collect()
+    } else {
+        requested
+            .iter()
+            .map(|(name, binary)| {
+                resp.outputs
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .map(|t| (t, *binary))
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = resp.outputs.iter().map(|t| t.name.as_str()).collect();
+                        bad(format!("requested output '{name}' does not exist (model outputs: {})", known.join(", ")))
+                    })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mut tail = Vec::new();
+    let mut outs = Vec::with_capacity(selected.len());
+    let mut any_binary = false;
+    for (t, binary) in selected {
+        if binary {
+            any_binary = true;
+            let start = tail.len();
+            t.data.to_binary(&mut tail);
+            outs.push(serde_json::json!({
+                "name": t.name,
+                "datatype": t.datatype().name(),
+                "shape": t.shape,
+                "parameters": {"binary_data_size": tail.len() - start},
+            }));
+        } else {
+            outs.push(output_json(t));
+        }
+    }
+    let mut doc = serde_json::json!({
+        "model_name": resp.model_name,
+        "model_version": resp.model_version,
+        "outputs": outs,
+    });
+    if let Some(id) = &resp.id {
+        doc["id"] = Value::String(id.clone());
+    }
+    // serde_json::Value serialisation cannot fail (string keys only).
+    let mut body = serde_json::to_vec(&doc).unwrap_or_default();
+    if any_binary {
+        let header_len = body.len();
+        body.extend_from_slice(&tail);
+        Ok(EncodedResponse { body, header_len: Some(header_len) })
+    } else {
+        Ok(EncodedResponse { body, header_len: None })
+    }
+}
+
+/// Decode a response body (JSON + optional binary tail) back into tensors: used by the
+/// CLI client and by the upstream runtime to log what an upstream answered.
+pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResponse, InvalidRequest> {
+    let (json, mut binary) = split_body(body, header_len)?;
+    let v: Value = serde_json::from_slice(json)
+        .map_err(|e| bad(format!("malformed inference response JSON: {e}")))?;
+    let outputs = v
+        .get("outputs")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("response has no outputs array"))?;
+    let mut tensors = Vec::with_capacity(outputs.len());
+    for o in outputs {
+        let wire: WireInput = serde_json::from_value(o.clone())
+            .map_err(|e| bad(format!("malformed response output: {e}")))?;
+        let dt = DataType::parse(&wire.datatype)
+            .ok_or_else(|| bad(format!("output '{}': unknown datatype {:?}", wire.name, wire.datatype)))?;
+        let n = element_count(&wire.name, &wire.shape)?;
+        let size = wire.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64);
+        let data = match (size, &wire.data) {
+            (Some(size), _) => {
+                let size = size as usize;
+                if size > binary.len() {
+                    return Err(bad(format!("output '{}': binary data truncated", wire.name)));
+                }
+                let (mine, rest) = binary.split_at(size);
+                binary = rest;
+                TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
+            }
+            (None, Some(value)) => {
+                let mut flat = Vec::new();
+                flatten(value, &mut flat, 0)?;
+                if flat.len() != n {
+                    return Err(bad(format!(
+                        "output '{}': shape {:?} needs {n} elements, data has {}",
+                        wire.name,
+                        wire.shape,
+                        flat.len()
+                    )));
+                }
+                TensorData::from_json(dt, &flat).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
+            }
+            (None, None) => return Err(bad(format!("output '{}': has no data", wire.name))),
+        };
+        tensors.push(Tensor { name: wire.name, shape: wire.shape.iter().map(|&d| d as usize).collect(), data });
+    }
+    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    Ok(InferResponse {
+        model_name: s("model_name").unwrap_or_default(),
+        model_version: s("model_version").unwrap_or_default(),
+        id: s("id"),
+        outputs: tensors,
+    })
+}
+
+/// Tensor metadata as in the model metadata response (`-1` marks a dynamic dimension).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TensorMetadata {
+    pub name: String,
+    pub datatype: String,
+    pub shape: Vec<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_and_flat_json_data_decode_identically() {
+        let flat = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3,4]}]}"#;
+        let nested = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
+        let a = parse_request(flat, None).unwrap();
+        let b = parse_request(nested, None).unwrap();
+        assert_eq!(a.inputs, b.inputs);
+        assert_eq!(a.inputs[0].data, TensorData::F32(vec![1.0, 2.0, 3.0, 4.0]));
+    }
+
+    #[test]
+    fn shape_data_mismatch_is_named() {
+        let body = br#"{"inputs":[{"name":"x","shape":[2,3],"datatype":"FP32","data":[1,2,3,4]}]}"#;
+        let e = parse_request(body, None).unwrap_err();
+        assert_eq!(e.0, "input 'x': shape [2, 3] needs 6 elements, data has 4");
+    }
+
+    #[test]
+    fn out_of_range_integer_is_rejected_with_position() {
+        let body = br#"{"inputs":[{"name":"x","shape":[2],"datatype":"UINT8","data":[1,300]}]}"#;
+        let e = parse_request(body, None).unwrap_err();
+        assert!(e.0.contains("data[1]") && e.0.contains("300"), "{}", e.0);
+    }
+
+    #[test]
+    fn binary_round_trip_for_every_datatype() {
+        let cases = vec![
+            TensorData::Bool(vec![true, false]),
+            TensorData::U8(vec![1, 255]),
+            TensorData::U16(vec![1, 65535]),
+            TensorData::U32(vec![1, u32::MAX]),
+            TensorData::U64(vec![1, u64::MAX]),
+            TensorData::I8(vec![-1, 127]),
+            TensorData::I16(vec![-1, 300]),
+            TensorData::I32(vec![-1, i32::MIN]),
+            TensorData::I64(vec![-1, i64::MAX]),
+            TensorData::F16(vec![half::f16::from_f32(1.5), half::f16::from_f32(-2.0)]),
+            TensorData::F32(vec![1.5, -2.25]),
+            TensorData::F64(vec![1e300, -0.5]),
+            TensorData::Bytes(vec![b"ab".to_vec(), vec![]]),
+        ];
+        for d in cases {
+            let mut bytes = Vec::new();
+            d.to_binary(&mut bytes);
+            let back = TensorData::from_binary(d.datatype(), &bytes, 2).unwrap();
+            assert_eq!(back, d);
+        }
+    }
+
+    #[test]
+    fn binary_request_with_header_length_decodes() {
+        let json = br#"{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","parameters":{"binary_data_size":8}}],"parameters":{"binary_data_output":true}}"#;
+        let mut body = json.to_vec();
+        body.extend_from_slice(&1.5f32.to_le_bytes());
+        body.extend_from_slice(&2.5f32.to_le_bytes());
+        let r = parse_request(&body, Some(&json.len().to_string())).unwrap();
+        assert_eq!(r.inputs[0].data, TensorData::F32(vec![1.5, 2.5]));
+        assert!(r.binary_output_default);
+        let short = parse_request(&body[..body.len() - 1], Some(&json.len().to_string()));
+        assert!(short.unwrap_err().0.contains("runs past the end"));
+    }
+
+    #[test]
+    fn response_binary_encoding_round_trips() {
+        let resp = InferResponse {
+            model_name: "m".into(),
+            model_version: "1".into(),
+            id: Some("r1".into()),
+            outputs: vec![
+                Tensor { name: "label".into(), shape: vec![2], data: TensorData::I64(vec![0, 1]) },
+                Tensor { name: "p".into(), shape: vec![2, 2], data: TensorData::F32(vec![0.1, 0.9, 0.8, 0.2]) },
+            ],
+        };
+        let enc = encode_response(&resp, &[("p".into(), true), ("label".into(), false)], false).unwrap();
+        let hl = enc.header_len.unwrap().to_string();
+        let back = parse_response(&enc.body, Some(&hl)).unwrap();
+        assert_eq!(back.outputs[0], resp.outputs[1]);
+        assert_eq!(back.outputs[1], resp.outputs[0]);
+        assert_eq!(back.id.as_deref(), Some("r1"));
+        let e = encode_response(&resp, &[("nope".into(), false)], false).unwrap_err();
+        assert!(e.0.contains("'nope'"));
+    }
+}

@@ -1,0 +1,234 @@
+//! In-process ONNX runtime on tract: the model is parsed, rewritten for scikit-learn
+//! exports (see `onnx_rewrite`), typed, optimised once at load, then run on tokio's
+//! blocking pool with at most one inference per core in flight.
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::infer::Factoid;
+
+use super::onnx_rewrite;
+use crate::error::{Error, Result};
+use crate::serving::protocol::{DataType, Tensor as V2Tensor, TensorData, TensorMetadata};
+
+type Plan = Arc<TypedRunnableModel>;
+
+/// A loaded, optimised ONNX model.
+pub struct OnnxModel {
+    plan: Plan,
+    inputs: Vec<(TensorMetadata, DatumType)>,
+    outputs: Vec<TensorMetadata>,
+    pub notes: Vec<String>,
+}
+
+fn v2_type(dt: DatumType) -> Option<DataType> {
+    Some(match dt {
+        DatumType::Bool => DataType::Bool,
+        DatumType::U8 => DataType::U8,
+        DatumType::U16 => DataType::U16,
+        DatumType::U32 => DataType::U32,
+        DatumType::U64 => DataType::U64,
+        DatumType::I8 => DataType::I8,
+        DatumType::I16 => DataType::I16,
+        DatumType::I32 => DataType::I32,
+        DatumType::I64 => DataType::I64,
+        DatumType::F16 => DataType::F16,
+        DatumType::F32 => DataType::F32,
+        DatumType::F64 => DataType::F64,
+        DatumType::String => DataType::Bytes,
+        _ => return None,
+    })
+}
+
+fn model_err(context: &str, e: impl std::fmt::Display) -> Error {
+    Error::Model(format!("{context}: {e}"))
+}
+
+fn shape_of(fact: &TypedFact) -> Vec<i64> {
+    fact.shape.iter().map(|d| d.to_i64().unwrap_or(-1)).collect()
+}
+
+impl OnnxModel {
+    /// Parse, rewrite, type and optimise `bytes`. Errors name the unsupported operator
+    /// or say plainly that the bytes are not an ONNX model.
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        let framework = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_output_types(true);
+        let mut proto = framework
+            .proto_model_for_read(&mut &*bytes)
+            .map_err(|e| Error::Model(format!("not an ONNX model (protobuf decode failed: {e})")))?;
+        if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
+            return Err(Error::Model("not an ONNX model (no graph nodes)".into()));
+        }
+        let log = onnx_rewrite::rewrite(&mut proto)?;
+        onnx_rewrite::check_supported(&proto, &|op| framework.op_register.0.contains_key(op))?;
+        let mut model = framework
+            .model_for_proto_model(&proto)
+            .map_err(|e| model_err("ONNX graph could not be parsed", format!("{e:#}")))?;
+        // Unknown dimensions (scikit-learn's `None` batch axis) become a symbol so the
+        // model is optimised once for any batch size.
+        let batch = model.symbols.sym("N");
+        for ix in 0..model.inputs.len() {
+            let fact = model.input_fact(ix).map_err(|e| model_err("input", e))?.clone();
+            let Some(dt) = fact.datum_type() else { continue };
+            let Some(rank) = fact.shape.rank().concretize() else { continue };
+            let dims: TVec<TDim> = (0..rank as usize)
+                .map(|d| match fact.shape.dim(d).and_then(|f| f.concretize()) {
+                    Some(dim) => dim,
+                    None if d == 0 => batch.clone().into(),
+                    None => model.symbols.sym(&format!("d{ix}_{d}")).into(),
+                })
+                .collect();
+            model
+                .set_input_fact(ix, InferenceFact::dt_shape(dt, dims))
+                .map_err(|e| model_err("input fact", e))?;
+        }
+        let typed = model
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
+            .map_err(|e| model_err("ONNX model could not be typed", format!("{e:#}")))?;
+        let facts_in: Vec<(String, TypedFact)> = typed
+            .input_outlets()
+            .map_err(|e| model_err("inputs", e))?
+            .iter()
+            .map(|o| (typed.node(o.node).name.clone(), typed.outlet_fact(*o).cloned()))
+            .map(|(n, f)| f.map(|f| (n, f)))
+            .collect::<TractResult<_>>()
+            .map_err(|e| model_err("inputs", e))?;
+        let output_names: Vec<String> = typed
+            .output_outlets()
+            .map_err(|e| model_err("outputs", e))?
+            .iter()
+            .map(|o| typed.outlet_label(*o).map(str::to_string).unwrap_or_else(|| typed.node(o.node).name.clone()))
+            .collect();
+        let facts_out: Vec<TypedFact> = typed
+            .output_outlets()
+            .map_err(|e| model_err("outputs", e))?
+            .iter()
+            .map(|o| typed.outlet_fact(*o).cloned())
+            .collect::<TractResult<_>>()
+            .map_err(|e| model_err("outputs", e))?;
+        let mut inputs = Vec::new();
+        for (name, fact) in facts_in {
+            let dt = v2_type(fact.datum_type)
+                .ok_or_else(|| Error::Model(format!("input '{name}': datatype {:?} cannot be served over V2", fact.datum_type)))?;
+            inputs.push((TensorMetadata { name, datatype: dt.name().into(), shape: shape_of(&fact) }, fact.datum_type));
+        }
+        let mut outputs = Vec::new();
+        for (name, fact) in output_names.into_iter().zip(facts_out) {
+            let dt = v2_type(fact.datum_type)
+                .ok_or_else(|| Error::Model(format!("output '{name}': datatype {:?} cannot be served over V2", fact.datum_type)))?;
+            outputs.push(TensorMetadata { name, datatype: dt.name().into(), shape: shape_of(&fact) });
+        }
+        let plan = typed
+            .into_optimized()
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| model_err("ONNX model could not be optimised", format!("{e:#}")))?;
+        Ok(OnnxModel { plan, inputs, outputs, notes: log.notes })
+    }
+
+    pub fn inputs(&self) -> Vec<TensorMetadata> {
+        self.inputs.iter().map(|(m, _)| m.clone()).collect()
+    }
+
+    pub fn outputs(&self) -> Vec<TensorMetadata> {
+        self.outputs.clone()
+    }
+
+    /// Check the request's inputs against the model's (names, datatypes, ranks, fixed
+    /// dimensions) and order them as the model wants. Errors are client errors (400).
+    pub fn check_inputs(&self, given: Vec<V2Tensor>) -> std::result::Result<Vec<V2Tensor>, String> {
+        let mut given = given;
+        let mut ordered = Vec::with_capacity(self.inputs.len());
+        for (meta, _) in &self.inputs {
+            let pos = given.iter().position(|t| t.name == meta.name).ok_or_else(|| {
+                format!("missing input '{}' ({} {:?})", meta.name, meta.datatype, meta.shape)
+            })?;
+            let t = given.swap_remove(pos);
+            if t.datatype().name() != meta.datatype {
+                return Err(format!(
+                    "input '{}': expected datatype {}, got {}",
+                    meta.name,
+                    meta.datatype,
+                    t.datatype().name()
+                ));
+            }
+            let fits = t.shape.len() == meta.shape.len()
+                && t.shape.iter().zip(&meta.shape).all(|(&g, &m)| m < 0 || g as i64 == m);
+            if !fits {
+                return Err(format!(
+                    "input '{}': expected shape {:?} (-1 = any), got {:?}",
+                    meta.name, meta.shape, t.shape
+                ));
+            }
+            ordered.push(t);
+        }
+        if let Some(extra) = given.first() {
+            let known: Vec<&str> = self.inputs.iter().map(|(m, _)| m.name.as_str()).collect();
+            return Err(format!("unknown input '{}' (model inputs: {})", extra.name, known.join(", ")));
+        }
+        Ok(ordered)
+    }
+
+    /// Run the model on already-checked inputs (blocking: call from the blocking pool).
+    pub fn run(&self, inputs: Vec<V2Tensor>) -> Result<Vec<V2Tensor>> {
+        let tvalues: TVec<TValue> = inputs
+            .into_iter()
+            .map(to_tract)
+            .collect::<Result<_>>()?;
+        let results = self.plan.run(tvalues).map_err(|e| model_err("inference failed", format!("{e:#}")))?;
+        results
+            .into_iter()
+            .zip(&self.outputs)
+            .map(|(v, meta)| from_tract(&meta.name, &v))
+            .collect()
+    }
+}
+
+fn array<T: Datum>(shape: &[usize], v: Vec<T>) -> Result<TValue> {
+    let arr = tract_ndarray::ArrayD::from_shape_vec(tract_ndarray::IxDyn(shape), v)
+        .map_err(|e| Error::Model(format!("tensor shape: {e}")))?;
+    Ok(Tensor::from(arr).into_tvalue())
+}
+
+fn to_tract(t: V2Tensor) -> Result<TValue> {
+    let s = &t.shape;
+    match t.data {
+        TensorData::Bool(v) => array(s, v),
+        TensorData::U8(v) => array(s, v),
+        TensorData::U16(v) => array(s, v),
+        TensorData::U32(v) => array(s, v),
+        TensorData::U64(v) => array(s, v),
+        TensorData::I8(v) => array(s, v),
+        TensorData::I16(v) => array(s, v),
+        TensorData::I32(v) => array(s, v),
+        TensorData::I64(v) => array(s, v),
+        TensorData::F16(v) => array(s, v),
+        TensorData::F32(v) => array(s, v),
+        TensorData::F64(v) => array(s, v),
+        TensorData::Bytes(v) => array(s, v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect::<Vec<String>>()),
+    }
+}
+
+fn collect<T: Datum + Clone>(v: &tract_onnx::prelude::Tensor) -> Result<Vec<T>> {
+    Ok(v.to_plain_array_view::<T>().map_err(|e| model_err("output", e))?.iter().cloned().collect())
+}
+
+fn from_tract(name: &str, v: &tract_onnx::prelude::Tensor) -> Result<V2Tensor> {
+    let data = match v.datum_type() {
+        DatumType::Bool => TensorData::Bool(collect(v)?),
+        DatumType::U8 => TensorData::U8(collect(v)?),
+        DatumType::U16 => TensorData::U16(collect(v)?),
+        DatumType::U32 => TensorData::U32(collect(v)?),
+        DatumType::U64 => TensorData::U64(collect(v)?),
+        DatumType::I8 => TensorData::I8(collect(v)?),
+        DatumType::I16 => TensorData::I16(collect(v)?),
+        DatumType::I32 => TensorData::I32(collect(v)?),
+        DatumType::I64 => TensorData::I64(collect(v)?),
+        DatumType::F16 => TensorData::F16(collect::<half::f16>(v)?),
+        DatumType::F32 => TensorData::F32(collect(v)?),
+        DatumType::F64 => TensorData::F64(collect(v)?),
+        DatumType::String => TensorData::Bytes(collect::<String>(v)?.into_iter().map(String::into_bytes).collect()),
+        other => return Err(Error::Model(format!("output '{name}': datatype {other:?} cannot be served over V2"))),
+    };
+    Ok(V2Tensor { name: name.to_string(), shape: v.shape().to_vec(), data })
+}
