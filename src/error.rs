@@ -52,11 +52,17 @@ impl Error {
     }
 
     pub fn input(at: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Input { at: at.into(), message: message.into() }
+        Error::Input {
+            at: at.into(),
+            message: message.into(),
+        }
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

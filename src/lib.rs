@@ -1,4 +1,12 @@
 //! mlctl: ship ML models to live traffic, prove them better, undo them in a second.
+//!
+//! The binary (`src/main.rs`) only parses arguments and maps errors to exit codes;
+//! everything else lives here so tests and benches call the same code.
 
+pub mod cli;
+pub mod client;
+pub mod commands;
 pub mod error;
+pub mod output;
 pub mod serving;
+pub mod store;

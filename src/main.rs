@@ -1,1 +1,71 @@
-fn main() {}
+//! `mlctl`: parse arguments, dispatch, map `Error` to the documented exit code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mlctl::cli::{Cli, Command, OutputFormat};
+use mlctl::commands;
+use mlctl::error::{Error, Result};
+use mlctl::output::{Report, render};
+
+fn print<R: Report>(report: &R, format: OutputFormat) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`mlctl status | head`) is not an error worth a message.
+    let _ = out.write_all(render(report, format).as_bytes());
+    Ok(())
+}
+
+fn write_raw(bytes: &[u8]) -> Result<()> {
+    let _ = std::io::stdout().lock().write_all(bytes);
+    Ok(())
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    let g = cli.global;
+    let fmt = g.output;
+    match cli.command {
+        Command::Serve(a) => commands::serve::run(a, g).await,
+        Command::Deploy(a) => print(&commands::deploy::run(a, &g).await?, fmt),
+        Command::Predict(a) => print(&commands::predict::run(a, &g).await?, fmt),
+        Command::Status(a) => print(&commands::status::run(a, &g).await?, fmt),
+        Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
+        Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
+        Command::Man => {
+            write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let default_level = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("mlctl={default_level},warn"))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .try_init();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    let runtime = match rt.build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mlctl: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mlctl: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

@@ -6,17 +6,32 @@ use mlctl::serving::protocol::{DataType, Tensor, TensorData};
 use mlctl::serving::runtime::onnx::OnnxModel;
 use serde_json::Value;
 
-const FIXTURES: &[&str] = &["churn_lr", "churn_lr_bad", "churn_rf", "iris_gbt", "price_rf"];
+const FIXTURES: &[&str] = &[
+    "churn_lr",
+    "churn_lr_bad",
+    "churn_rf",
+    "iris_gbt",
+    "price_rf",
+];
 
 fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     let data = v["data"].as_array().unwrap();
     let data = match DataType::parse(v["datatype"].as_str().unwrap()).unwrap() {
         DataType::F32 => TensorData::F32(data.iter().map(|x| x.as_f64().unwrap() as f32).collect()),
         DataType::I64 => TensorData::I64(data.iter().map(|x| x.as_i64().unwrap()).collect()),
         other => panic!("fixture datatype {other:?}"),
     };
-    Tensor { name: v["name"].as_str().unwrap().to_string(), shape, data }
+    Tensor {
+        name: v["name"].as_str().unwrap().to_string(),
+        shape,
+        data,
+    }
 }
 
 #[test]
@@ -24,8 +39,10 @@ fn every_fixture_matches_onnxruntime_to_1e_5() {
     for name in FIXTURES {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models");
         let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
-        let samples: Value =
-            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.samples.json"))).unwrap()).unwrap();
+        let samples: Value = serde_json::from_slice(
+            &std::fs::read(dir.join(format!("{name}.samples.json"))).unwrap(),
+        )
+        .unwrap();
         let model = OnnxModel::load(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let input = tensor(&samples["input"]);
         let checked = model.check_inputs(vec![input]).unwrap();
@@ -36,11 +53,25 @@ fn every_fixture_matches_onnxruntime_to_1e_5() {
             let want = tensor(&expected[&out.name]);
             let got_shape: Vec<usize> = out.shape.clone();
             let want_n: usize = want.shape.iter().product();
-            assert_eq!(got_shape.iter().product::<usize>(), want_n, "{name}/{}: element count", out.name);
-            assert_eq!(out.datatype(), want.datatype(), "{name}/{}: datatype", out.name);
+            assert_eq!(
+                got_shape.iter().product::<usize>(),
+                want_n,
+                "{name}/{}: element count",
+                out.name
+            );
+            assert_eq!(
+                out.datatype(),
+                want.datatype(),
+                "{name}/{}: datatype",
+                out.name
+            );
             for i in 0..want_n {
                 let (g, w) = (out.data.get_f64(i).unwrap(), want.data.get_f64(i).unwrap());
-                assert!((g - w).abs() <= 1e-5, "{name}/{}[{i}]: mlctl {g} vs onnxruntime {w}", out.name);
+                assert!(
+                    (g - w).abs() <= 1e-5,
+                    "{name}/{}[{i}]: mlctl {g} vs onnxruntime {w}",
+                    out.name
+                );
             }
         }
     }
@@ -48,13 +79,23 @@ fn every_fixture_matches_onnxruntime_to_1e_5() {
 
 #[test]
 fn non_onnx_bytes_are_refused_plainly() {
-    let e = OnnxModel::load(b"this is not a model").err().unwrap().to_string();
+    let e = OnnxModel::load(b"this is not a model")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("not an ONNX model"), "{e}");
 }
 
 #[test]
 fn unknown_operator_is_named_in_the_refusal() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models/unsupported_op.onnx");
-    let e = OnnxModel::load(&std::fs::read(path).unwrap()).err().unwrap().to_string();
-    assert_eq!(e, "model: unsupported operator com.example.Frobnicate (node 'frob')");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/models/unsupported_op.onnx");
+    let e = OnnxModel::load(&std::fs::read(path).unwrap())
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        e,
+        "model: unsupported operator com.example.Frobnicate (node 'frob')"
+    );
 }

@@ -172,10 +172,10 @@ impl TensorData {
             TensorData::I16(v) => arr(v),
             TensorData::I32(v) => arr(v),
             TensorData::I64(v) => arr(v),
-            TensorData::F16(v) => {
-                Value::Array(v.iter().map(|x| float_json(x.to_f64())).collect())
+            TensorData::F16(v) => Value::Array(v.iter().map(|x| float_json(x.to_f64())).collect()),
+            TensorData::F32(v) => {
+                Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect())
             }
-            TensorData::F32(v) => Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect()),
             TensorData::F64(v) => Value::Array(v.iter().map(|x| float_json(*x)).collect()),
             TensorData::Bytes(v) => Value::Array(
                 v.iter()
@@ -191,15 +191,33 @@ impl TensorData {
             TensorData::Bool(v) => out.extend(v.iter().map(|b| u8::from(*b))),
             TensorData::U8(v) => out.extend_from_slice(v),
             TensorData::I8(v) => out.extend(v.iter().map(|x| x.to_le_bytes()[0])),
-            TensorData::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U16(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I16(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F16(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             TensorData::Bytes(v) => v.iter().for_each(|b| {
                 out.extend_from_slice(&(b.len() as u32).to_le_bytes());
                 out.extend_from_slice(b);
@@ -336,7 +354,9 @@ impl TensorData {
 }
 
 fn float_json(x: f64) -> Value {
-    serde_json::Number::from_f64(x).map(Value::Number).unwrap_or(Value::Null)
+    serde_json::Number::from_f64(x)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
 }
 
 /// A named tensor with its shape.
@@ -419,7 +439,9 @@ fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidRequest> {
     let mut n: u64 = 1;
     for &d in shape {
         if d < 0 {
-            return Err(bad(format!("input '{name}': shape {shape:?} has a negative dimension")));
+            return Err(bad(format!(
+                "input '{name}': shape {shape:?} has a negative dimension"
+            )));
         }
         n = n
             .checked_mul(d as u64)
@@ -448,7 +470,10 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(
 }
 
 fn param_bool(p: &Option<Map<String, Value>>, key: &str) -> bool {
-    p.as_ref().and_then(|m| m.get(key)).and_then(Value::as_bool).unwrap_or(false)
+    p.as_ref()
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
 }
 
 /// Split a body into its JSON header and binary tail given the optional
@@ -461,7 +486,9 @@ pub fn split_body<'a>(
         None => Ok((body, &[])),
         Some(s) => {
             let n: usize = s.trim().parse().map_err(|_| {
-                bad(format!("Inference-Header-Content-Length: expected a byte count, got {s:?}"))
+                bad(format!(
+                    "Inference-Header-Content-Length: expected a byte count, got {s:?}"
+                ))
             })?;
             if n > body.len() {
                 return Err(bad(format!(
@@ -475,7 +502,10 @@ pub fn split_body<'a>(
 }
 
 /// Decode and validate a V2 request body (JSON, optionally followed by binary tensors).
-pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferRequest, InvalidRequest> {
+pub fn parse_request(
+    body: &[u8],
+    header_len: Option<&str>,
+) -> Result<InferRequest, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
     let wire: WireRequest = serde_json::from_slice(json)
         .map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
@@ -501,7 +531,10 @@ pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferReque
             .and_then(|p| p.get("binary_data_size"))
             .map(|v| {
                 v.as_u64().ok_or_else(|| {
-                    bad(format!("input '{}': binary_data_size must be a byte count", input.name))
+                    bad(format!(
+                        "input '{}': binary_data_size must be a byte count",
+                        input.name
+                    ))
                 })
             })
             .transpose()?;
@@ -587,6 +620,7 @@ pub struct InferResponse {
     pub outputs: Vec<Tensor>,
 }
 
+#[derive(Debug)]
 /// Encoded response: body bytes and, when any output is binary, the JSON header length.
 pub struct EncodedResponse {
     pub body: Vec<u8>,
@@ -620,8 +654,12 @@ pub fn encode_response(
                     .find(|t| &t.name == name)
                     .map(|t| (t, *binary))
                     .ok_or_else(|| {
-                        let known: Vec<&str> = resp.outputs.iter().map(|t| t.name.as_str()).collect();
-                        bad(format!("requested output '{name}' does not exist (model outputs: {})", known.join(", ")))
+                        let known: Vec<&str> =
+                            resp.outputs.iter().map(|t| t.name.as_str()).collect();
+                        bad(format!(
+                            "requested output '{name}' does not exist (model outputs: {})",
+                            known.join(", ")
+                        ))
                     })
             })
             .collect::<Result<_, _>>()?
@@ -657,15 +695,24 @@ pub fn encode_response(
     if any_binary {
         let header_len = body.len();
         body.extend_from_slice(&tail);
-        Ok(EncodedResponse { body, header_len: Some(header_len) })
+        Ok(EncodedResponse {
+            body,
+            header_len: Some(header_len),
+        })
     } else {
-        Ok(EncodedResponse { body, header_len: None })
+        Ok(EncodedResponse {
+            body,
+            header_len: None,
+        })
     }
 }
 
 /// Decode a response body (JSON + optional binary tail) back into tensors: used by the
 /// CLI client and by the upstream runtime to log what an upstream answered.
-pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResponse, InvalidRequest> {
+pub fn parse_response(
+    body: &[u8],
+    header_len: Option<&str>,
+) -> Result<InferResponse, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
     let v: Value = serde_json::from_slice(json)
         .map_err(|e| bad(format!("malformed inference response JSON: {e}")))?;
@@ -677,19 +724,31 @@ pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResp
     for o in outputs {
         let wire: WireInput = serde_json::from_value(o.clone())
             .map_err(|e| bad(format!("malformed response output: {e}")))?;
-        let dt = DataType::parse(&wire.datatype)
-            .ok_or_else(|| bad(format!("output '{}': unknown datatype {:?}", wire.name, wire.datatype)))?;
+        let dt = DataType::parse(&wire.datatype).ok_or_else(|| {
+            bad(format!(
+                "output '{}': unknown datatype {:?}",
+                wire.name, wire.datatype
+            ))
+        })?;
         let n = element_count(&wire.name, &wire.shape)?;
-        let size = wire.parameters.as_ref().and_then(|p| p.get("binary_data_size")).and_then(Value::as_u64);
+        let size = wire
+            .parameters
+            .as_ref()
+            .and_then(|p| p.get("binary_data_size"))
+            .and_then(Value::as_u64);
         let data = match (size, &wire.data) {
             (Some(size), _) => {
                 let size = size as usize;
                 if size > binary.len() {
-                    return Err(bad(format!("output '{}': binary data truncated", wire.name)));
+                    return Err(bad(format!(
+                        "output '{}': binary data truncated",
+                        wire.name
+                    )));
                 }
                 let (mine, rest) = binary.split_at(size);
                 binary = rest;
-                TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
+                TensorData::from_binary(dt, mine, n)
+                    .map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
             }
             (None, Some(value)) => {
                 let mut flat = Vec::new();
@@ -702,11 +761,16 @@ pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResp
                         flat.len()
                     )));
                 }
-                TensorData::from_json(dt, &flat).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
+                TensorData::from_json(dt, &flat)
+                    .map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
             }
             (None, None) => return Err(bad(format!("output '{}': has no data", wire.name))),
         };
-        tensors.push(Tensor { name: wire.name, shape: wire.shape.iter().map(|&d| d as usize).collect(), data });
+        tensors.push(Tensor {
+            name: wire.name,
+            shape: wire.shape.iter().map(|&d| d as usize).collect(),
+            data,
+        });
     }
     let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
     Ok(InferResponse {
@@ -732,7 +796,8 @@ mod tests {
     #[test]
     fn nested_and_flat_json_data_decode_identically() {
         let flat = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3,4]}]}"#;
-        let nested = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
+        let nested =
+            br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
         let a = parse_request(flat, None).unwrap();
         let b = parse_request(nested, None).unwrap();
         assert_eq!(a.inputs, b.inputs);
@@ -798,11 +863,20 @@ mod tests {
             model_version: "1".into(),
             id: Some("r1".into()),
             outputs: vec![
-                Tensor { name: "label".into(), shape: vec![2], data: TensorData::I64(vec![0, 1]) },
-                Tensor { name: "p".into(), shape: vec![2, 2], data: TensorData::F32(vec![0.1, 0.9, 0.8, 0.2]) },
+                Tensor {
+                    name: "label".into(),
+                    shape: vec![2],
+                    data: TensorData::I64(vec![0, 1]),
+                },
+                Tensor {
+                    name: "p".into(),
+                    shape: vec![2, 2],
+                    data: TensorData::F32(vec![0.1, 0.9, 0.8, 0.2]),
+                },
             ],
         };
-        let enc = encode_response(&resp, &[("p".into(), true), ("label".into(), false)], false).unwrap();
+        let enc =
+            encode_response(&resp, &[("p".into(), true), ("label".into(), false)], false).unwrap();
         let hl = enc.header_len.unwrap().to_string();
         let back = parse_response(&enc.body, Some(&hl)).unwrap();
         assert_eq!(back.outputs[0], resp.outputs[1]);

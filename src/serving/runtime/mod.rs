@@ -4,3 +4,36 @@
 pub mod onnx;
 #[cfg(feature = "onnx")]
 pub mod onnx_rewrite;
+pub mod upstream;
+
+use std::sync::Arc;
+
+use crate::serving::protocol::TensorMetadata;
+
+/// How one loaded model version answers.
+pub enum Runtime {
+    #[cfg(feature = "onnx")]
+    Onnx(Arc<onnx::OnnxModel>),
+    Upstream(upstream::UpstreamModel),
+}
+
+impl Runtime {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            #[cfg(feature = "onnx")]
+            Runtime::Onnx(_) => "onnx",
+            Runtime::Upstream(_) => "upstream",
+        }
+    }
+}
+
+/// A registered version, loaded and ready to serve.
+pub struct LoadedVersion {
+    pub model: String,
+    pub version: String,
+    pub runtime: Runtime,
+    /// Declared inputs/outputs (ONNX: from the graph; upstream: empty, asked on demand).
+    pub inputs: Vec<TensorMetadata>,
+    pub outputs: Vec<TensorMetadata>,
+    pub notes: Vec<String>,
+}

@@ -45,17 +45,22 @@ fn model_err(context: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn shape_of(fact: &TypedFact) -> Vec<i64> {
-    fact.shape.iter().map(|d| d.to_i64().unwrap_or(-1)).collect()
+    fact.shape
+        .iter()
+        .map(|d| d.to_i64().unwrap_or(-1))
+        .collect()
 }
 
 impl OnnxModel {
     /// Parse, rewrite, type and optimise `bytes`. Errors name the unsupported operator
     /// or say plainly that the bytes are not an ONNX model.
     pub fn load(bytes: &[u8]) -> Result<Self> {
-        let framework = tract_onnx::onnx().with_ignore_output_shapes(true).with_ignore_output_types(true);
-        let mut proto = framework
-            .proto_model_for_read(&mut &*bytes)
-            .map_err(|e| Error::Model(format!("not an ONNX model (protobuf decode failed: {e})")))?;
+        let framework = tract_onnx::onnx()
+            .with_ignore_output_shapes(true)
+            .with_ignore_output_types(true);
+        let mut proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
+            Error::Model(format!("not an ONNX model (protobuf decode failed: {e})"))
+        })?;
         if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
             return Err(Error::Model("not an ONNX model (no graph nodes)".into()));
         }
@@ -68,9 +73,16 @@ impl OnnxModel {
         // model is optimised once for any batch size.
         let batch = model.symbols.sym("N");
         for ix in 0..model.inputs.len() {
-            let fact = model.input_fact(ix).map_err(|e| model_err("input", e))?.clone();
-            let Some(dt) = fact.datum_type() else { continue };
-            let Some(rank) = fact.shape.rank().concretize() else { continue };
+            let fact = model
+                .input_fact(ix)
+                .map_err(|e| model_err("input", e))?
+                .clone();
+            let Some(dt) = fact.datum_type() else {
+                continue;
+            };
+            let Some(rank) = fact.shape.rank().concretize() else {
+                continue;
+            };
             let dims: TVec<TDim> = (0..rank as usize)
                 .map(|d| match fact.shape.dim(d).and_then(|f| f.concretize()) {
                     Some(dim) => dim,
@@ -90,7 +102,12 @@ impl OnnxModel {
             .input_outlets()
             .map_err(|e| model_err("inputs", e))?
             .iter()
-            .map(|o| (typed.node(o.node).name.clone(), typed.outlet_fact(*o).cloned()))
+            .map(|o| {
+                (
+                    typed.node(o.node).name.clone(),
+                    typed.outlet_fact(*o).cloned(),
+                )
+            })
             .map(|(n, f)| f.map(|f| (n, f)))
             .collect::<TractResult<_>>()
             .map_err(|e| model_err("inputs", e))?;
@@ -98,7 +115,12 @@ impl OnnxModel {
             .output_outlets()
             .map_err(|e| model_err("outputs", e))?
             .iter()
-            .map(|o| typed.outlet_label(*o).map(str::to_string).unwrap_or_else(|| typed.node(o.node).name.clone()))
+            .map(|o| {
+                typed
+                    .outlet_label(*o)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| typed.node(o.node).name.clone())
+            })
             .collect();
         let facts_out: Vec<TypedFact> = typed
             .output_outlets()
@@ -109,21 +131,45 @@ impl OnnxModel {
             .map_err(|e| model_err("outputs", e))?;
         let mut inputs = Vec::new();
         for (name, fact) in facts_in {
-            let dt = v2_type(fact.datum_type)
-                .ok_or_else(|| Error::Model(format!("input '{name}': datatype {:?} cannot be served over V2", fact.datum_type)))?;
-            inputs.push((TensorMetadata { name, datatype: dt.name().into(), shape: shape_of(&fact) }, fact.datum_type));
+            let dt = v2_type(fact.datum_type).ok_or_else(|| {
+                Error::Model(format!(
+                    "input '{name}': datatype {:?} cannot be served over V2",
+                    fact.datum_type
+                ))
+            })?;
+            inputs.push((
+                TensorMetadata {
+                    name,
+                    datatype: dt.name().into(),
+                    shape: shape_of(&fact),
+                },
+                fact.datum_type,
+            ));
         }
         let mut outputs = Vec::new();
         for (name, fact) in output_names.into_iter().zip(facts_out) {
-            let dt = v2_type(fact.datum_type)
-                .ok_or_else(|| Error::Model(format!("output '{name}': datatype {:?} cannot be served over V2", fact.datum_type)))?;
-            outputs.push(TensorMetadata { name, datatype: dt.name().into(), shape: shape_of(&fact) });
+            let dt = v2_type(fact.datum_type).ok_or_else(|| {
+                Error::Model(format!(
+                    "output '{name}': datatype {:?} cannot be served over V2",
+                    fact.datum_type
+                ))
+            })?;
+            outputs.push(TensorMetadata {
+                name,
+                datatype: dt.name().into(),
+                shape: shape_of(&fact),
+            });
         }
         let plan = typed
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| model_err("ONNX model could not be optimised", format!("{e:#}")))?;
-        Ok(OnnxModel { plan, inputs, outputs, notes: log.notes })
+        Ok(OnnxModel {
+            plan,
+            inputs,
+            outputs,
+            notes: log.notes,
+        })
     }
 
     pub fn inputs(&self) -> Vec<TensorMetadata> {
@@ -140,9 +186,15 @@ impl OnnxModel {
         let mut given = given;
         let mut ordered = Vec::with_capacity(self.inputs.len());
         for (meta, _) in &self.inputs {
-            let pos = given.iter().position(|t| t.name == meta.name).ok_or_else(|| {
-                format!("missing input '{}' ({} {:?})", meta.name, meta.datatype, meta.shape)
-            })?;
+            let pos = given
+                .iter()
+                .position(|t| t.name == meta.name)
+                .ok_or_else(|| {
+                    format!(
+                        "missing input '{}' ({} {:?})",
+                        meta.name, meta.datatype, meta.shape
+                    )
+                })?;
             let t = given.swap_remove(pos);
             if t.datatype().name() != meta.datatype {
                 return Err(format!(
@@ -153,7 +205,10 @@ impl OnnxModel {
                 ));
             }
             let fits = t.shape.len() == meta.shape.len()
-                && t.shape.iter().zip(&meta.shape).all(|(&g, &m)| m < 0 || g as i64 == m);
+                && t.shape
+                    .iter()
+                    .zip(&meta.shape)
+                    .all(|(&g, &m)| m < 0 || g as i64 == m);
             if !fits {
                 return Err(format!(
                     "input '{}': expected shape {:?} (-1 = any), got {:?}",
@@ -164,18 +219,22 @@ impl OnnxModel {
         }
         if let Some(extra) = given.first() {
             let known: Vec<&str> = self.inputs.iter().map(|(m, _)| m.name.as_str()).collect();
-            return Err(format!("unknown input '{}' (model inputs: {})", extra.name, known.join(", ")));
+            return Err(format!(
+                "unknown input '{}' (model inputs: {})",
+                extra.name,
+                known.join(", ")
+            ));
         }
         Ok(ordered)
     }
 
     /// Run the model on already-checked inputs (blocking: call from the blocking pool).
     pub fn run(&self, inputs: Vec<V2Tensor>) -> Result<Vec<V2Tensor>> {
-        let tvalues: TVec<TValue> = inputs
-            .into_iter()
-            .map(to_tract)
-            .collect::<Result<_>>()?;
-        let results = self.plan.run(tvalues).map_err(|e| model_err("inference failed", format!("{e:#}")))?;
+        let tvalues: TVec<TValue> = inputs.into_iter().map(to_tract).collect::<Result<_>>()?;
+        let results = self
+            .plan
+            .run(tvalues)
+            .map_err(|e| model_err("inference failed", format!("{e:#}")))?;
         results
             .into_iter()
             .zip(&self.outputs)
@@ -205,12 +264,21 @@ fn to_tract(t: V2Tensor) -> Result<TValue> {
         TensorData::F16(v) => array(s, v),
         TensorData::F32(v) => array(s, v),
         TensorData::F64(v) => array(s, v),
-        TensorData::Bytes(v) => array(s, v.into_iter().map(|b| String::from_utf8_lossy(&b).into_owned()).collect::<Vec<String>>()),
+        TensorData::Bytes(v) => array(
+            s,
+            v.into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect::<Vec<String>>(),
+        ),
     }
 }
 
 fn collect<T: Datum + Clone>(v: &tract_onnx::prelude::Tensor) -> Result<Vec<T>> {
-    Ok(v.to_plain_array_view::<T>().map_err(|e| model_err("output", e))?.iter().cloned().collect())
+    Ok(v.to_plain_array_view::<T>()
+        .map_err(|e| model_err("output", e))?
+        .iter()
+        .cloned()
+        .collect())
 }
 
 fn from_tract(name: &str, v: &tract_onnx::prelude::Tensor) -> Result<V2Tensor> {
@@ -227,8 +295,21 @@ fn from_tract(name: &str, v: &tract_onnx::prelude::Tensor) -> Result<V2Tensor> {
         DatumType::F16 => TensorData::F16(collect::<half::f16>(v)?),
         DatumType::F32 => TensorData::F32(collect(v)?),
         DatumType::F64 => TensorData::F64(collect(v)?),
-        DatumType::String => TensorData::Bytes(collect::<String>(v)?.into_iter().map(String::into_bytes).collect()),
-        other => return Err(Error::Model(format!("output '{name}': datatype {other:?} cannot be served over V2"))),
+        DatumType::String => TensorData::Bytes(
+            collect::<String>(v)?
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
+        ),
+        other => {
+            return Err(Error::Model(format!(
+                "output '{name}': datatype {other:?} cannot be served over V2"
+            )));
+        }
     };
-    Ok(V2Tensor { name: name.to_string(), shape: v.shape().to_vec(), data })
+    Ok(V2Tensor {
+        name: name.to_string(),
+        shape: v.shape().to_vec(),
+        data,
+    })
 }

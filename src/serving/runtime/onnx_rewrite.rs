@@ -40,11 +40,21 @@ fn attr_str(node: &NodeProto, name: &str) -> Option<String> {
 }
 
 fn ints_attr(name: &str, ints: Vec<i64>) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Ints as i32, ints, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Ints as i32,
+        ints,
+        ..Default::default()
+    }
 }
 
 fn int_attr(name: &str, i: i64) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: AttributeType::Int as i32, i, ..Default::default() }
+    AttributeProto {
+        name: name.into(),
+        r#type: AttributeType::Int as i32,
+        i,
+        ..Default::default()
+    }
 }
 
 fn floats_attr(name: &str, floats: Vec<f32>) -> AttributeProto {
@@ -77,7 +87,13 @@ fn int64_const(name: &str, values: &[i64]) -> TensorProto {
 }
 
 fn node(op: &str, name: String, inputs: Vec<String>, outputs: Vec<String>) -> NodeProto {
-    NodeProto { op_type: op.into(), name, input: inputs, output: outputs, ..Default::default() }
+    NodeProto {
+        op_type: op.into(),
+        name,
+        input: inputs,
+        output: outputs,
+        ..Default::default()
+    }
 }
 
 fn is_ml(n: &NodeProto, op: &str) -> bool {
@@ -94,26 +110,41 @@ pub fn rewrite(model: &mut ModelProto) -> Result<RewriteLog> {
     let old_nodes = std::mem::take(&mut graph.node);
     let mut new_nodes = Vec::with_capacity(old_nodes.len() + 4);
     for (i, n) in old_nodes.into_iter().enumerate() {
-        let base = if n.name.is_empty() { format!("mlctl_node{i}") } else { n.name.clone() };
+        let base = if n.name.is_empty() {
+            format!("mlctl_node{i}")
+        } else {
+            n.name.clone()
+        };
         if is_ml(&n, "Scaler") {
             rewrite_scaler(graph, &n, &base, &mut new_nodes)?;
-            log.notes.push(format!("Scaler '{base}' rewritten as Sub+Mul"));
+            log.notes
+                .push(format!("Scaler '{base}' rewritten as Sub+Mul"));
         } else if is_ml(&n, "ZipMap") {
             let mut id = node("Identity", base.clone(), n.input.clone(), n.output.clone());
             id.domain = String::new();
-            for out in graph.output.iter_mut().filter(|o| n.output.contains(&o.name)) {
+            for out in graph
+                .output
+                .iter_mut()
+                .filter(|o| n.output.contains(&o.name))
+            {
                 out.r#type = None;
             }
             new_nodes.push(id);
-            log.notes.push(format!("ZipMap '{base}' dropped: serving the probability tensor"));
+            log.notes.push(format!(
+                "ZipMap '{base}' dropped: serving the probability tensor"
+            ));
         } else if is_ml(&n, "TreeEnsembleRegressor") {
             rewrite_tree_regressor(graph, n, &base, &mut new_nodes)?;
-            log.notes.push(format!("TreeEnsembleRegressor '{base}' rewritten as a one-class-per-target classifier"));
+            log.notes.push(format!(
+                "TreeEnsembleRegressor '{base}' rewritten as a one-class-per-target classifier"
+            ));
         } else if is_ml(&n, "TreeEnsembleClassifier") {
             let n = pad_base_values(n, &mut log)?;
             if class_count(&n) == 2 && n.output.len() == 2 {
                 relabel_binary(graph, n, &base, &mut new_nodes);
-                log.notes.push(format!("binary TreeEnsembleClassifier '{base}': label = argmax(probabilities)"));
+                log.notes.push(format!(
+                    "binary TreeEnsembleClassifier '{base}': label = argmax(probabilities)"
+                ));
             } else {
                 new_nodes.push(n);
             }
@@ -131,18 +162,40 @@ fn rewrite_scaler(
     base: &str,
     out: &mut Vec<NodeProto>,
 ) -> Result<()> {
-    let offset = attr(n, "offset").map(|a| a.floats.clone()).unwrap_or_default();
-    let scale = attr(n, "scale").map(|a| a.floats.clone()).unwrap_or_default();
+    let offset = attr(n, "offset")
+        .map(|a| a.floats.clone())
+        .unwrap_or_default();
+    let scale = attr(n, "scale")
+        .map(|a| a.floats.clone())
+        .unwrap_or_default();
     let (Some(x), Some(y)) = (n.input.first(), n.output.first()) else {
-        return Err(Error::Model(format!("Scaler '{base}' needs one input and one output")));
+        return Err(Error::Model(format!(
+            "Scaler '{base}' needs one input and one output"
+        )));
     };
     let offset_name = format!("{base}__offset");
     let scale_name = format!("{base}__scale");
     let centred = format!("{base}__centred");
-    graph.initializer.push(float_const(&offset_name, if offset.is_empty() { &[0.0] } else { &offset }));
-    graph.initializer.push(float_const(&scale_name, if scale.is_empty() { &[1.0] } else { &scale }));
-    out.push(node("Sub", format!("{base}__sub"), vec![x.clone(), offset_name], vec![centred.clone()]));
-    out.push(node("Mul", format!("{base}__mul"), vec![centred, scale_name], vec![y.clone()]));
+    graph.initializer.push(float_const(
+        &offset_name,
+        if offset.is_empty() { &[0.0] } else { &offset },
+    ));
+    graph.initializer.push(float_const(
+        &scale_name,
+        if scale.is_empty() { &[1.0] } else { &scale },
+    ));
+    out.push(node(
+        "Sub",
+        format!("{base}__sub"),
+        vec![x.clone(), offset_name],
+        vec![centred.clone()],
+    ));
+    out.push(node(
+        "Mul",
+        format!("{base}__mul"),
+        vec![centred, scale_name],
+        vec![y.clone()],
+    ));
     Ok(())
 }
 
@@ -162,7 +215,8 @@ fn pad_base_values(mut n: NodeProto, log: &mut RewriteLog) -> Result<NodeProto> 
     {
         let from = a.floats.len();
         a.floats.resize(classes, 0.0);
-        log.notes.push(format!("base_values padded from {from} to {classes}"));
+        log.notes
+            .push(format!("base_values padded from {from} to {classes}"));
     }
     Ok(n)
 }
@@ -175,7 +229,12 @@ fn relabel_binary(graph: &mut GraphProto, mut n: NodeProto, base: &str, out: &mu
     n.output[0] = raw_label;
     out.push(n.clone());
     let argmax = format!("{base}__argmax");
-    let mut am = node("ArgMax", format!("{base}__argmax_node"), vec![probs], vec![argmax.clone()]);
+    let mut am = node(
+        "ArgMax",
+        format!("{base}__argmax_node"),
+        vec![probs],
+        vec![argmax.clone()],
+    );
     am.attribute.push(int_attr("axis", 1));
     am.attribute.push(int_attr("keepdims", 0));
     out.push(am);
@@ -191,7 +250,12 @@ fn relabel_binary(graph: &mut GraphProto, mut n: NodeProto, base: &str, out: &mu
             ..Default::default()
         });
     }
-    let mut gather = node("Gather", format!("{base}__label_gather"), vec![labels_name, argmax], vec![label]);
+    let mut gather = node(
+        "Gather",
+        format!("{base}__label_gather"),
+        vec![labels_name, argmax],
+        vec![label],
+    );
     gather.attribute.push(int_attr("axis", 0));
     out.push(gather);
 }
@@ -223,7 +287,9 @@ fn rewrite_tree_regressor(
         }
     };
     let Some(y) = n.output.first().cloned() else {
-        return Err(Error::Model(format!("TreeEnsembleRegressor '{base}' has no output")));
+        return Err(Error::Model(format!(
+            "TreeEnsembleRegressor '{base}' has no output"
+        )));
     };
     let mut leaf_ids_all_zero = true;
     let mut attrs = Vec::with_capacity(n.attribute.len() + 1);
@@ -232,10 +298,19 @@ fn rewrite_tree_regressor(
             "n_targets" | "aggregate_function" => {}
             "target_ids" => {
                 leaf_ids_all_zero = a.ints.iter().all(|&i| i == 0);
-                attrs.push(AttributeProto { name: "class_ids".into(), ..a });
+                attrs.push(AttributeProto {
+                    name: "class_ids".into(),
+                    ..a
+                });
             }
-            "target_nodeids" => attrs.push(AttributeProto { name: "class_nodeids".into(), ..a }),
-            "target_treeids" => attrs.push(AttributeProto { name: "class_treeids".into(), ..a }),
+            "target_nodeids" => attrs.push(AttributeProto {
+                name: "class_nodeids".into(),
+                ..a
+            }),
+            "target_treeids" => attrs.push(AttributeProto {
+                name: "class_treeids".into(),
+                ..a
+            }),
             "target_weights" => {
                 let floats = a.floats.iter().map(|w| w * weight_scale).collect();
                 attrs.push(floats_attr("class_weights", floats));
@@ -248,7 +323,10 @@ fn rewrite_tree_regressor(
             _ => attrs.push(a),
         }
     }
-    attrs.push(ints_attr("classlabels_int64s", (0..n_targets as i64).collect()));
+    attrs.push(ints_attr(
+        "classlabels_int64s",
+        (0..n_targets as i64).collect(),
+    ));
     let scores = format!("{base}__scores");
     let mut cls = node(
         "TreeEnsembleClassifier",
@@ -263,11 +341,21 @@ fn rewrite_tree_regressor(
     if n_targets < 3 && leaf_ids_all_zero {
         let idx = format!("{base}__pick");
         graph.initializer.push(int64_const(&idx, &[1]));
-        let mut g = node("Gather", format!("{base}__pick_node"), vec![scores, idx], vec![y]);
+        let mut g = node(
+            "Gather",
+            format!("{base}__pick_node"),
+            vec![scores, idx],
+            vec![y],
+        );
         g.attribute.push(int_attr("axis", 1));
         out.push(g);
     } else {
-        out.push(node("Identity", format!("{base}__out"), vec![scores], vec![y]));
+        out.push(node(
+            "Identity",
+            format!("{base}__out"),
+            vec![scores],
+            vec![y],
+        ));
     }
     Ok(())
 }
@@ -280,7 +368,11 @@ pub fn check_supported(model: &ModelProto, known: &dyn Fn(&str) -> bool) -> Resu
     for n in &graph.node {
         let domain_ok = matches!(n.domain.as_str(), "" | "ai.onnx" | "ai.onnx.ml");
         if !domain_ok || !known(&n.op_type) {
-            let domain = if n.domain.is_empty() { "ai.onnx" } else { n.domain.as_str() };
+            let domain = if n.domain.is_empty() {
+                "ai.onnx"
+            } else {
+                n.domain.as_str()
+            };
             return Err(Error::Model(format!(
                 "unsupported operator {domain}.{} (node '{}')",
                 n.op_type, n.name

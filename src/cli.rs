@@ -1,0 +1,233 @@
+//! Command-line declarations (clap derive) only; each command's logic lives in
+//! `commands::<name>`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  a gate failed (drift found, SLO missed, guard tripped, regression with --fail-on)
+  2  usage or input error (bad flag, unreadable or malformed file, model refused)
+  3  endpoint error (gateway or upstream unreachable, 5xx, token refused)
+  4  invalid experiment (sample-ratio mismatch)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mlctl",
+    version,
+    about = "Ship ML models to live traffic: a V2 inference gateway with in-process ONNX, rollouts, and audited control",
+    after_help = EXIT_CODES,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Gateway base URL.
+    #[arg(
+        long,
+        global = true,
+        env = "MLCTL_ENDPOINT",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub endpoint: String,
+    /// Admin bearer token [default: the token file in the data dir].
+    #[arg(long, global = true, env = "MLCTL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl].
+    #[arg(long, global = true, env = "MLCTL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Report format.
+    #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics.
+    Serve(ServeArgs),
+    /// Register a model version and route live traffic to it.
+    Deploy(DeployArgs),
+    /// Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs.
+    Predict(PredictArgs),
+    /// Show models, their versions and which one is live.
+    Status(StatusArgs),
+    /// Start an embedded gateway with the fixture models and walk through deploy and predict.
+    Demo(DemoArgs),
+    /// Print shell completions.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Largest inference or outcome request body, e.g. 8MiB, 512KiB, 1048576.
+    #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Largest model upload on /admin/v1/blobs.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub max_blob: usize,
+    /// Require the bearer token on inference endpoints too.
+    #[arg(long)]
+    pub require_token_for_inference: bool,
+    /// Share of requests whose inputs are written to the prediction log (0 to 1).
+    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    pub log_inputs: f64,
+    /// Longest time a log record waits in memory before it is written.
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub log_flush: std::time::Duration,
+    /// Longest time a written log record waits for fsync.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub log_fsync: std::time::Duration,
+    /// Default timeout for upstream V2 servers (per version override: deploy --timeout).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub upstream_timeout: std::time::Duration,
+    /// Concurrent in-process inferences [default: number of cores].
+    #[arg(long)]
+    pub inference_threads: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Strategy {
+    /// Route 100% of traffic to the new version at once.
+    Single,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["onnx", "upstream"])))]
+pub struct DeployArgs {
+    /// Model name (1-64 of A-Z a-z 0-9 . _ -).
+    pub name: String,
+    /// Version label, e.g. 2 or 2026-11-27.
+    #[arg(long)]
+    pub version: String,
+    /// ONNX file to serve in-process.
+    #[arg(long, value_name = "FILE")]
+    pub onnx: Option<PathBuf>,
+    /// V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// Timeout for the upstream (with --upstream).
+    #[arg(long, value_parser = humantime::parse_duration, requires = "upstream")]
+    pub timeout: Option<std::time::Duration>,
+    /// Rollout strategy.
+    #[arg(long, value_enum, default_value_t = Strategy::Single)]
+    pub strategy: Strategy,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// Model name.
+    pub name: String,
+    /// Request file: .json (one V2 request), .jsonl (one per line) or .csv (rows of features).
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Ask a specific version (bypasses routing).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Routing key (x-mlctl-key), for sticky assignment.
+    #[arg(long)]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Only this model.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Seed for the generated traffic.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Keep the demo's data dir here instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `8MiB`, `512KiB`, `1GB`, `1048576` → bytes.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("expected a size like 8MiB, got {s:?}"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .filter(|&b| b > 0)
+        .ok_or_else(|| format!("size {s:?} is zero or too large"))
+}
+
+/// A share in 0..=1.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("expected a number between 0 and 1, got {s:?}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("expected a number between 0 and 1, got {s}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_parse_with_units() {
+        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("2kb"), Ok(2000));
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("8 parsecs").is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! HTTP client for the gateway's admin API and data plane, used by `deploy`,
+//! `predict`, `status` and `demo`. Maps transport and HTTP failures to exit codes:
+//! unreachable / 5xx / 401 → 3 (endpoint), other 4xx → 2 (the request was wrong).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::serving::protocol::{self, HEADER_CONTENT_LENGTH, InferResponse};
+
+/// Default data dir: `$XDG_STATE_HOME/mlctl`, else `~/.local/state/mlctl`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("mlctl");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/state/mlctl")
+}
+
+/// The token: explicit flag/env, else `<data-dir>/token` when readable.
+pub fn resolve_token(explicit: Option<&str>, data_dir: &Path) -> Option<String> {
+    explicit
+        .map(str::to_string)
+        .or_else(|| std::fs::read_to_string(data_dir.join(crate::serving::server::TOKEN_FILE)).ok())
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// What one inference call returned.
+#[derive(Debug, Clone)]
+pub struct InferReply {
+    pub response: InferResponse,
+    pub variant: Option<String>,
+    pub request_id: Option<String>,
+}
+
+pub struct GatewayClient {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+}
+
+impl GatewayClient {
+    pub fn new(endpoint: &str, token: Option<String>) -> Result<Self> {
+        let url = reqwest::Url::parse(endpoint)
+            .map_err(|e| Error::Usage(format!("--endpoint {endpoint:?}: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::Usage(format!(
+                "--endpoint {endpoint:?}: expected http:// or https://"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(120))
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| Error::Endpoint(format!("http client: {e}")))?;
+        Ok(GatewayClient {
+            base: endpoint.trim_end_matches('/').to_string(),
+            token,
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn auth(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
+        match &self.token {
+            Some(t) => Ok(req.bearer_auth(t)),
+            None => Err(Error::Usage(
+                "no admin token: pass --token, set MLCTL_TOKEN, or point --data-dir at the gateway's data dir".into(),
+            )),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response> {
+        let resp = req.send().await.map_err(|e| {
+            if e.is_connect() || e.is_timeout() {
+                Error::Endpoint(format!("cannot reach gateway at {}: {e}", self.base))
+            } else {
+                Error::Endpoint(format!("{what}: {e}"))
+            }
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        let msg = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
+        let line = format!("{what}: gateway answered {}: {msg}", status.as_u16());
+        Err(
+            if status.as_u16() == 401 || status.as_u16() == 403 || status.is_server_error() {
+                Error::Endpoint(line)
+            } else {
+                Error::Usage(line)
+            },
+        )
+    }
+
+    async fn json(&self, req: reqwest::RequestBuilder, what: &str) -> Result<Value> {
+        let resp = self.send(req, what).await?;
+        resp.json()
+            .await
+            .map_err(|e| Error::Endpoint(format!("{what}: response is not JSON: {e}")))
+    }
+
+    pub async fn upload_blob(&self, bytes: Vec<u8>) -> Result<String> {
+        let v = self
+            .json(
+                self.auth(self.http.post(self.url("/admin/v1/blobs")).body(bytes))?,
+                "upload model",
+            )
+            .await?;
+        v["sha256"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Endpoint("upload model: reply has no sha256".into()))
+    }
+
+    pub async fn register_onnx(&self, model: &str, version: &str, sha256: &str) -> Result<Value> {
+        let body = json!({"version": version, "onnx_sha256": sha256});
+        let req = self.auth(
+            self.http
+                .post(self.url(&format!("/admin/v1/models/{model}/versions")))
+                .json(&body),
+        )?;
+        self.json(req, "register version").await
+    }
+
+    pub async fn register_upstream(
+        &self,
+        model: &str,
+        version: &str,
+        url: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Value> {
+        let mut body = json!({"version": version, "upstream_url": url});
+        if let Some(t) = timeout {
+            body["timeout_ms"] = json!(t.as_millis() as u64);
+        }
+        let req = self.auth(
+            self.http
+                .post(self.url(&format!("/admin/v1/models/{model}/versions")))
+                .json(&body),
+        )?;
+        self.json(req, "register version").await
+    }
+
+    pub async fn set_route(
+        &self,
+        model: &str,
+        version: &str,
+        reason: Option<&str>,
+    ) -> Result<Value> {
+        let body = json!({"version": version, "reason": reason});
+        let req = self.auth(
+            self.http
+                .put(self.url(&format!("/admin/v1/models/{model}/route")))
+                .json(&body),
+        )?;
+        self.json(req, "set route").await
+    }
+
+    pub async fn models(&self) -> Result<Value> {
+        let req = self.auth(self.http.get(self.url("/admin/v1/models")))?;
+        self.json(req, "list models").await
+    }
+
+    pub async fn events(&self, model: &str) -> Result<Value> {
+        let req = self.auth(
+            self.http
+                .get(self.url(&format!("/admin/v1/models/{model}/events"))),
+        )?;
+        self.json(req, "history").await
+    }
+
+    pub async fn model_metadata(&self, model: &str, version: Option<&str>) -> Result<Value> {
+        let path = match version {
+            Some(v) => format!("/v2/models/{model}/versions/{v}"),
+            None => format!("/v2/models/{model}"),
+        };
+        let mut req = self.http.get(self.url(&path));
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        self.json(req, "model metadata").await
+    }
+
+    /// POST a V2 request body (JSON) and decode the answer.
+    pub async fn infer(
+        &self,
+        model: &str,
+        version: Option<&str>,
+        key: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<InferReply> {
+        let path = match version {
+            Some(v) => format!("/v2/models/{model}/versions/{v}/infer"),
+            None => format!("/v2/models/{model}/infer"),
+        };
+        let mut req = self
+            .http
+            .post(self.url(&path))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(k) = key {
+            req = req.header(crate::serving::dataplane::KEY_HEADER, k);
+        }
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = self.send(req, "infer").await?;
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let variant = header(crate::serving::dataplane::VARIANT_HEADER);
+        let request_id = header(crate::serving::dataplane::REQUEST_ID_HEADER);
+        let hl = header(HEADER_CONTENT_LENGTH);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::Endpoint(format!("infer: {e}")))?;
+        let response = protocol::parse_response(&bytes, hl.as_deref()).map_err(|e| {
+            Error::Endpoint(format!("infer: gateway sent an invalid V2 response: {e}"))
+        })?;
+        Ok(InferReply {
+            response,
+            variant,
+            request_id,
+        })
+    }
+}

@@ -1,0 +1,306 @@
+//! `mlctl predict NAME --input FILE`: V2 JSON (one request), JSONL (one per line) or
+//! CSV (rows of features → one `[rows, columns]` tensor for a single-input model).
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::{GlobalArgs, PredictArgs};
+use crate::client::InferReply;
+use crate::error::{Error, Result};
+use crate::output::{Grid, Report};
+use crate::serving::protocol::{self, DataType, Tensor};
+
+#[derive(Debug, Serialize)]
+pub struct PredictedBatch {
+    /// Where the request came from: `file:line`.
+    pub source: String,
+    pub request_id: Option<String>,
+    pub model_name: String,
+    pub model_version: String,
+    pub variant: Option<String>,
+    pub outputs: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PredictReport {
+    pub responses: Vec<PredictedBatch>,
+}
+
+/// Cells of row `i` of an output tensor whose first axis is the batch.
+fn row_cells(t: &Value, i: usize) -> String {
+    let shape: Vec<usize> = t["shape"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_u64())
+                .map(|d| d as usize)
+                .collect()
+        })
+        .unwrap_or_default();
+    let data = t["data"].as_array().cloned().unwrap_or_default();
+    let per_row: usize = shape.iter().skip(1).product();
+    let fmt = |v: &Value| match v {
+        Value::Number(n) => n
+            .as_f64()
+            .map(super::fmt_num)
+            .unwrap_or_else(|| n.to_string()),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let cells: Vec<String> = data
+        .iter()
+        .skip(i * per_row)
+        .take(per_row.max(1))
+        .map(fmt)
+        .collect();
+    cells.join(", ")
+}
+
+impl Report for PredictReport {
+    fn grids(&self) -> Vec<Grid> {
+        let mut grids = Vec::new();
+        for b in &self.responses {
+            let names: Vec<String> = b
+                .outputs
+                .iter()
+                .map(|o| o["name"].as_str().unwrap_or("?").to_string())
+                .collect();
+            let rows_n = b
+                .outputs
+                .iter()
+                .filter_map(|o| o["shape"].get(0).and_then(Value::as_u64))
+                .max()
+                .unwrap_or(1) as usize;
+            let mut headers = vec!["row".to_string()];
+            headers.extend(names);
+            let rows = (0..rows_n)
+                .map(|i| {
+                    let mut r = vec![i.to_string()];
+                    r.extend(b.outputs.iter().map(|o| row_cells(o, i)));
+                    r
+                })
+                .collect();
+            let title = format!(
+                "{} → {} version {}{} (request {})",
+                b.source,
+                b.model_name,
+                b.model_version,
+                b.variant
+                    .as_ref()
+                    .map(|v| format!(", variant {v}"))
+                    .unwrap_or_default(),
+                b.request_id.as_deref().unwrap_or("-")
+            );
+            grids.push(Grid {
+                title: Some(title),
+                headers,
+                rows,
+            });
+        }
+        grids
+    }
+}
+
+/// One request body per source location.
+pub struct PreparedRequest {
+    pub source: String,
+    pub body: Vec<u8>,
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// JSON file: one V2 request, validated locally so errors name the file.
+pub fn from_json(path: &Path) -> Result<Vec<PreparedRequest>> {
+    let text = read(path)?;
+    let at = path.display().to_string();
+    protocol::parse_request(text.as_bytes(), None).map_err(|e| Error::input(&at, e.0))?;
+    Ok(vec![PreparedRequest {
+        source: at,
+        body: text.into_bytes(),
+    }])
+}
+
+/// JSONL: one V2 request per non-empty line.
+pub fn from_jsonl(path: &Path) -> Result<Vec<PreparedRequest>> {
+    let text = read(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("{}:{}", path.display(), i + 1);
+        protocol::parse_request(line.as_bytes(), None).map_err(|e| Error::input(&at, e.0))?;
+        out.push(PreparedRequest {
+            source: at,
+            body: line.as_bytes().to_vec(),
+        });
+    }
+    if out.is_empty() {
+        return Err(Error::input(
+            path.display().to_string(),
+            "no requests (file is empty)",
+        ));
+    }
+    Ok(out)
+}
+
+/// CSV rows → one `[rows, columns]` tensor named and typed as the model's only input.
+/// A first row that is not all numbers is a header. Errors name file:line:column.
+pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
+    let name = input["name"].as_str().unwrap_or("input").to_string();
+    let dt = input["datatype"]
+        .as_str()
+        .and_then(DataType::parse)
+        .unwrap_or(DataType::F32);
+    let expected_cols = input["shape"]
+        .get(1)
+        .and_then(Value::as_i64)
+        .filter(|&d| d > 0);
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| Error::input(path.display().to_string(), format!("cannot read CSV: {e}")))?;
+    let mut values: Vec<f64> = Vec::new();
+    let mut cols: Option<usize> = None;
+    let mut rows = 0usize;
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i + 1;
+        let rec = rec.map_err(|e| {
+            Error::input(
+                format!("{}:{line}", path.display()),
+                format!("malformed CSV: {e}"),
+            )
+        })?;
+        if rec.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let parsed: Vec<std::result::Result<f64, _>> =
+            rec.iter().map(|c| c.trim().parse::<f64>()).collect();
+        if rows == 0 && cols.is_none() && parsed.iter().any(|p| p.is_err()) {
+            cols = Some(rec.len());
+            continue; // header
+        }
+        let n = *cols.get_or_insert(rec.len());
+        if rec.len() != n {
+            return Err(Error::input(
+                format!("{}:{line}", path.display()),
+                format!("expected {n} columns, got {}", rec.len()),
+            ));
+        }
+        for (c, p) in parsed.into_iter().enumerate() {
+            let v = p.map_err(|_| {
+                Error::input(
+                    format!("{}:{line}:{}", path.display(), c + 1),
+                    format!("expected a number, got {:?}", &rec[c]),
+                )
+            })?;
+            values.push(v);
+        }
+        rows += 1;
+    }
+    let ncols = cols.unwrap_or(0);
+    if rows == 0 {
+        return Err(Error::input(path.display().to_string(), "no data rows"));
+    }
+    if let Some(want) = expected_cols
+        && want as usize != ncols
+    {
+        return Err(Error::input(
+            path.display().to_string(),
+            format!("model input '{name}' takes {want} columns, file has {ncols}"),
+        ));
+    }
+    let data: Value = match dt {
+        DataType::F32 | DataType::F64 | DataType::F16 => json!(values),
+        DataType::I64 | DataType::I32 | DataType::I16 | DataType::I8 => {
+            json!(values.iter().map(|v| *v as i64).collect::<Vec<_>>())
+        }
+        other => {
+            return Err(Error::Usage(format!(
+                "model input '{name}' is {}; CSV rows can feed numeric inputs only (use a JSON request)",
+                other.name()
+            )));
+        }
+    };
+    let body = json!({"inputs": [{"name": name, "shape": [rows, ncols], "datatype": dt.name(), "data": data}]});
+    Ok(vec![PreparedRequest {
+        source: path.display().to_string(),
+        body: body.to_string().into_bytes(),
+    }])
+}
+
+pub fn batch_of(source: String, reply: InferReply) -> PredictedBatch {
+    PredictedBatch {
+        source,
+        request_id: reply.request_id,
+        model_name: reply.response.model_name,
+        model_version: reply.response.model_version,
+        variant: reply.variant,
+        outputs: reply
+            .response
+            .outputs
+            .iter()
+            .map(protocol::output_json)
+            .collect(),
+    }
+}
+
+pub async fn run(args: PredictArgs, g: &GlobalArgs) -> Result<PredictReport> {
+    let client = super::client(g)?;
+    let ext = args
+        .input
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let requests = match ext.as_str() {
+        "json" => from_json(&args.input)?,
+        "jsonl" | "ndjson" => from_jsonl(&args.input)?,
+        "csv" => {
+            let meta = client
+                .model_metadata(&args.name, args.version.as_deref())
+                .await?;
+            let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
+            if inputs.len() != 1 {
+                return Err(Error::Usage(format!(
+                    "model '{}' has {} inputs; CSV rows feed single-input models (use a JSON request)",
+                    args.name,
+                    inputs.len()
+                )));
+            }
+            from_csv(&args.input, &inputs[0])?
+        }
+        _ => {
+            return Err(Error::input(
+                args.input.display().to_string(),
+                "unknown file type: expected .json (V2 request), .jsonl (one per line) or .csv (feature rows)",
+            ));
+        }
+    };
+    let mut responses = Vec::with_capacity(requests.len());
+    for r in requests {
+        let reply = client
+            .infer(
+                &args.name,
+                args.version.as_deref(),
+                args.key.as_deref(),
+                r.body,
+            )
+            .await?;
+        responses.push(batch_of(r.source, reply));
+    }
+    Ok(PredictReport { responses })
+}
+
+/// Decode a fixture tensor (`{name, datatype, shape, data}`) — used by the demo.
+pub fn tensor_from_json(v: &Value) -> Option<Tensor> {
+    let body = json!({"inputs": [v]});
+    protocol::parse_request(body.to_string().as_bytes(), None)
+        .ok()
+        .and_then(|r| r.inputs.into_iter().next())
+}

@@ -1,0 +1,477 @@
+//! `/admin/v1` API and `POST /v1/outcomes`, both behind the bearer token.
+//!
+//! - `POST /admin/v1/blobs` (body: ONNX bytes) → `{sha256, size}`
+//! - `POST /admin/v1/models/{m}/versions` `{version, onnx_sha256}` or
+//!   `{version, upstream_url, timeout_ms?}` → loads the version, then registers it
+//! - `PUT  /admin/v1/models/{m}/route` `{version, reason?}` → routes 100% to `version`
+//! - `GET  /admin/v1/models` → every model: versions, live version, readiness
+//! - `GET  /admin/v1/models/{m}/events` → the audit log
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::dataplane::{error, read_body};
+use super::log::day_of;
+use super::runtime::Runtime;
+use super::state::{AppState, ModelRoute, load_version};
+use crate::error::Error;
+use crate::store::{Registered, VersionRecord, VersionSource};
+
+/// The actor recorded for changes made with the admin token.
+pub const ADMIN_ACTOR: &str = "admin";
+
+/// `Authorization: Bearer <token>`, compared in constant time; 401 otherwise.
+pub fn check_token(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if bool::from(given.as_bytes().ct_eq(st.token.as_bytes())) {
+        Ok(())
+    } else {
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (see --token / MLCTL_TOKEN)",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        Err(r)
+    }
+}
+
+fn state_error(e: Error) -> Response {
+    match e {
+        Error::Usage(m) => error(StatusCode::CONFLICT, m),
+        Error::Model(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+/// Names of models and versions: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('.')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+pub async fn upload_blob(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(r) = check_token(&st, &headers) {
+        return r;
+    }
+    let bytes = match read_body(&headers, body, st.config.max_blob).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let size = bytes.len();
+    match st.with_store(move |s| s.put_blob(&bytes)).await {
+        Ok(sha) => (
+            StatusCode::CREATED,
+            axum::Json(json!({"sha256": sha, "size": size})),
+        )
+            .into_response(),
+        Err(e) => state_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterVersion {
+    pub version: String,
+    #[serde(default)]
+    pub onnx_sha256: Option<String>,
+    #[serde(default)]
+    pub upstream_url: Option<String>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+}
+
+pub async fn register_version(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(r) = check_token(&st, &headers) {
+        return r;
+    }
+    let bytes = match read_body(&headers, body, 1 << 20).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req: RegisterVersion = match json_body(&bytes) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    if !valid_name(&model) || !valid_name(&req.version) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "model and version names are 1-64 characters of A-Z a-z 0-9 . _ - (not starting with '.')",
+        );
+    }
+    let source = match (&req.onnx_sha256, &req.upstream_url) {
+        (Some(sha), None) => VersionSource::Onnx {
+            blob_sha256: sha.to_ascii_lowercase(),
+        },
+        (None, Some(url)) => {
+            if let Err(e) = super::runtime::upstream::model_url(url, &model) {
+                return error(StatusCode::BAD_REQUEST, e);
+            }
+            VersionSource::Upstream {
+                url: url.clone(),
+                timeout_ms: req
+                    .timeout_ms
+                    .unwrap_or(st.config.default_upstream_timeout.as_millis() as u64)
+                    .max(1),
+            }
+        }
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give exactly one of onnx_sha256 and upstream_url",
+            );
+        }
+    };
+    let _guard = st.admin_lock.lock().await;
+    let rec = VersionRecord {
+        model: model.clone(),
+        version: req.version.clone(),
+        source: source.clone(),
+        created_at: String::new(),
+    };
+    // Load first: a version that cannot serve is never registered.
+    let http = st.http.clone();
+    let loaded = {
+        let rec = rec.clone();
+        st.with_store(move |s| load_version(s, &http, &rec)).await
+    };
+    let loaded = match loaded {
+        Ok(v) => Arc::new(v),
+        Err(Error::Io { path, source }) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("blob {}: {source} (upload it first)", path.display()),
+            );
+        }
+        Err(e) => return state_error(e),
+    };
+    if let Runtime::Upstream(u) = &loaded.runtime
+        && !u.ready().await
+    {
+        return error(
+            StatusCode::BAD_GATEWAY,
+            format!(
+                "upstream {} is not ready (GET …/ready did not answer 200)",
+                u.model_url
+            ),
+        );
+    }
+    let (m, v, src) = (model.clone(), req.version.clone(), source.clone());
+    let registered = match st
+        .with_store(move |s| s.register_version(&m, &v, &src, ADMIN_ACTOR))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => return state_error(e),
+    };
+    let mut table = (**st.routes.load()).clone();
+    let route = table
+        .models
+        .entry(model.clone())
+        .or_insert_with(|| ModelRoute {
+            live: None,
+            salt: String::new(),
+            versions: Default::default(),
+        });
+    if registered == Registered::Created || !route.versions.contains_key(&req.version) {
+        route.versions.insert(req.version.clone(), loaded.clone());
+        st.publish(table);
+    }
+    if let Ok(mut f) = st.load_failures.lock() {
+        f.remove(&(model.clone(), req.version.clone()));
+    }
+    let status = if registered == Registered::Created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        axum::Json(json!({
+            "model": model,
+            "version": req.version,
+            "runtime": loaded.runtime.kind(),
+            "created": registered == Registered::Created,
+            "inputs": loaded.inputs,
+            "outputs": loaded.outputs,
+            "notes": loaded.notes,
+        })),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoute {
+    pub version: String,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+pub async fn set_route(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    if let Err(r) = check_token(&st, &headers) {
+        return r;
+    }
+    let bytes = match read_body(&headers, body, 1 << 20).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let req: SetRoute = match json_body(&bytes) {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let _guard = st.admin_lock.lock().await;
+    let Some(target) = st
+        .routes
+        .load()
+        .models
+        .get(&model)
+        .and_then(|r| r.versions.get(&req.version).cloned())
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("model '{model}' has no loaded version '{}'", req.version),
+        );
+    };
+    let (m, v, reason) = (model.clone(), req.version.clone(), req.reason.clone());
+    let dep = match st
+        .with_store(move |s| s.set_live(&m, &v, ADMIN_ACTOR, reason.as_deref()))
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => return state_error(e),
+    };
+    // Committed: now swap the route table.
+    let mut table = (**st.routes.load()).clone();
+    let previous = table
+        .models
+        .get(&model)
+        .and_then(|r| r.live.as_ref().map(|l| l.version.clone()));
+    if let Some(route) = table.models.get_mut(&model) {
+        route.live = Some(target);
+        route.salt = dep.salt.clone();
+    }
+    st.publish(table);
+    let swap_us = started.elapsed().as_micros() as u64;
+    axum::Json(json!({"model": model, "live_version": req.version, "previous_version": previous, "swap_us": swap_us})).into_response()
+}
+
+pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_token(&st, &headers) {
+        return r;
+    }
+    let listed = st
+        .with_store(|s| Ok((s.versions(None)?, s.deployments()?)))
+        .await;
+    let (versions, deployments) = match listed {
+        Ok(x) => x,
+        Err(e) => return state_error(e),
+    };
+    let failures = st
+        .load_failures
+        .lock()
+        .map(|f| f.clone())
+        .unwrap_or_default();
+    let table = st.routes.load();
+    let mut models: Vec<Value> = Vec::new();
+    let mut names: Vec<&String> = versions.iter().map(|v| &v.model).collect();
+    names.dedup();
+    for name in names {
+        let dep = deployments.iter().find(|d| &d.model == name);
+        let vs: Vec<Value> = versions
+            .iter()
+            .filter(|v| &v.model == name)
+            .map(|v| {
+                let loaded = table
+                    .models
+                    .get(name)
+                    .is_some_and(|r| r.versions.contains_key(&v.version));
+                let (runtime, source) = match &v.source {
+                    VersionSource::Onnx { blob_sha256 } => (
+                        "onnx",
+                        format!("sha256:{}", &blob_sha256[..blob_sha256.len().min(12)]),
+                    ),
+                    VersionSource::Upstream { url, .. } => ("upstream", url.clone()),
+                };
+                json!({
+                    "version": v.version,
+                    "runtime": runtime,
+                    "source": source,
+                    "created_at": v.created_at,
+                    "loaded": loaded,
+                    "live": dep.is_some_and(|d| d.live_version == v.version),
+                    "load_error": failures.get(&(name.clone(), v.version.clone())),
+                })
+            })
+            .collect();
+        models.push(json!({
+            "model": name,
+            "live_version": dep.map(|d| d.live_version.clone()),
+            "strategy": dep.map(|d| d.strategy.clone()),
+            "state": dep.map(|d| d.state.clone()),
+            "updated_at": dep.map(|d| d.updated_at.clone()),
+            "versions": vs,
+        }));
+    }
+    axum::Json(json!({"models": models})).into_response()
+}
+
+pub async fn model_events(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check_token(&st, &headers) {
+        return r;
+    }
+    match st.with_store(move |s| s.events(&model)).await {
+        Ok(ev) => axum::Json(json!({"events": ev})).into_response(),
+        Err(e) => state_error(e),
+    }
+}
+
+/// One outcome record as posted.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutcomeIn {
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    key: Option<String>,
+    metric: String,
+    value: Value,
+    #[serde(default)]
+    ts: Option<String>,
+}
+
+/// Validate one posted outcome into the logged form; the error names the item.
+fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, Value), String> {
+    let o: OutcomeIn = serde_json::from_value(v).map_err(|e| format!("outcome [{i}]: {e}"))?;
+    if o.request_id.as_deref().unwrap_or("").is_empty() && o.key.as_deref().unwrap_or("").is_empty()
+    {
+        return Err(format!("outcome [{i}]: needs request_id or key"));
+    }
+    if o.metric.is_empty() || o.metric.len() > 128 {
+        return Err(format!("outcome [{i}]: metric must be 1-128 characters"));
+    }
+    let value = match &o.value {
+        Value::Bool(b) => f64::from(u8::from(*b)),
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| format!("outcome [{i}]: value must be finite"))?,
+        other => {
+            return Err(format!(
+                "outcome [{i}]: value must be a number or a boolean, got {other}"
+            ));
+        }
+    };
+    let ts = match &o.ts {
+        Some(t) => chrono::DateTime::parse_from_rfc3339(t)
+            .map_err(|e| format!("outcome [{i}]: ts {t:?} is not RFC 3339: {e}"))?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    Ok((
+        ts,
+        json!({
+            "ts": ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "request_id": o.request_id,
+            "key": o.key,
+            "metric": o.metric,
+            "value": value,
+        }),
+    ))
+}
+
+pub async fn post_outcomes(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if let Err(r) = check_token(&st, &headers) {
+        return r;
+    }
+    let bytes = match read_body(&headers, body, st.config.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let parsed: Value = match json_body(&bytes) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let items = match parsed {
+        Value::Array(a) => a,
+        obj @ Value::Object(_) => vec![obj],
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "expected an outcome object or an array of them",
+            );
+        }
+    };
+    // All or nothing: validate every item before writing any.
+    let records: Result<Vec<_>, String> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| outcome_record(i, v))
+        .collect();
+    let records = match records {
+        Ok(r) => r,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
+    };
+    let n = records.len();
+    for (ts, rec) in records {
+        st.outcomes.append(day_of(&ts), &rec).await;
+    }
+    st.metrics.outcomes.inc_by(n as u64);
+    (StatusCode::ACCEPTED, axum::Json(json!({"accepted": n}))).into_response()
+}
+
+pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        st.metrics.encode(),
+    )
+        .into_response()
+}

@@ -1,0 +1,432 @@
+//! V2 data plane handlers: health, server and model metadata, readiness, inference.
+//! Handlers stay thin: extract, call `infer_core`, map the result to a response.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde_json::json;
+
+use super::log::{PredictionRecord, day_of};
+use super::metrics::{RequestLabels, VersionLabels};
+use super::protocol::{self, HEADER_CONTENT_LENGTH, InferResponse};
+use super::runtime::{LoadedVersion, Runtime};
+use super::state::AppState;
+use super::{router, runtime::upstream::UpstreamError};
+
+pub const VARIANT_HEADER: &str = "x-mlctl-variant";
+pub const KEY_HEADER: &str = "x-mlctl-key";
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// `{"error": "..."}` with a status.
+pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, axum::Json(json!({"error": message.into()}))).into_response()
+}
+
+/// Read a body up to `limit` bytes; over it → 413 with a JSON error.
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+    let too_big = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request body exceeds the {limit}-byte limit (--max-body)"),
+        )
+    };
+    if let Some(len) = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(too_big());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // http_body_util::LengthLimitError is the only "too big" cause; the rest are I/O.
+        if format!("{e:?}").contains("LengthLimit") {
+            too_big()
+        } else {
+            error(
+                StatusCode::BAD_REQUEST,
+                format!("could not read request body: {e}"),
+            )
+        }
+    })
+}
+
+pub async fn server_metadata() -> Response {
+    axum::Json(json!({
+        "name": "mlctl",
+        "version": env!("CARGO_PKG_VERSION"),
+        "extensions": ["binary_tensor_data", "model_repository_routing"],
+    }))
+    .into_response()
+}
+
+pub async fn live() -> Response {
+    axum::Json(json!({"live": true})).into_response()
+}
+
+pub async fn ready() -> Response {
+    // The listener is bound only after every registered version was loaded.
+    axum::Json(json!({"ready": true})).into_response()
+}
+
+fn lookup(
+    st: &AppState,
+    model: &str,
+    version: Option<&str>,
+) -> Result<Arc<LoadedVersion>, Response> {
+    let table = st.routes.load();
+    let Some(route) = table.models.get(model) else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            format!("unknown model '{model}'"),
+        ));
+    };
+    match version {
+        Some(v) => route.versions.get(v).cloned().ok_or_else(|| {
+            let failed = st
+                .load_failures
+                .lock()
+                .ok()
+                .and_then(|f| f.get(&(model.to_string(), v.to_string())).cloned());
+            match failed {
+                Some(why) => error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("model '{model}' version '{v}' failed to load: {why}"),
+                ),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    format!("unknown version '{v}' of model '{model}'"),
+                ),
+            }
+        }),
+        None => route.live.clone().ok_or_else(|| {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("model '{model}' has no live version (deploy one)"),
+            )
+        }),
+    }
+}
+
+async fn metadata_of(st: &AppState, v: &LoadedVersion) -> Response {
+    let versions: Vec<String> = st
+        .routes
+        .load()
+        .models
+        .get(&v.model)
+        .map(|r| r.versions.keys().cloned().collect())
+        .unwrap_or_default();
+    match &v.runtime {
+        #[cfg(feature = "onnx")]
+        Runtime::Onnx(_) => axum::Json(json!({
+            "name": v.model,
+            "versions": versions,
+            "platform": "onnx_tract",
+            "inputs": v.inputs,
+            "outputs": v.outputs,
+            "parameters": {"version": v.version},
+        }))
+        .into_response(),
+        Runtime::Upstream(u) => match u.metadata().await {
+            Ok(mut meta) => {
+                meta["name"] = json!(v.model);
+                meta["versions"] = json!(versions);
+                meta["parameters"] = json!({"version": v.version, "upstream": u.model_url});
+                axum::Json(meta).into_response()
+            }
+            Err(UpstreamError { status, message }) => error(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                message,
+            ),
+        },
+    }
+}
+
+pub async fn model_metadata(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+) -> Response {
+    match lookup(&st, &model, None) {
+        Ok(v) => metadata_of(&st, &v).await,
+        Err(r) => r,
+    }
+}
+
+pub async fn version_metadata(
+    State(st): State<Arc<AppState>>,
+    Path((model, version)): Path<(String, String)>,
+) -> Response {
+    match lookup(&st, &model, Some(&version)) {
+        Ok(v) => metadata_of(&st, &v).await,
+        Err(r) => r,
+    }
+}
+
+async fn ready_of(v: &LoadedVersion) -> Response {
+    let ready = match &v.runtime {
+        #[cfg(feature = "onnx")]
+        Runtime::Onnx(_) => true,
+        Runtime::Upstream(u) => u.ready().await,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(json!({"name": v.model, "version": v.version, "ready": ready})),
+    )
+        .into_response()
+}
+
+pub async fn model_ready(State(st): State<Arc<AppState>>, Path(model): Path<String>) -> Response {
+    match lookup(&st, &model, None) {
+        Ok(v) => ready_of(&v).await,
+        Err(r) => r,
+    }
+}
+
+pub async fn version_ready(
+    State(st): State<Arc<AppState>>,
+    Path((model, version)): Path<(String, String)>,
+) -> Response {
+    match lookup(&st, &model, Some(&version)) {
+        Ok(v) => ready_of(&v).await,
+        Err(r) => r,
+    }
+}
+
+pub async fn infer_live(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    infer_core(st, model, None, headers, body).await
+}
+
+pub async fn infer_version(
+    State(st): State<Arc<AppState>>,
+    Path((model, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    infer_core(st, model, Some(version), headers, body).await
+}
+
+/// The outcome of running one request on one version.
+enum Answer {
+    Ok(InferResponse),
+    Failed(StatusCode, String),
+}
+
+async fn run_version(
+    st: &AppState,
+    v: &LoadedVersion,
+    req: protocol::InferRequest,
+    raw: Bytes,
+    header_len: Option<&str>,
+) -> Answer {
+    match &v.runtime {
+        #[cfg(feature = "onnx")]
+        Runtime::Onnx(m) => {
+            let inputs = match m.check_inputs(req.inputs) {
+                Ok(i) => i,
+                Err(msg) => return Answer::Failed(StatusCode::BAD_REQUEST, msg),
+            };
+            let Ok(permit) = st.infer_permits.clone().acquire_owned().await else {
+                return Answer::Failed(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "gateway is shutting down".into(),
+                );
+            };
+            let m = m.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                m.run(inputs)
+            })
+            .await;
+            match joined {
+                Ok(Ok(outputs)) => Answer::Ok(InferResponse {
+                    model_name: v.model.clone(),
+                    model_version: v.version.clone(),
+                    id: req.id,
+                    outputs,
+                }),
+                Ok(Err(e)) => Answer::Failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+                Err(e) => Answer::Failed(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("inference task failed: {e}"),
+                ),
+            }
+        }
+        Runtime::Upstream(u) => match u.infer(raw, header_len).await {
+            Ok(mut resp) => {
+                resp.model_name = v.model.clone();
+                resp.model_version = v.version.clone();
+                resp.id = req.id;
+                Answer::Ok(resp)
+            }
+            Err(UpstreamError { status, message }) => Answer::Failed(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+                message,
+            ),
+        },
+    }
+}
+
+async fn infer_core(
+    st: Arc<AppState>,
+    model: String,
+    version: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let ts = chrono::Utc::now();
+    if st.config.require_token_for_inference
+        && let Err(r) = super::admin::check_token(&st, &headers)
+    {
+        return r;
+    }
+    let target = match lookup(&st, &model, version.as_deref()) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let raw = match read_body(&headers, body, st.config.max_body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let header_len = headers
+        .get(HEADER_CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let req = match protocol::parse_request(&raw, header_len.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
+    };
+    let request_id = req
+        .id
+        .clone()
+        .or_else(|| {
+            headers
+                .get(REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()));
+    let salt = st
+        .routes
+        .load()
+        .models
+        .get(&model)
+        .map(|r| r.salt.clone())
+        .unwrap_or_default();
+    let key = router::routing_key(
+        headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()),
+        &req.parameters,
+    );
+    let bucket = router::bucket(&salt, &key);
+    let role = if version.is_some() {
+        "explicit"
+    } else {
+        "live"
+    };
+    let requested = req.outputs.clone();
+    let binary_default = req.binary_output_default;
+    let logged_inputs = (st.config.log_inputs > 0.0
+        && rand::random::<f64>() < st.config.log_inputs)
+        .then(|| serde_json::Value::Array(req.inputs.iter().map(protocol::output_json).collect()));
+
+    st.metrics.in_flight.inc();
+    let answer = run_version(&st, &target, req, raw, header_len.as_deref()).await;
+    st.metrics.in_flight.dec();
+
+    let (response, status, outputs, err_msg) = match answer {
+        Answer::Ok(resp) => match protocol::encode_response(&resp, &requested, binary_default) {
+            Ok(enc) => {
+                let outputs = serde_json::Value::Array(
+                    resp.outputs.iter().map(protocol::output_json).collect(),
+                );
+                let mut r = Response::new(Body::from(enc.body));
+                let h = r.headers_mut();
+                match enc.header_len {
+                    Some(n) => {
+                        h.insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/octet-stream"),
+                        );
+                        h.insert(HEADER_CONTENT_LENGTH, HeaderValue::from(n));
+                    }
+                    None => {
+                        h.insert(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        );
+                    }
+                }
+                (r, StatusCode::OK, outputs, None)
+            }
+            Err(e) => (
+                error(StatusCode::BAD_REQUEST, e.0.clone()),
+                StatusCode::BAD_REQUEST,
+                serde_json::Value::Null,
+                Some(e.0),
+            ),
+        },
+        Answer::Failed(status, msg) => (
+            error(status, msg.clone()),
+            status,
+            serde_json::Value::Null,
+            Some(msg),
+        ),
+    };
+    let mut response = response;
+    if let Ok(v) = HeaderValue::from_str(&target.version) {
+        response.headers_mut().insert(VARIANT_HEADER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    let latency = started.elapsed();
+    let status_label = status.as_u16().to_string();
+    let labels = RequestLabels {
+        model: model.clone(),
+        version: target.version.clone(),
+        role: role.into(),
+        status: status_label,
+    };
+    st.metrics.requests.get_or_create(&labels).inc();
+    if !status.is_success() {
+        st.metrics.errors.get_or_create(&labels).inc();
+    }
+    st.metrics
+        .latency
+        .get_or_create(&VersionLabels {
+            model: model.clone(),
+            version: target.version.clone(),
+            role: role.into(),
+        })
+        .observe(latency.as_secs_f64());
+    let record = PredictionRecord {
+        ts: ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        request_id: &request_id,
+        model: &model,
+        version: &target.version,
+        role,
+        bucket,
+        latency_us: latency.as_micros() as u64,
+        status: status.as_u16(),
+        outputs,
+        inputs: logged_inputs,
+        error: err_msg.as_deref(),
+    };
+    st.predictions.append(day_of(&ts), &record).await;
+    response
+}

@@ -1,0 +1,107 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format, prometheus-client).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub model: String,
+    pub version: String,
+    pub role: String,
+    pub status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VersionLabels {
+    pub model: String,
+    pub version: String,
+    pub role: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LiveLabels {
+    pub model: String,
+    pub version: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub errors: Family<RequestLabels, Counter>,
+    pub latency: Family<VersionLabels, Histogram>,
+    pub in_flight: Gauge,
+    pub outcomes: Counter,
+    pub live_weight: Family<LiveLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("mlctl");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let errors = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<VersionLabels, Histogram>::new_with_constructor(|| {
+            // 50 µs .. ~26 s
+            Histogram::new(exponential_buckets(0.00005, 2.0, 20))
+        });
+        let in_flight = Gauge::default();
+        let outcomes = Counter::default();
+        let live_weight = Family::<LiveLabels, Gauge>::default();
+        registry.register(
+            "requests",
+            "Inference requests by model, version, role and HTTP status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_errors",
+            "Inference requests answered with an error status",
+            errors.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Inference latency inside the gateway",
+            latency.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "Inference requests being served now",
+            in_flight.clone(),
+        );
+        registry.register(
+            "outcomes",
+            "Outcome records accepted on /v1/outcomes",
+            outcomes.clone(),
+        );
+        registry.register(
+            "route_weight_percent",
+            "Share of live traffic routed to a version",
+            live_weight.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            errors,
+            latency,
+            in_flight,
+            outcomes,
+            live_weight,
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!("metrics encoding failed: {e}");
+        }
+        out
+    }
+}

@@ -1,0 +1,191 @@
+//! Proxy to any V2 server (MLServer, Triton, KServe). The request body is forwarded
+//! byte for byte (binary tensors included) over a pooled reqwest client with a
+//! per-upstream timeout; the answer is decoded, so it can be logged and re-labelled
+//! with the gateway's model name and version. Failures map to 502 (unreachable,
+//! 5xx, garbage) and 504 (timeout); an upstream 4xx is the client's error and keeps
+//! its status.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::serving::protocol::{self, HEADER_CONTENT_LENGTH, InferResponse};
+
+/// Where and how to reach one upstream model.
+#[derive(Debug, Clone)]
+pub struct UpstreamModel {
+    /// `<base>/v2/models/<name>[/versions/<v>]`
+    pub model_url: String,
+    pub timeout: Duration,
+    client: reqwest::Client,
+}
+
+/// An upstream failure, with the HTTP status the gateway answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamError {
+    pub status: u16,
+    pub message: String,
+}
+
+/// Resolve the model URL: a URL already naming `/v2/models/...` is used as is,
+/// otherwise `/v2/models/<model>` is appended to the server base.
+pub fn model_url(url: &str, model: &str) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("upstream URL {url:?}: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "upstream URL {url:?}: expected http:// or https://"
+        ));
+    }
+    let trimmed = url.trim_end_matches('/');
+    if parsed.path().contains("/v2/models/") {
+        Ok(trimmed.to_string())
+    } else {
+        Ok(format!("{trimmed}/v2/models/{model}"))
+    }
+}
+
+impl UpstreamModel {
+    pub fn new(client: reqwest::Client, model_url: String, timeout: Duration) -> Self {
+        UpstreamModel {
+            model_url,
+            timeout,
+            client,
+        }
+    }
+
+    fn map_send_error(&self, e: reqwest::Error) -> UpstreamError {
+        if e.is_timeout() {
+            UpstreamError {
+                status: 504,
+                message: format!(
+                    "upstream {} timed out after {:?}",
+                    self.model_url, self.timeout
+                ),
+            }
+        } else {
+            UpstreamError {
+                status: 502,
+                message: format!("upstream {} unreachable: {e}", self.model_url),
+            }
+        }
+    }
+
+    /// Forward an inference request; decode the answer.
+    pub async fn infer(
+        &self,
+        body: Bytes,
+        header_len: Option<&str>,
+    ) -> Result<InferResponse, UpstreamError> {
+        let mut req = self
+            .client
+            .post(format!("{}/infer", self.model_url))
+            .timeout(self.timeout)
+            .body(body);
+        req = match header_len {
+            Some(h) => req
+                .header(HEADER_CONTENT_LENGTH, h)
+                .header("content-type", "application/octet-stream"),
+            None => req.header("content-type", "application/json"),
+        };
+        let resp = req.send().await.map_err(|e| self.map_send_error(e))?;
+        let status = resp.status();
+        let hl = resp
+            .headers()
+            .get(HEADER_CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = resp.bytes().await.map_err(|e| self.map_send_error(e))?;
+        if status.is_client_error() {
+            let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
+                .unwrap_or_else(|| {
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()
+                });
+            return Err(UpstreamError {
+                status: status.as_u16(),
+                message: format!("upstream: {msg}"),
+            });
+        }
+        if !status.is_success() {
+            return Err(UpstreamError {
+                status: 502,
+                message: format!(
+                    "upstream {} answered {}: {}",
+                    self.model_url,
+                    status.as_u16(),
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                ),
+            });
+        }
+        protocol::parse_response(&bytes, hl.as_deref()).map_err(|e| UpstreamError {
+            status: 502,
+            message: format!(
+                "upstream {} returned an invalid V2 response: {e}",
+                self.model_url
+            ),
+        })
+    }
+
+    /// The upstream's model metadata (JSON), for `GET /v2/models/{m}`.
+    pub async fn metadata(&self) -> Result<serde_json::Value, UpstreamError> {
+        let resp = self
+            .client
+            .get(&self.model_url)
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| self.map_send_error(e))?;
+        if !resp.status().is_success() {
+            return Err(UpstreamError {
+                status: 502,
+                message: format!(
+                    "upstream {} metadata answered {}",
+                    self.model_url,
+                    resp.status().as_u16()
+                ),
+            });
+        }
+        resp.json().await.map_err(|e| UpstreamError {
+            status: 502,
+            message: format!("upstream {} metadata is not JSON: {e}", self.model_url),
+        })
+    }
+
+    /// `GET <model>/ready` answered 200 within the timeout.
+    pub async fn ready(&self) -> bool {
+        match self
+            .client
+            .get(format!("{}/ready", self.model_url))
+            .timeout(self.timeout.min(Duration::from_secs(2)))
+            .send()
+            .await
+        {
+            Ok(r) => r.status().is_success(),
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_url_appends_only_when_needed() {
+        assert_eq!(
+            model_url("http://h:1", "m").unwrap(),
+            "http://h:1/v2/models/m"
+        );
+        assert_eq!(
+            model_url("http://h:1/", "m").unwrap(),
+            "http://h:1/v2/models/m"
+        );
+        assert_eq!(
+            model_url("http://h:1/v2/models/x/versions/3", "m").unwrap(),
+            "http://h:1/v2/models/x/versions/3"
+        );
+        assert!(model_url("ftp://h", "m").is_err());
+        assert!(model_url("not a url", "m").is_err());
+    }
+}

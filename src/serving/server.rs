@@ -1,0 +1,180 @@
+//! Assemble and run the gateway: token, store, restore, routes, graceful shutdown.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use axum::Router;
+use axum::routing::{get, post, put};
+
+use super::log::LogSink;
+use super::metrics::Metrics;
+use super::state::{AppState, ServeConfig, http_client, restore};
+use super::{admin, dataplane};
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+pub const TOKEN_FILE: &str = "token";
+
+/// Read the admin token from `<data>/token`, creating it (256 random bits, hex, mode
+/// 0600) on first start. Returns the token and whether it was just created.
+pub fn ensure_token(data_dir: &Path) -> Result<(String, bool)> {
+    std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+    let path = data_dir.join(TOKEN_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(t) if t.trim().len() >= 32 => return Ok((t.trim().to_string(), false)),
+        Ok(_) => {
+            return Err(Error::State(format!(
+                "{}: token file is too short (need ≥ 32 characters)",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    let token = hex::encode(rand::random::<[u8; 32]>());
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    use std::io::Write;
+    let mut f = opts.open(&path).map_err(|e| Error::io(&path, e))?;
+    f.write_all(token.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&path, e))?;
+    Ok((token, true))
+}
+
+/// Build the axum router over `state`.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v2", get(dataplane::server_metadata))
+        .route("/v2/health/live", get(dataplane::live))
+        .route("/v2/health/ready", get(dataplane::ready))
+        .route("/v2/models/{model}", get(dataplane::model_metadata))
+        .route("/v2/models/{model}/ready", get(dataplane::model_ready))
+        .route("/v2/models/{model}/infer", post(dataplane::infer_live))
+        .route(
+            "/v2/models/{model}/versions/{version}",
+            get(dataplane::version_metadata),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/ready",
+            get(dataplane::version_ready),
+        )
+        .route(
+            "/v2/models/{model}/versions/{version}/infer",
+            post(dataplane::infer_version),
+        )
+        .route("/v1/outcomes", post(admin::post_outcomes))
+        .route("/metrics", get(admin::metrics))
+        .route("/admin/v1/blobs", post(admin::upload_blob))
+        .route("/admin/v1/models", get(admin::list_models))
+        .route(
+            "/admin/v1/models/{model}/versions",
+            post(admin::register_version),
+        )
+        .route("/admin/v1/models/{model}/route", put(admin::set_route))
+        .route("/admin/v1/models/{model}/events", get(admin::model_events))
+        .fallback(|| async {
+            dataplane::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint")
+        })
+        .with_state(state)
+}
+
+/// A running gateway's handles.
+pub struct Gateway {
+    pub state: Arc<AppState>,
+    pub addr: SocketAddr,
+}
+
+/// Open the store, restore every registered version and route, bind, and serve until
+/// `shutdown` resolves; then drain in-flight requests and flush and fsync the logs.
+/// `on_bound` is called with the bound address once the gateway accepts requests.
+pub async fn serve(
+    config: ServeConfig,
+    on_bound: impl FnOnce(&Gateway, bool),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let (token, created) = ensure_token(&config.data_dir)?;
+    let data_dir = config.data_dir.clone();
+    let http = http_client();
+    let (store, table, failures) = {
+        let http = http.clone();
+        tokio::task::spawn_blocking(move || -> Result<_> {
+            let store = Store::open(&data_dir)?;
+            let (table, failures) = restore(&store, &http)?;
+            Ok((store, table, failures))
+        })
+        .await
+        .map_err(|e| Error::State(format!("startup task failed: {e}")))??
+    };
+    let logs = config.data_dir.join("logs");
+    let (predictions, pred_task) =
+        LogSink::start(&logs, "predictions", config.log_policy).map_err(|e| Error::io(&logs, e))?;
+    let (outcomes, out_task) =
+        LogSink::start(&logs, "outcomes", config.log_policy).map_err(|e| Error::io(&logs, e))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
+    let permits = config.inference_threads.max(1);
+    let state = Arc::new(AppState {
+        config,
+        token,
+        store: Mutex::new(store),
+        routes: ArcSwap::from_pointee(Default::default()),
+        admin_lock: tokio::sync::Mutex::new(()),
+        metrics: Metrics::new(),
+        predictions,
+        outcomes,
+        infer_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
+        http,
+        load_failures: Mutex::new(failures),
+    });
+    state.publish(table);
+    let gateway = Gateway {
+        state: state.clone(),
+        addr,
+    };
+    on_bound(&gateway, created);
+    let app = router(state.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::State(format!("server error: {e}")))?;
+    // Drained: write out the logs (flush + fsync) and stop their writers.
+    state.predictions.stop().await;
+    state.outcomes.stop().await;
+    let _ = pred_task.await;
+    let _ = out_task.await;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

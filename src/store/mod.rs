@@ -1,0 +1,450 @@
+//! Durable state: SQLite (bundled, WAL, `synchronous=FULL`) in the data dir, and ONNX
+//! files stored content-addressed under `blobs/<sha256>`.
+//!
+//! Tables: `models`, `versions` (runtime kind, blob sha256 or upstream URL, created_at),
+//! `deployments` (the live route of each model) and `events` (append-only: triggers
+//! refuse UPDATE and DELETE). A state change is committed here before the gateway's
+//! route table changes, so an acknowledged change survives `kill -9`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS models (
+    name        TEXT PRIMARY KEY,
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    model        TEXT NOT NULL REFERENCES models(name),
+    version      TEXT NOT NULL,
+    runtime      TEXT NOT NULL CHECK (runtime IN ('onnx', 'upstream')),
+    blob_sha256  TEXT,
+    upstream_url TEXT,
+    timeout_ms   INTEGER,
+    created_at   TEXT NOT NULL,
+    PRIMARY KEY (model, version),
+    CHECK ((runtime = 'onnx' AND blob_sha256 IS NOT NULL) OR (runtime = 'upstream' AND upstream_url IS NOT NULL))
+);
+CREATE TABLE IF NOT EXISTS deployments (
+    model        TEXT PRIMARY KEY REFERENCES models(name),
+    live_version TEXT NOT NULL,
+    strategy     TEXT NOT NULL,
+    salt         TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    FOREIGN KEY (model, live_version) REFERENCES versions(model, version)
+);
+CREATE TABLE IF NOT EXISTS events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts          TEXT NOT NULL,
+    model       TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    from_state  TEXT,
+    to_state    TEXT,
+    detail      TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
+    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+"#;
+
+/// How a registered version is served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "runtime", rename_all = "lowercase")]
+pub enum VersionSource {
+    Onnx { blob_sha256: String },
+    Upstream { url: String, timeout_ms: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionRecord {
+    pub model: String,
+    pub version: String,
+    #[serde(flatten)]
+    pub source: VersionSource,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentRecord {
+    pub model: String,
+    pub live_version: String,
+    pub strategy: String,
+    pub salt: String,
+    pub state: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub ts: String,
+    pub model: String,
+    pub actor: String,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// What `register_version` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registered {
+    Created,
+    /// Same version with the same source was already there (idempotent retry).
+    Unchanged,
+}
+
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+pub struct Store {
+    conn: Connection,
+    blobs: PathBuf,
+}
+
+impl Store {
+    /// Open (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let blobs = data_dir.join("blobs");
+        std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
+        let path = data_dir.join("mlctl.db");
+        let conn = Connection::open(&path)
+            .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::State(format!(
+                "{}: schema version {version} is newer than this mlctl understands ({SCHEMA_VERSION}); upgrade mlctl",
+                path.display()
+            )));
+        }
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        Ok(Store { conn, blobs })
+    }
+
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.blobs.join(sha256)
+    }
+
+    /// Store `bytes` content-addressed; durable (fsync'd file and directory) on return.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+        let sha = hex::encode(Sha256::digest(bytes));
+        let dest = self.blob_path(&sha);
+        if dest.exists() {
+            return Ok(sha);
+        }
+        let tmp = self
+            .blobs
+            .join(format!(".{sha}.{}.tmp", std::process::id()));
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+        if let Ok(dir) = std::fs::File::open(&self.blobs) {
+            let _ = dir.sync_all();
+        }
+        Ok(sha)
+    }
+
+    /// Read a blob back, verifying its hash (a corrupted blob is an error, not a model).
+    pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::State(format!("blob id {sha256:?} is not a sha256")));
+        }
+        let path = self.blob_path(sha256);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != sha256 {
+            return Err(Error::State(format!(
+                "{}: content hash is {actual}, blob is corrupted",
+                path.display()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Register `model`/`version`; re-registering the same source is a no-op, a
+    /// different source under an existing version is refused.
+    pub fn register_version(
+        &mut self,
+        model: &str,
+        version: &str,
+        source: &VersionSource,
+        actor: &str,
+    ) -> Result<Registered> {
+        let tx = self.conn.transaction()?;
+        if let Some(existing) = get_version(&tx, model, version)? {
+            if &existing.source == source {
+                return Ok(Registered::Unchanged);
+            }
+            return Err(Error::Usage(format!(
+                "{model} version {version} already exists with a different source; versions are immutable, use a new version"
+            )));
+        }
+        let now = now_rfc3339();
+        tx.execute(
+            "INSERT OR IGNORE INTO models (name, created_at) VALUES (?1, ?2)",
+            params![model, now],
+        )?;
+        let (runtime, blob, url, timeout) = match source {
+            VersionSource::Onnx { blob_sha256 } => ("onnx", Some(blob_sha256.as_str()), None, None),
+            VersionSource::Upstream { url, timeout_ms } => (
+                "upstream",
+                None,
+                Some(url.as_str()),
+                Some(*timeout_ms as i64),
+            ),
+        };
+        tx.execute(
+            "INSERT INTO versions (model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![model, version, runtime, blob, url, timeout, now],
+        )?;
+        append_event(
+            &tx,
+            model,
+            actor,
+            "register",
+            None,
+            None,
+            &serde_json::json!({"version": version, "source": source}),
+        )?;
+        tx.commit()?;
+        Ok(Registered::Created)
+    }
+
+    /// Route 100% of `model` to `version` (strategy `single`), recording the event;
+    /// committed (fsync'd) when this returns.
+    pub fn set_live(
+        &mut self,
+        model: &str,
+        version: &str,
+        actor: &str,
+        reason: Option<&str>,
+    ) -> Result<DeploymentRecord> {
+        let tx = self.conn.transaction()?;
+        if get_version(&tx, model, version)?.is_none() {
+            return Err(Error::Usage(format!("{model} has no version {version}")));
+        }
+        let prev = get_deployment(&tx, model)?;
+        let now = now_rfc3339();
+        let salt = prev
+            .as_ref()
+            .map(|d| d.salt.clone())
+            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
+        tx.execute(
+            "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at) VALUES (?1, ?2, 'single', ?3, 'promoted', ?4)
+             ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy, state = excluded.state, updated_at = excluded.updated_at",
+            params![model, version, salt, now],
+        )?;
+        let from = prev.as_ref().map(|d| format!("live:{}", d.live_version));
+        let detail = serde_json::json!({
+            "strategy": "single",
+            "weights": {version: 100},
+            "previous_version": prev.as_ref().map(|d| d.live_version.clone()),
+            "reason": reason,
+        });
+        append_event(
+            &tx,
+            model,
+            actor,
+            "route",
+            from.as_deref(),
+            Some(&format!("live:{version}")),
+            &detail,
+        )?;
+        let dep = get_deployment(&tx, model)?
+            .ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))?;
+        tx.commit()?;
+        Ok(dep)
+    }
+
+    pub fn versions(&self, model: Option<&str>) -> Result<Vec<VersionRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at FROM versions
+             WHERE ?1 IS NULL OR model = ?1 ORDER BY model, created_at, version",
+        )?;
+        let rows = stmt.query_map(params![model], version_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT model, live_version, strategy, salt, state, updated_at FROM deployments ORDER BY model",
+        )?;
+        let rows = stmt.query_map([], deployment_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn deployment(&self, model: &str) -> Result<Option<DeploymentRecord>> {
+        get_deployment(&self.conn, model)
+    }
+
+    pub fn events(&self, model: &str) -> Result<Vec<EventRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events WHERE model = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![model], |r| {
+            let detail: String = r.get(7)?;
+            Ok(EventRecord {
+                id: r.get(0)?,
+                ts: r.get(1)?,
+                model: r.get(2)?,
+                actor: r.get(3)?,
+                kind: r.get(4)?,
+                from_state: r.get(5)?,
+                to_state: r.get(6)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
+    let runtime: String = r.get(2)?;
+    let source = if runtime == "onnx" {
+        VersionSource::Onnx {
+            blob_sha256: r.get(3)?,
+        }
+    } else {
+        VersionSource::Upstream {
+            url: r.get(4)?,
+            timeout_ms: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+        }
+    };
+    Ok(VersionRecord {
+        model: r.get(0)?,
+        version: r.get(1)?,
+        source,
+        created_at: r.get(6)?,
+    })
+}
+
+fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRecord> {
+    Ok(DeploymentRecord {
+        model: r.get(0)?,
+        live_version: r.get(1)?,
+        strategy: r.get(2)?,
+        salt: r.get(3)?,
+        state: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+fn get_version(conn: &Connection, model: &str, version: &str) -> Result<Option<VersionRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at FROM versions WHERE model = ?1 AND version = ?2",
+            params![model, version],
+            version_row,
+        )
+        .optional()?)
+}
+
+fn get_deployment(conn: &Connection, model: &str) -> Result<Option<DeploymentRecord>> {
+    Ok(conn
+        .query_row(
+            "SELECT model, live_version, strategy, salt, state, updated_at FROM deployments WHERE model = ?1",
+            params![model],
+            deployment_row,
+        )
+        .optional()?)
+}
+
+fn append_event(
+    conn: &Connection,
+    model: &str,
+    actor: &str,
+    kind: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    detail: &serde_json::Value,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO events (ts, model, actor, kind, from_state, to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![now_rfc3339(), model, actor, kind, from, to, detail.to_string()],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_route_and_reopen_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let sha = {
+            let mut s = Store::open(dir.path()).unwrap();
+            let sha = s.put_blob(b"model bytes").unwrap();
+            let src = VersionSource::Onnx {
+                blob_sha256: sha.clone(),
+            };
+            assert_eq!(
+                s.register_version("m", "1", &src, "t").unwrap(),
+                Registered::Created
+            );
+            assert_eq!(
+                s.register_version("m", "1", &src, "t").unwrap(),
+                Registered::Unchanged
+            );
+            let other = VersionSource::Upstream {
+                url: "http://x".into(),
+                timeout_ms: 5,
+            };
+            assert!(s.register_version("m", "1", &other, "t").is_err());
+            s.set_live("m", "1", "t", None).unwrap();
+            assert!(s.set_live("m", "9", "t", None).is_err());
+            sha
+        };
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.deployment("m").unwrap().unwrap().live_version, "1");
+        assert_eq!(s.read_blob(&sha).unwrap(), b"model bytes");
+        let kinds: Vec<String> = s.events("m").unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["register", "route"]);
+    }
+
+    #[test]
+    fn events_cannot_be_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let src = VersionSource::Upstream {
+            url: "http://x".into(),
+            timeout_ms: 5,
+        };
+        s.register_version("m", "1", &src, "t").unwrap();
+        assert!(s.conn.execute("UPDATE events SET actor = 'x'", []).is_err());
+        assert!(s.conn.execute("DELETE FROM events", []).is_err());
+    }
+
+    #[test]
+    fn corrupted_blob_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let sha = s.put_blob(b"abc").unwrap();
+        std::fs::write(s.blob_path(&sha), b"abd").unwrap();
+        assert!(
+            s.read_blob(&sha)
+                .unwrap_err()
+                .to_string()
+                .contains("corrupted")
+        );
+    }
+}
