@@ -18,8 +18,7 @@ Exit codes:
     name = "mlctl",
     version,
     about = "Ship ML models to live traffic: a V2 inference gateway with in-process ONNX, rollouts, and audited control",
-    after_help = EXIT_CODES,
-    propagate_version = true
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(flatten)]
