@@ -30,12 +30,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// Gateway base URL.
-    #[arg(
-        long,
-        global = true,
-        env = "MLCTL_ENDPOINT",
-        default_value = "http://127.0.0.1:8080"
-    )]
+    #[arg(long, global = true, env = "MLCTL_ENDPOINT", default_value = "http://127.0.0.1:8080")]
     pub endpoint: String,
     /// Admin bearer token [default: the token file in the data dir].
     #[arg(long, global = true, env = "MLCTL_TOKEN", hide_env_values = true)]

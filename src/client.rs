@@ -46,8 +46,7 @@ pub struct GatewayClient {
 
 impl GatewayClient {
     pub fn new(endpoint: &str, token: Option<String>) -> Result<Self> {
-        let url = reqwest::Url::parse(endpoint)
-            .map_err(|e| Error::Usage(format!("--endpoint {endpoint:?}: {e}")))?;
+        let url = reqwest::Url::parse(endpoint).map_err(|e| Error::Usage(format!("--endpoint {endpoint:?}: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(Error::Usage(format!(
                 "--endpoint {endpoint:?}: expected http:// or https://"
@@ -154,12 +153,7 @@ impl GatewayClient {
         self.json(req, "register version").await
     }
 
-    pub async fn set_route(
-        &self,
-        model: &str,
-        version: &str,
-        reason: Option<&str>,
-    ) -> Result<Value> {
+    pub async fn set_route(&self, model: &str, version: &str, reason: Option<&str>) -> Result<Value> {
         let body = json!({"version": version, "reason": reason});
         let req = self.auth(
             self.http
@@ -175,10 +169,7 @@ impl GatewayClient {
     }
 
     pub async fn events(&self, model: &str) -> Result<Value> {
-        let req = self.auth(
-            self.http
-                .get(self.url(&format!("/admin/v1/models/{model}/events"))),
-        )?;
+        let req = self.auth(self.http.get(self.url(&format!("/admin/v1/models/{model}/events"))))?;
         self.json(req, "history").await
     }
 
@@ -227,13 +218,9 @@ impl GatewayClient {
         let variant = header(crate::serving::dataplane::VARIANT_HEADER);
         let request_id = header(crate::serving::dataplane::REQUEST_ID_HEADER);
         let hl = header(HEADER_CONTENT_LENGTH);
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::Endpoint(format!("infer: {e}")))?;
-        let response = protocol::parse_response(&bytes, hl.as_deref()).map_err(|e| {
-            Error::Endpoint(format!("infer: gateway sent an invalid V2 response: {e}"))
-        })?;
+        let bytes = resp.bytes().await.map_err(|e| Error::Endpoint(format!("infer: {e}")))?;
+        let response = protocol::parse_response(&bytes, hl.as_deref())
+            .map_err(|e| Error::Endpoint(format!("infer: gateway sent an invalid V2 response: {e}")))?;
         Ok(InferReply {
             response,
             variant,

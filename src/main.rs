@@ -31,9 +31,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Status(a) => print(&commands::status::run(a, &g).await?, fmt),
         Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
         Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
-        Command::Man => {
-            write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?)
-        }
+        Command::Man => write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?),
     }
 }
 
@@ -44,9 +42,8 @@ fn main() -> ExitCode {
     } else {
         "warn"
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("mlctl={default_level},warn"))
-    });
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("mlctl={default_level},warn")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -6,13 +6,7 @@ use mlctl::serving::protocol::{DataType, Tensor, TensorData};
 use mlctl::serving::runtime::onnx::OnnxModel;
 use serde_json::Value;
 
-const FIXTURES: &[&str] = &[
-    "churn_lr",
-    "churn_lr_bad",
-    "churn_rf",
-    "iris_gbt",
-    "price_rf",
-];
+const FIXTURES: &[&str] = &["churn_lr", "churn_lr_bad", "churn_rf", "iris_gbt", "price_rf"];
 
 fn tensor(v: &Value) -> Tensor {
     let shape: Vec<usize> = v["shape"]
@@ -39,10 +33,8 @@ fn every_fixture_matches_onnxruntime_to_1e_5() {
     for name in FIXTURES {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models");
         let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
-        let samples: Value = serde_json::from_slice(
-            &std::fs::read(dir.join(format!("{name}.samples.json"))).unwrap(),
-        )
-        .unwrap();
+        let samples: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.samples.json"))).unwrap()).unwrap();
         let model = OnnxModel::load(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         let input = tensor(&samples["input"]);
         let checked = model.check_inputs(vec![input]).unwrap();
@@ -59,12 +51,7 @@ fn every_fixture_matches_onnxruntime_to_1e_5() {
                 "{name}/{}: element count",
                 out.name
             );
-            assert_eq!(
-                out.datatype(),
-                want.datatype(),
-                "{name}/{}: datatype",
-                out.name
-            );
+            assert_eq!(out.datatype(), want.datatype(), "{name}/{}: datatype", out.name);
             for i in 0..want_n {
                 let (g, w) = (out.data.get_f64(i).unwrap(), want.data.get_f64(i).unwrap());
                 assert!(
@@ -79,23 +66,16 @@ fn every_fixture_matches_onnxruntime_to_1e_5() {
 
 #[test]
 fn non_onnx_bytes_are_refused_plainly() {
-    let e = OnnxModel::load(b"this is not a model")
-        .err()
-        .unwrap()
-        .to_string();
+    let e = OnnxModel::load(b"this is not a model").err().unwrap().to_string();
     assert!(e.contains("not an ONNX model"), "{e}");
 }
 
 #[test]
 fn unknown_operator_is_named_in_the_refusal() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/models/unsupported_op.onnx");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models/unsupported_op.onnx");
     let e = OnnxModel::load(&std::fs::read(path).unwrap())
         .err()
         .unwrap()
         .to_string();
-    assert_eq!(
-        e,
-        "model: unsupported operator com.example.Frobnicate (node 'frob')"
-    );
+    assert_eq!(e, "model: unsupported operator com.example.Frobnicate (node 'frob')");
 }

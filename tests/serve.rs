@@ -9,11 +9,7 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-async fn infer_json(
-    s: &Server,
-    path: &str,
-    body: &Value,
-) -> (u16, reqwest::header::HeaderMap, Value) {
+async fn infer_json(s: &Server, path: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
     let r = client()
         .post(format!("{}{path}", s.url))
         .json(body)
@@ -199,10 +195,7 @@ async fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
         assert!(msg.contains(needle), "{msg:?} should contain {needle:?}");
     }
     let (st, _, reply) = infer_json(&s, "/v2/models/nope/infer", &ok).await;
-    assert_eq!(
-        (st, reply["error"].as_str().unwrap()),
-        (404, "unknown model 'nope'")
-    );
+    assert_eq!((st, reply["error"].as_str().unwrap()), (404, "unknown model 'nope'"));
     let (st, _, _) = infer_json(&s, "/v2/models/churn/versions/9/infer", &ok).await;
     assert_eq!(st, 404);
     let malformed = client()
@@ -267,10 +260,7 @@ async fn admin_calls_and_outcomes_need_the_token_and_change_nothing_without_it()
         }
     }
     assert!(
-        std::fs::read_dir(dir.path().join("blobs"))
-            .unwrap()
-            .next()
-            .is_none(),
+        std::fs::read_dir(dir.path().join("blobs")).unwrap().next().is_none(),
         "no blob stored"
     );
     let listed: Value = c
@@ -317,12 +307,7 @@ async fn kill_9_and_restart_serves_the_same_version_with_no_lost_deploy() {
     s.kill9();
     let s = Server::start_in(dir.path(), &[]);
     let sm = samples("churn_lr");
-    let (st, headers, body) = infer_json(
-        &s,
-        "/v2/models/churn/infer",
-        &json!({"inputs": [sm["input"]]}),
-    )
-    .await;
+    let (st, headers, body) = infer_json(&s, "/v2/models/churn/infer", &json!({"inputs": [sm["input"]]})).await;
     assert_eq!(st, 200);
     assert_eq!(body["model_version"], "2");
     assert_eq!(headers["x-mlctl-variant"], "2");
@@ -473,11 +458,7 @@ async fn predictions_and_outcomes_are_logged_and_flushed_on_sigterm() {
         ),
         (Some("churn"), Some("1"), Some("live"), Some(200))
     );
-    assert!(
-        p["bucket"].as_u64().unwrap() < 10_000
-            && p["latency_us"].as_u64().is_some()
-            && p["ts"].is_string()
-    );
+    assert!(p["bucket"].as_u64().unwrap() < 10_000 && p["latency_us"].as_u64().is_some() && p["ts"].is_string());
     assert_eq!(p["outputs"][0]["name"], "label");
     assert_eq!(p["inputs"][0]["data"], json!([0.5, 40.0, -1.0, 480.0]));
     let outcomes = read_all("outcomes-");
@@ -503,7 +484,12 @@ async fn metrics_count_requests_and_errors_per_version() {
     for _ in 0..3 {
         infer_json(&s, "/v2/models/churn/infer", &ok).await;
     }
-    infer_json(&s, "/v2/models/churn/infer", &json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]})).await;
+    infer_json(
+        &s,
+        "/v2/models/churn/infer",
+        &json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [1, 2, 3, 4]}]}),
+    )
+    .await;
     let text = client()
         .get(format!("{}/metrics", s.url))
         .send()
@@ -513,21 +499,15 @@ async fn metrics_count_requests_and_errors_per_version() {
         .await
         .unwrap();
     assert!(
-        text.contains(
-            r#"mlctl_requests_total{model="churn",version="1",role="live",status="200"} 3"#
-        ),
+        text.contains(r#"mlctl_requests_total{model="churn",version="1",role="live",status="200"} 3"#),
         "{text}"
     );
     assert!(
-        text.contains(
-            r#"mlctl_request_errors_total{model="churn",version="1",role="live",status="400"} 1"#
-        ),
+        text.contains(r#"mlctl_request_errors_total{model="churn",version="1",role="live",status="400"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(
-            r#"mlctl_request_duration_seconds_count{model="churn",version="1",role="live"} 4"#
-        ),
+        text.contains(r#"mlctl_request_duration_seconds_count{model="churn",version="1",role="live"} 4"#),
         "{text}"
     );
     assert!(

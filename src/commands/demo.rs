@@ -158,9 +158,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         log_inputs: 0.0,
         log_policy: LogPolicy::default(),
         default_upstream_timeout: std::time::Duration::from_secs(10),
-        inference_threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
+        inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
@@ -183,15 +181,12 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         }
     };
     let endpoint = format!("http://{addr}");
-    eprintln!(
-        "demo: embedded gateway on {endpoint}, data dir {}",
-        data_dir.display()
-    );
+    eprintln!("demo: embedded gateway on {endpoint}, data dir {}", data_dir.display());
     let client = GatewayClient::new(&endpoint, Some(token))?;
     let mut steps = Vec::new();
     for (model, version, onnx, samples) in FIXTURES {
-        let samples: Value = serde_json::from_str(samples)
-            .map_err(|e| Error::State(format!("fixture samples: {e}")))?;
+        let samples: Value =
+            serde_json::from_str(samples).map_err(|e| Error::State(format!("fixture samples: {e}")))?;
         eprintln!(
             "demo: deploy {model} version {version} (ONNX, {} bytes, strategy single)",
             onnx.len()
@@ -202,12 +197,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         let body = json!({"id": format!("demo-{model}-{version}"), "inputs": [samples["input"]]});
         let started = Instant::now();
         let reply = client
-            .infer(
-                model,
-                None,
-                Some("demo-user"),
-                body.to_string().into_bytes(),
-            )
+            .infer(model, None, Some("demo-user"), body.to_string().into_bytes())
             .await?;
         let latency_ms = started.elapsed().as_secs_f64() * 1e3;
         let diff = max_abs_diff(&samples["outputs"], &reply.response.outputs)?;
@@ -231,9 +221,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
     }
     let mut audit_events = 0;
     for model in ["churn", "iris", "price"] {
-        audit_events += client.events(model).await?["events"]
-            .as_array()
-            .map_or(0, Vec::len);
+        audit_events += client.events(model).await?["events"].as_array().map_or(0, Vec::len);
     }
     let _ = stop_tx.send(());
     match gateway.await {

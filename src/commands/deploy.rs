@@ -47,11 +47,7 @@ impl Report for DeployReport {
                 format!(
                     "{}{}",
                     self.version,
-                    if self.created {
-                        ""
-                    } else {
-                        " (already registered)"
-                    }
+                    if self.created { "" } else { " (already registered)" }
                 ),
             ],
             vec!["runtime".into(), self.runtime.clone()],
@@ -94,9 +90,7 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<DeployReport> {
                 ));
             }
             let sha = client.upload_blob(bytes).await?;
-            client
-                .register_onnx(&args.name, &args.version, &sha)
-                .await?
+            client.register_onnx(&args.name, &args.version, &sha).await?
         }
         (None, Some(url)) => {
             client
@@ -124,11 +118,7 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<DeployReport> {
         outputs: registered["outputs"].clone(),
         notes: registered["notes"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|n| n.as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
     })
 }

@@ -32,29 +32,16 @@ pub struct PredictReport {
 fn row_cells(t: &Value, i: usize) -> String {
     let shape: Vec<usize> = t["shape"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|d| d.as_u64())
-                .map(|d| d as usize)
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|d| d.as_u64()).map(|d| d as usize).collect())
         .unwrap_or_default();
     let data = t["data"].as_array().cloned().unwrap_or_default();
     let per_row: usize = shape.iter().skip(1).product();
     let fmt = |v: &Value| match v {
-        Value::Number(n) => n
-            .as_f64()
-            .map(super::fmt_num)
-            .unwrap_or_else(|| n.to_string()),
+        Value::Number(n) => n.as_f64().map(super::fmt_num).unwrap_or_else(|| n.to_string()),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let cells: Vec<String> = data
-        .iter()
-        .skip(i * per_row)
-        .take(per_row.max(1))
-        .map(fmt)
-        .collect();
+    let cells: Vec<String> = data.iter().skip(i * per_row).take(per_row.max(1)).map(fmt).collect();
     cells.join(", ")
 }
 
@@ -87,10 +74,7 @@ impl Report for PredictReport {
                 b.source,
                 b.model_name,
                 b.model_version,
-                b.variant
-                    .as_ref()
-                    .map(|v| format!(", variant {v}"))
-                    .unwrap_or_default(),
+                b.variant.as_ref().map(|v| format!(", variant {v}")).unwrap_or_default(),
                 b.request_id.as_deref().unwrap_or("-")
             );
             grids.push(Grid {
@@ -103,6 +87,7 @@ impl Report for PredictReport {
     }
 }
 
+#[derive(Debug)]
 /// One request body per source location.
 pub struct PreparedRequest {
     pub source: String,
@@ -140,10 +125,7 @@ pub fn from_jsonl(path: &Path) -> Result<Vec<PreparedRequest>> {
         });
     }
     if out.is_empty() {
-        return Err(Error::input(
-            path.display().to_string(),
-            "no requests (file is empty)",
-        ));
+        return Err(Error::input(path.display().to_string(), "no requests (file is empty)"));
     }
     Ok(out)
 }
@@ -156,10 +138,7 @@ pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
         .as_str()
         .and_then(DataType::parse)
         .unwrap_or(DataType::F32);
-    let expected_cols = input["shape"]
-        .get(1)
-        .and_then(Value::as_i64)
-        .filter(|&d| d > 0);
+    let expected_cols = input["shape"].get(1).and_then(Value::as_i64).filter(|&d| d > 0);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -170,17 +149,11 @@ pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
     let mut rows = 0usize;
     for (i, rec) in rdr.records().enumerate() {
         let line = i + 1;
-        let rec = rec.map_err(|e| {
-            Error::input(
-                format!("{}:{line}", path.display()),
-                format!("malformed CSV: {e}"),
-            )
-        })?;
+        let rec = rec.map_err(|e| Error::input(format!("{}:{line}", path.display()), format!("malformed CSV: {e}")))?;
         if rec.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
-        let parsed: Vec<std::result::Result<f64, _>> =
-            rec.iter().map(|c| c.trim().parse::<f64>()).collect();
+        let parsed: Vec<std::result::Result<f64, _>> = rec.iter().map(|c| c.trim().parse::<f64>()).collect();
         if rows == 0 && cols.is_none() && parsed.iter().any(|p| p.is_err()) {
             cols = Some(rec.len());
             continue; // header
@@ -241,12 +214,7 @@ pub fn batch_of(source: String, reply: InferReply) -> PredictedBatch {
         model_name: reply.response.model_name,
         model_version: reply.response.model_version,
         variant: reply.variant,
-        outputs: reply
-            .response
-            .outputs
-            .iter()
-            .map(protocol::output_json)
-            .collect(),
+        outputs: reply.response.outputs.iter().map(protocol::output_json).collect(),
     }
 }
 
@@ -262,9 +230,7 @@ pub async fn run(args: PredictArgs, g: &GlobalArgs) -> Result<PredictReport> {
         "json" => from_json(&args.input)?,
         "jsonl" | "ndjson" => from_jsonl(&args.input)?,
         "csv" => {
-            let meta = client
-                .model_metadata(&args.name, args.version.as_deref())
-                .await?;
+            let meta = client.model_metadata(&args.name, args.version.as_deref()).await?;
             let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
             if inputs.len() != 1 {
                 return Err(Error::Usage(format!(
@@ -285,12 +251,7 @@ pub async fn run(args: PredictArgs, g: &GlobalArgs) -> Result<PredictReport> {
     let mut responses = Vec::with_capacity(requests.len());
     for r in requests {
         let reply = client
-            .infer(
-                &args.name,
-                args.version.as_deref(),
-                args.key.as_deref(),
-                r.body,
-            )
+            .infer(&args.name, args.version.as_deref(), args.key.as_deref(), r.body)
             .await?;
         responses.push(batch_of(r.source, reply));
     }

@@ -9,9 +9,7 @@ use crate::serving::server::{self, TOKEN_FILE};
 use crate::serving::state::ServeConfig;
 
 pub fn config(args: &ServeArgs, g: &GlobalArgs) -> ServeConfig {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     ServeConfig {
         listen: args.listen.clone(),
         data_dir: super::data_dir(g),
@@ -41,10 +39,7 @@ pub async fn run(args: ServeArgs, g: GlobalArgs) -> Result<()> {
                 );
             }
             let models = gw.state.routes.load().models.len();
-            eprintln!(
-                "mlctl: data dir {}, {models} model(s) restored",
-                data_dir.display()
-            );
+            eprintln!("mlctl: data dir {}, {models} model(s) restored", data_dir.display());
             println!("mlctl: listening on http://{}", gw.addr);
             let _ = std::io::stdout().flush();
         },

@@ -14,9 +14,7 @@ pub struct StatusReport {
 
 impl Report for StatusReport {
     fn grids(&self) -> Vec<Grid> {
-        let headers = [
-            "model", "version", "live", "runtime", "source", "loaded", "created",
-        ];
+        let headers = ["model", "version", "live", "runtime", "source", "loaded", "created"];
         let mut rows = Vec::new();
         for m in &self.models {
             for v in m["versions"].as_array().into_iter().flatten() {
@@ -56,10 +54,7 @@ pub async fn run(args: StatusArgs, g: &GlobalArgs) -> Result<StatusReport> {
     if let Some(name) = &args.name {
         models.retain(|m| m["model"].as_str() == Some(name.as_str()));
         if models.is_empty() {
-            return Err(Error::Usage(format!(
-                "no model named '{name}' on {}",
-                g.endpoint
-            )));
+            return Err(Error::Usage(format!("no model named '{name}' on {}", g.endpoint)));
         }
     }
     Ok(StatusReport { models })

@@ -17,11 +17,7 @@ pub fn render(grids: &[Grid]) -> String {
         }
         out.push_str(&format!(
             "| {} |\n",
-            g.headers
-                .iter()
-                .map(|h| cell(h))
-                .collect::<Vec<_>>()
-                .join(" | ")
+            g.headers.iter().map(|h| cell(h)).collect::<Vec<_>>().join(" | ")
         ));
         out.push_str(&format!("|{}\n", "---|".repeat(g.headers.len())));
         for r in &g.rows {

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
-use super::dataplane::{error, read_body};
+use super::dataplane::{ApiError, api_error, error, read_body};
 use super::log::day_of;
 use super::runtime::Runtime;
 use super::state::{AppState, ModelRoute, load_version};
@@ -29,7 +29,7 @@ use crate::store::{Registered, VersionRecord, VersionSource};
 pub const ADMIN_ACTOR: &str = "admin";
 
 /// `Authorization: Bearer <token>`, compared in constant time; 401 otherwise.
-pub fn check_token(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+pub fn check_token(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -38,15 +38,10 @@ pub fn check_token(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
     if bool::from(given.as_bytes().ct_eq(st.token.as_bytes())) {
         Ok(())
     } else {
-        let mut r = error(
+        Err(api_error(
             StatusCode::UNAUTHORIZED,
             "missing or wrong bearer token (see --token / MLCTL_TOKEN)",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        Err(r)
+        ))
     }
 }
 
@@ -63,29 +58,20 @@ pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && !s.starts_with('.')
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
-pub async fn upload_blob(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn upload_blob(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(r) = check_token(&st, &headers) {
-        return r;
+        return r.into_response();
     }
     let bytes = match read_body(&headers, body, st.config.max_blob).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let size = bytes.len();
     match st.with_store(move |s| s.put_blob(&bytes)).await {
-        Ok(sha) => (
-            StatusCode::CREATED,
-            axum::Json(json!({"sha256": sha, "size": size})),
-        )
-            .into_response(),
+        Ok(sha) => (StatusCode::CREATED, axum::Json(json!({"sha256": sha, "size": size}))).into_response(),
         Err(e) => state_error(e),
     }
 }
@@ -102,9 +88,8 @@ pub struct RegisterVersion {
     pub timeout_ms: Option<u64>,
 }
 
-fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| api_error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
 }
 
 pub async fn register_version(
@@ -114,15 +99,15 @@ pub async fn register_version(
     body: Body,
 ) -> Response {
     if let Err(r) = check_token(&st, &headers) {
-        return r;
+        return r.into_response();
     }
     let bytes = match read_body(&headers, body, 1 << 20).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let req: RegisterVersion = match json_body(&bytes) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if !valid_name(&model) || !valid_name(&req.version) {
         return error(
@@ -181,10 +166,7 @@ pub async fn register_version(
     {
         return error(
             StatusCode::BAD_GATEWAY,
-            format!(
-                "upstream {} is not ready (GET …/ready did not answer 200)",
-                u.model_url
-            ),
+            format!("upstream {} is not ready (GET …/ready did not answer 200)", u.model_url),
         );
     }
     let (m, v, src) = (model.clone(), req.version.clone(), source.clone());
@@ -196,14 +178,11 @@ pub async fn register_version(
         Err(e) => return state_error(e),
     };
     let mut table = (**st.routes.load()).clone();
-    let route = table
-        .models
-        .entry(model.clone())
-        .or_insert_with(|| ModelRoute {
-            live: None,
-            salt: String::new(),
-            versions: Default::default(),
-        });
+    let route = table.models.entry(model.clone()).or_insert_with(|| ModelRoute {
+        live: None,
+        salt: String::new(),
+        versions: Default::default(),
+    });
     if registered == Registered::Created || !route.versions.contains_key(&req.version) {
         route.versions.insert(req.version.clone(), loaded.clone());
         st.publish(table);
@@ -247,15 +226,15 @@ pub async fn set_route(
 ) -> Response {
     let started = Instant::now();
     if let Err(r) = check_token(&st, &headers) {
-        return r;
+        return r.into_response();
     }
     let bytes = match read_body(&headers, body, 1 << 20).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let req: SetRoute = match json_body(&bytes) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let _guard = st.admin_lock.lock().await;
     let Some(target) = st
@@ -290,25 +269,20 @@ pub async fn set_route(
     }
     st.publish(table);
     let swap_us = started.elapsed().as_micros() as u64;
-    axum::Json(json!({"model": model, "live_version": req.version, "previous_version": previous, "swap_us": swap_us})).into_response()
+    axum::Json(json!({"model": model, "live_version": req.version, "previous_version": previous, "swap_us": swap_us}))
+        .into_response()
 }
 
 pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if let Err(r) = check_token(&st, &headers) {
-        return r;
+        return r.into_response();
     }
-    let listed = st
-        .with_store(|s| Ok((s.versions(None)?, s.deployments()?)))
-        .await;
+    let listed = st.with_store(|s| Ok((s.versions(None)?, s.deployments()?))).await;
     let (versions, deployments) = match listed {
         Ok(x) => x,
         Err(e) => return state_error(e),
     };
-    let failures = st
-        .load_failures
-        .lock()
-        .map(|f| f.clone())
-        .unwrap_or_default();
+    let failures = st.load_failures.lock().map(|f| f.clone()).unwrap_or_default();
     let table = st.routes.load();
     let mut models: Vec<Value> = Vec::new();
     let mut names: Vec<&String> = versions.iter().map(|v| &v.model).collect();
@@ -324,10 +298,9 @@ pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
                     .get(name)
                     .is_some_and(|r| r.versions.contains_key(&v.version));
                 let (runtime, source) = match &v.source {
-                    VersionSource::Onnx { blob_sha256 } => (
-                        "onnx",
-                        format!("sha256:{}", &blob_sha256[..blob_sha256.len().min(12)]),
-                    ),
+                    VersionSource::Onnx { blob_sha256 } => {
+                        ("onnx", format!("sha256:{}", &blob_sha256[..blob_sha256.len().min(12)]))
+                    }
                     VersionSource::Upstream { url, .. } => ("upstream", url.clone()),
                 };
                 json!({
@@ -353,13 +326,9 @@ pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
     axum::Json(json!({"models": models})).into_response()
 }
 
-pub async fn model_events(
-    State(st): State<Arc<AppState>>,
-    Path(model): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub async fn model_events(State(st): State<Arc<AppState>>, Path(model): Path<String>, headers: HeaderMap) -> Response {
     if let Err(r) = check_token(&st, &headers) {
-        return r;
+        return r.into_response();
     }
     match st.with_store(move |s| s.events(&model)).await {
         Ok(ev) => axum::Json(json!({"events": ev})).into_response(),
@@ -384,8 +353,7 @@ struct OutcomeIn {
 /// Validate one posted outcome into the logged form; the error names the item.
 fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, Value), String> {
     let o: OutcomeIn = serde_json::from_value(v).map_err(|e| format!("outcome [{i}]: {e}"))?;
-    if o.request_id.as_deref().unwrap_or("").is_empty() && o.key.as_deref().unwrap_or("").is_empty()
-    {
+    if o.request_id.as_deref().unwrap_or("").is_empty() && o.key.as_deref().unwrap_or("").is_empty() {
         return Err(format!("outcome [{i}]: needs request_id or key"));
     }
     if o.metric.is_empty() || o.metric.len() > 128 {
@@ -421,21 +389,17 @@ fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, 
     ))
 }
 
-pub async fn post_outcomes(
-    State(st): State<Arc<AppState>>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(r) = check_token(&st, &headers) {
-        return r;
+        return r.into_response();
     }
     let bytes = match read_body(&headers, body, st.config.max_body).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let parsed: Value = match json_body(&bytes) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let items = match parsed {
         Value::Array(a) => a,

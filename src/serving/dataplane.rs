@@ -27,6 +27,31 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
+/// A client-visible failure: status + one-line message, rendered as `{"error": ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = error(self.status, self.message);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+pub fn api_error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        message: message.into(),
+    }
+}
+
 /// Read a body up to `limit` bytes; over it → 413 with a JSON error.
 pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
     let too_big = || {
@@ -48,10 +73,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<
         if format!("{e:?}").contains("LengthLimit") {
             too_big()
         } else {
-            error(
-                StatusCode::BAD_REQUEST,
-                format!("could not read request body: {e}"),
-            )
+            error(StatusCode::BAD_REQUEST, format!("could not read request body: {e}"))
         }
     })
 }
@@ -74,17 +96,10 @@ pub async fn ready() -> Response {
     axum::Json(json!({"ready": true})).into_response()
 }
 
-fn lookup(
-    st: &AppState,
-    model: &str,
-    version: Option<&str>,
-) -> Result<Arc<LoadedVersion>, Response> {
+fn lookup(st: &AppState, model: &str, version: Option<&str>) -> Result<Arc<LoadedVersion>, ApiError> {
     let table = st.routes.load();
     let Some(route) = table.models.get(model) else {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            format!("unknown model '{model}'"),
-        ));
+        return Err(api_error(StatusCode::NOT_FOUND, format!("unknown model '{model}'")));
     };
     match version {
         Some(v) => route.versions.get(v).cloned().ok_or_else(|| {
@@ -94,18 +109,18 @@ fn lookup(
                 .ok()
                 .and_then(|f| f.get(&(model.to_string(), v.to_string())).cloned());
             match failed {
-                Some(why) => error(
+                Some(why) => api_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("model '{model}' version '{v}' failed to load: {why}"),
                 ),
-                None => error(
+                None => api_error(
                     StatusCode::NOT_FOUND,
                     format!("unknown version '{v}' of model '{model}'"),
                 ),
             }
         }),
         None => route.live.clone().ok_or_else(|| {
-            error(
+            api_error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("model '{model}' has no live version (deploy one)"),
             )
@@ -139,21 +154,17 @@ async fn metadata_of(st: &AppState, v: &LoadedVersion) -> Response {
                 meta["parameters"] = json!({"version": v.version, "upstream": u.model_url});
                 axum::Json(meta).into_response()
             }
-            Err(UpstreamError { status, message }) => error(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                message,
-            ),
+            Err(UpstreamError { status, message }) => {
+                error(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
+            }
         },
     }
 }
 
-pub async fn model_metadata(
-    State(st): State<Arc<AppState>>,
-    Path(model): Path<String>,
-) -> Response {
+pub async fn model_metadata(State(st): State<Arc<AppState>>, Path(model): Path<String>) -> Response {
     match lookup(&st, &model, None) {
         Ok(v) => metadata_of(&st, &v).await,
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -163,7 +174,7 @@ pub async fn version_metadata(
 ) -> Response {
     match lookup(&st, &model, Some(&version)) {
         Ok(v) => metadata_of(&st, &v).await,
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -188,7 +199,7 @@ async fn ready_of(v: &LoadedVersion) -> Response {
 pub async fn model_ready(State(st): State<Arc<AppState>>, Path(model): Path<String>) -> Response {
     match lookup(&st, &model, None) {
         Ok(v) => ready_of(&v).await,
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -198,7 +209,7 @@ pub async fn version_ready(
 ) -> Response {
     match lookup(&st, &model, Some(&version)) {
         Ok(v) => ready_of(&v).await,
-        Err(r) => r,
+        Err(r) => r.into_response(),
     }
 }
 
@@ -241,10 +252,7 @@ async fn run_version(
                 Err(msg) => return Answer::Failed(StatusCode::BAD_REQUEST, msg),
             };
             let Ok(permit) = st.infer_permits.clone().acquire_owned().await else {
-                return Answer::Failed(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "gateway is shutting down".into(),
-                );
+                return Answer::Failed(StatusCode::SERVICE_UNAVAILABLE, "gateway is shutting down".into());
             };
             let m = m.clone();
             let joined = tokio::task::spawn_blocking(move || {
@@ -260,10 +268,7 @@ async fn run_version(
                     outputs,
                 }),
                 Ok(Err(e)) => Answer::Failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-                Err(e) => Answer::Failed(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("inference task failed: {e}"),
-                ),
+                Err(e) => Answer::Failed(StatusCode::INTERNAL_SERVER_ERROR, format!("inference task failed: {e}")),
             }
         }
         Runtime::Upstream(u) => match u.infer(raw, header_len).await {
@@ -273,10 +278,9 @@ async fn run_version(
                 resp.id = req.id;
                 Answer::Ok(resp)
             }
-            Err(UpstreamError { status, message }) => Answer::Failed(
-                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-                message,
-            ),
+            Err(UpstreamError { status, message }) => {
+                Answer::Failed(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
+            }
         },
     }
 }
@@ -293,15 +297,15 @@ async fn infer_core(
     if st.config.require_token_for_inference
         && let Err(r) = super::admin::check_token(&st, &headers)
     {
-        return r;
+        return r.into_response();
     }
     let target = match lookup(&st, &model, version.as_deref()) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let raw = match read_body(&headers, body, st.config.max_body).await {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let header_len = headers
         .get(HEADER_CONTENT_LENGTH)
@@ -328,20 +332,12 @@ async fn infer_core(
         .get(&model)
         .map(|r| r.salt.clone())
         .unwrap_or_default();
-    let key = router::routing_key(
-        headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()),
-        &req.parameters,
-    );
+    let key = router::routing_key(headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()), &req.parameters);
     let bucket = router::bucket(&salt, &key);
-    let role = if version.is_some() {
-        "explicit"
-    } else {
-        "live"
-    };
+    let role = if version.is_some() { "explicit" } else { "live" };
     let requested = req.outputs.clone();
     let binary_default = req.binary_output_default;
-    let logged_inputs = (st.config.log_inputs > 0.0
-        && rand::random::<f64>() < st.config.log_inputs)
+    let logged_inputs = (st.config.log_inputs > 0.0 && rand::random::<f64>() < st.config.log_inputs)
         .then(|| serde_json::Value::Array(req.inputs.iter().map(protocol::output_json).collect()));
 
     st.metrics.in_flight.inc();
@@ -351,9 +347,7 @@ async fn infer_core(
     let (response, status, outputs, err_msg) = match answer {
         Answer::Ok(resp) => match protocol::encode_response(&resp, &requested, binary_default) {
             Ok(enc) => {
-                let outputs = serde_json::Value::Array(
-                    resp.outputs.iter().map(protocol::output_json).collect(),
-                );
+                let outputs = serde_json::Value::Array(resp.outputs.iter().map(protocol::output_json).collect());
                 let mut r = Response::new(Body::from(enc.body));
                 let h = r.headers_mut();
                 match enc.header_len {
@@ -365,10 +359,7 @@ async fn infer_core(
                         h.insert(HEADER_CONTENT_LENGTH, HeaderValue::from(n));
                     }
                     None => {
-                        h.insert(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static("application/json"),
-                        );
+                        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     }
                 }
                 (r, StatusCode::OK, outputs, None)
@@ -380,12 +371,7 @@ async fn infer_core(
                 Some(e.0),
             ),
         },
-        Answer::Failed(status, msg) => (
-            error(status, msg.clone()),
-            status,
-            serde_json::Value::Null,
-            Some(msg),
-        ),
+        Answer::Failed(status, msg) => (error(status, msg.clone()), status, serde_json::Value::Null, Some(msg)),
     };
     let mut response = response;
     if let Ok(v) = HeaderValue::from_str(&target.version) {

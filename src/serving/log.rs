@@ -131,10 +131,7 @@ impl Writer {
                 old.get_ref().sync_data()?;
             }
             let path = self.dir.join(format!("{}-{day}.jsonl", self.prefix));
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)?;
+            let f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
             self.file = Some(std::io::BufWriter::with_capacity(256 * 1024, f));
             self.day = day.to_string();
         }
@@ -146,13 +143,9 @@ impl Writer {
 
     fn flush(&mut self, sync: bool) {
         if let Some(f) = self.file.as_mut() {
-            let r = f.flush().and_then(|_| {
-                if sync {
-                    f.get_ref().sync_data()
-                } else {
-                    Ok(())
-                }
-            });
+            let r = f
+                .flush()
+                .and_then(|_| if sync { f.get_ref().sync_data() } else { Ok(()) });
             if let Err(e) = r {
                 tracing::error!("{}-{}.jsonl: {e}", self.prefix, self.day);
             }

@@ -76,11 +76,7 @@ impl Metrics {
             "Inference requests being served now",
             in_flight.clone(),
         );
-        registry.register(
-            "outcomes",
-            "Outcome records accepted on /v1/outcomes",
-            outcomes.clone(),
-        );
+        registry.register("outcomes", "Outcome records accepted on /v1/outcomes", outcomes.clone());
         registry.register(
             "route_weight_percent",
             "Share of live traffic routed to a version",

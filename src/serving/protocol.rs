@@ -173,9 +173,7 @@ impl TensorData {
             TensorData::I32(v) => arr(v),
             TensorData::I64(v) => arr(v),
             TensorData::F16(v) => Value::Array(v.iter().map(|x| float_json(x.to_f64())).collect()),
-            TensorData::F32(v) => {
-                Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect())
-            }
+            TensorData::F32(v) => Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect()),
             TensorData::F64(v) => Value::Array(v.iter().map(|x| float_json(*x)).collect()),
             TensorData::Bytes(v) => Value::Array(
                 v.iter()
@@ -191,33 +189,15 @@ impl TensorData {
             TensorData::Bool(v) => out.extend(v.iter().map(|b| u8::from(*b))),
             TensorData::U8(v) => out.extend_from_slice(v),
             TensorData::I8(v) => out.extend(v.iter().map(|x| x.to_le_bytes()[0])),
-            TensorData::U16(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::U32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::U64(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::I16(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::I32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::I64(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F16(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::F64(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
             TensorData::Bytes(v) => v.iter().for_each(|b| {
                 out.extend_from_slice(&(b.len() as u32).to_le_bytes());
                 out.extend_from_slice(b);
@@ -227,11 +207,7 @@ impl TensorData {
 
     /// Decode `n` elements of `dt` from little-endian bytes; errors name what was expected.
     pub fn from_binary(dt: DataType, bytes: &[u8], n: usize) -> Result<Self, String> {
-        fn fixed<const W: usize, T>(
-            bytes: &[u8],
-            n: usize,
-            f: impl Fn([u8; W]) -> T,
-        ) -> Result<Vec<T>, String> {
+        fn fixed<const W: usize, T>(bytes: &[u8], n: usize, f: impl Fn([u8; W]) -> T) -> Result<Vec<T>, String> {
             if bytes.len() != n * W {
                 return Err(format!(
                     "binary data has {} bytes, shape needs {} elements × {W} bytes = {}",
@@ -292,11 +268,7 @@ impl TensorData {
 
     /// Parse a flat list of JSON scalars as `dt`.
     fn from_json(dt: DataType, flat: &[&Value]) -> Result<Self, String> {
-        fn each<T>(
-            flat: &[&Value],
-            what: &str,
-            f: impl Fn(&Value) -> Option<T>,
-        ) -> Result<Vec<T>, String> {
+        fn each<T>(flat: &[&Value], what: &str, f: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, String> {
             flat.iter()
                 .enumerate()
                 .map(|(i, v)| f(v).ok_or_else(|| format!("data[{i}]: expected {what}, got {v}")))
@@ -339,16 +311,12 @@ impl TensorData {
             DataType::I16 => TensorData::I16(each(flat, "an integer in INT16 range", int)?),
             DataType::I32 => TensorData::I32(each(flat, "an integer in INT32 range", int)?),
             DataType::I64 => TensorData::I64(each(flat, "an integer in INT64 range", int)?),
-            DataType::F16 => TensorData::F16(each(flat, "a number", |v| {
-                float(v).map(half::f16::from_f64)
-            })?),
-            DataType::F32 => {
-                TensorData::F32(each(flat, "a number", |v| float(v).map(|x| x as f32))?)
-            }
+            DataType::F16 => TensorData::F16(each(flat, "a number", |v| float(v).map(half::f16::from_f64))?),
+            DataType::F32 => TensorData::F32(each(flat, "a number", |v| float(v).map(|x| x as f32))?),
             DataType::F64 => TensorData::F64(each(flat, "a number", float)?),
-            DataType::Bytes => TensorData::Bytes(each(flat, "a string", |v| {
-                v.as_str().map(|s| s.as_bytes().to_vec())
-            })?),
+            DataType::Bytes => {
+                TensorData::Bytes(each(flat, "a string", |v| v.as_str().map(|s| s.as_bytes().to_vec()))?)
+            }
         })
     }
 }
@@ -439,9 +407,7 @@ fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidRequest> {
     let mut n: u64 = 1;
     for &d in shape {
         if d < 0 {
-            return Err(bad(format!(
-                "input '{name}': shape {shape:?} has a negative dimension"
-            )));
+            return Err(bad(format!("input '{name}': shape {shape:?} has a negative dimension")));
         }
         n = n
             .checked_mul(d as u64)
@@ -478,10 +444,7 @@ fn param_bool(p: &Option<Map<String, Value>>, key: &str) -> bool {
 
 /// Split a body into its JSON header and binary tail given the optional
 /// `Inference-Header-Content-Length` value.
-pub fn split_body<'a>(
-    body: &'a [u8],
-    header_len: Option<&str>,
-) -> Result<(&'a [u8], &'a [u8]), InvalidRequest> {
+pub fn split_body<'a>(body: &'a [u8], header_len: Option<&str>) -> Result<(&'a [u8], &'a [u8]), InvalidRequest> {
     match header_len {
         None => Ok((body, &[])),
         Some(s) => {
@@ -502,13 +465,10 @@ pub fn split_body<'a>(
 }
 
 /// Decode and validate a V2 request body (JSON, optionally followed by binary tensors).
-pub fn parse_request(
-    body: &[u8],
-    header_len: Option<&str>,
-) -> Result<InferRequest, InvalidRequest> {
+pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferRequest, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
-    let wire: WireRequest = serde_json::from_slice(json)
-        .map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
+    let wire: WireRequest =
+        serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
     if wire.inputs.is_empty() {
         return Err(bad("request has no inputs"));
     }
@@ -530,12 +490,8 @@ pub fn parse_request(
             .as_ref()
             .and_then(|p| p.get("binary_data_size"))
             .map(|v| {
-                v.as_u64().ok_or_else(|| {
-                    bad(format!(
-                        "input '{}': binary_data_size must be a byte count",
-                        input.name
-                    ))
-                })
+                v.as_u64()
+                    .ok_or_else(|| bad(format!("input '{}': binary_data_size must be a byte count", input.name)))
             })
             .transpose()?;
         let data = match (binary_size, &input.data) {
@@ -556,8 +512,7 @@ pub fn parse_request(
                 }
                 let (mine, rest) = binary.split_at(size);
                 binary = rest;
-                TensorData::from_binary(dt, mine, n)
-                    .map_err(|e| bad(format!("input '{}': {e}", input.name)))?
+                TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("input '{}': {e}", input.name)))?
             }
             (None, Some(value)) => {
                 let mut flat = Vec::new();
@@ -570,8 +525,7 @@ pub fn parse_request(
                         flat.len()
                     )));
                 }
-                TensorData::from_json(dt, &flat)
-                    .map_err(|e| bad(format!("input '{}': {e}", input.name)))?
+                TensorData::from_json(dt, &flat).map_err(|e| bad(format!("input '{}': {e}", input.name)))?
             }
             (None, None) => return Err(bad(format!("input '{}': has no data", input.name))),
         };
@@ -654,8 +608,7 @@ pub fn encode_response(
                     .find(|t| &t.name == name)
                     .map(|t| (t, *binary))
                     .ok_or_else(|| {
-                        let known: Vec<&str> =
-                            resp.outputs.iter().map(|t| t.name.as_str()).collect();
+                        let known: Vec<&str> = resp.outputs.iter().map(|t| t.name.as_str()).collect();
                         bad(format!(
                             "requested output '{name}' does not exist (model outputs: {})",
                             known.join(", ")
@@ -700,36 +653,25 @@ pub fn encode_response(
             header_len: Some(header_len),
         })
     } else {
-        Ok(EncodedResponse {
-            body,
-            header_len: None,
-        })
+        Ok(EncodedResponse { body, header_len: None })
     }
 }
 
 /// Decode a response body (JSON + optional binary tail) back into tensors: used by the
 /// CLI client and by the upstream runtime to log what an upstream answered.
-pub fn parse_response(
-    body: &[u8],
-    header_len: Option<&str>,
-) -> Result<InferResponse, InvalidRequest> {
+pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResponse, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
-    let v: Value = serde_json::from_slice(json)
-        .map_err(|e| bad(format!("malformed inference response JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference response JSON: {e}")))?;
     let outputs = v
         .get("outputs")
         .and_then(Value::as_array)
         .ok_or_else(|| bad("response has no outputs array"))?;
     let mut tensors = Vec::with_capacity(outputs.len());
     for o in outputs {
-        let wire: WireInput = serde_json::from_value(o.clone())
-            .map_err(|e| bad(format!("malformed response output: {e}")))?;
-        let dt = DataType::parse(&wire.datatype).ok_or_else(|| {
-            bad(format!(
-                "output '{}': unknown datatype {:?}",
-                wire.name, wire.datatype
-            ))
-        })?;
+        let wire: WireInput =
+            serde_json::from_value(o.clone()).map_err(|e| bad(format!("malformed response output: {e}")))?;
+        let dt = DataType::parse(&wire.datatype)
+            .ok_or_else(|| bad(format!("output '{}': unknown datatype {:?}", wire.name, wire.datatype)))?;
         let n = element_count(&wire.name, &wire.shape)?;
         let size = wire
             .parameters
@@ -740,15 +682,11 @@ pub fn parse_response(
             (Some(size), _) => {
                 let size = size as usize;
                 if size > binary.len() {
-                    return Err(bad(format!(
-                        "output '{}': binary data truncated",
-                        wire.name
-                    )));
+                    return Err(bad(format!("output '{}': binary data truncated", wire.name)));
                 }
                 let (mine, rest) = binary.split_at(size);
                 binary = rest;
-                TensorData::from_binary(dt, mine, n)
-                    .map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
+                TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
             }
             (None, Some(value)) => {
                 let mut flat = Vec::new();
@@ -761,8 +699,7 @@ pub fn parse_response(
                         flat.len()
                     )));
                 }
-                TensorData::from_json(dt, &flat)
-                    .map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
+                TensorData::from_json(dt, &flat).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
             }
             (None, None) => return Err(bad(format!("output '{}': has no data", wire.name))),
         };
@@ -796,8 +733,7 @@ mod tests {
     #[test]
     fn nested_and_flat_json_data_decode_identically() {
         let flat = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[1,2,3,4]}]}"#;
-        let nested =
-            br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
+        let nested = br#"{"inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2],[3,4]]}]}"#;
         let a = parse_request(flat, None).unwrap();
         let b = parse_request(nested, None).unwrap();
         assert_eq!(a.inputs, b.inputs);
@@ -875,8 +811,7 @@ mod tests {
                 },
             ],
         };
-        let enc =
-            encode_response(&resp, &[("p".into(), true), ("label".into(), false)], false).unwrap();
+        let enc = encode_response(&resp, &[("p".into(), true), ("label".into(), false)], false).unwrap();
         let hl = enc.header_len.unwrap().to_string();
         let back = parse_response(&enc.body, Some(&hl)).unwrap();
         assert_eq!(back.outputs[0], resp.outputs[1]);

@@ -21,10 +21,7 @@ pub fn bucket(salt: &str, key: &str) -> u16 {
 
 /// The routing key of a request: explicit header, then `parameters.routing_key`
 /// (string or number), else a fresh random key (the request is routed by chance).
-pub fn routing_key(
-    header: Option<&str>,
-    parameters: &serde_json::Map<String, serde_json::Value>,
-) -> String {
+pub fn routing_key(header: Option<&str>, parameters: &serde_json::Map<String, serde_json::Value>) -> String {
     if let Some(h) = header.filter(|h| !h.is_empty()) {
         return h.to_string();
     }

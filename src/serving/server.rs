@@ -74,15 +74,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(admin::metrics))
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
-        .route(
-            "/admin/v1/models/{model}/versions",
-            post(admin::register_version),
-        )
+        .route("/admin/v1/models/{model}/versions", post(admin::register_version))
         .route("/admin/v1/models/{model}/route", put(admin::set_route))
         .route("/admin/v1/models/{model}/events", get(admin::model_events))
-        .fallback(|| async {
-            dataplane::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint")
-        })
+        .fallback(|| async { dataplane::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
 }
 
@@ -116,8 +111,7 @@ pub async fn serve(
     let logs = config.data_dir.join("logs");
     let (predictions, pred_task) =
         LogSink::start(&logs, "predictions", config.log_policy).map_err(|e| Error::io(&logs, e))?;
-    let (outcomes, out_task) =
-        LogSink::start(&logs, "outcomes", config.log_policy).map_err(|e| Error::io(&logs, e))?;
+    let (outcomes, out_task) = LogSink::start(&logs, "outcomes", config.log_policy).map_err(|e| Error::io(&logs, e))?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;

@@ -57,7 +57,7 @@ pub struct AppState {
     pub infer_permits: Arc<tokio::sync::Semaphore>,
     pub http: reqwest::Client,
     /// Versions that are registered but failed to load at start, with the reason.
-    pub load_failures: Mutex<BTreeMap<(String, String), String>>,
+    pub load_failures: Mutex<LoadFailures>,
 }
 
 impl AppState {
@@ -107,11 +107,7 @@ pub fn http_client() -> reqwest::Client {
 }
 
 /// Load one registered version (ONNX: from its blob; upstream: no I/O here).
-pub fn load_version(
-    store: &Store,
-    http: &reqwest::Client,
-    rec: &VersionRecord,
-) -> Result<LoadedVersion> {
+pub fn load_version(store: &Store, http: &reqwest::Client, rec: &VersionRecord) -> Result<LoadedVersion> {
     match &rec.source {
         VersionSource::Onnx { blob_sha256 } => {
             #[cfg(feature = "onnx")]
@@ -130,9 +126,7 @@ pub fn load_version(
             #[cfg(not(feature = "onnx"))]
             {
                 let _ = (store, blob_sha256);
-                Err(Error::Model(
-                    "this mlctl was built without the onnx feature".into(),
-                ))
+                Err(Error::Model("this mlctl was built without the onnx feature".into()))
             }
         }
         VersionSource::Upstream { url, timeout_ms } => {
@@ -153,31 +147,22 @@ pub fn load_version(
     }
 }
 
+/// Versions that failed to load, by (model, version), with the reason.
+pub type LoadFailures = BTreeMap<(String, String), String>;
+
 /// Build the route table from what the store holds: every version loaded, every
 /// deployment's live version routed. Versions that fail to load are reported, not fatal.
-pub fn restore(
-    store: &Store,
-    http: &reqwest::Client,
-) -> Result<(RouteTable, BTreeMap<(String, String), String>)> {
+pub fn restore(store: &Store, http: &reqwest::Client) -> Result<(RouteTable, LoadFailures)> {
     let mut table = RouteTable::default();
     let mut failures = BTreeMap::new();
-    let deployments: HashMap<String, DeploymentRecord> = store
-        .deployments()?
-        .into_iter()
-        .map(|d| (d.model.clone(), d))
-        .collect();
+    let deployments: HashMap<String, DeploymentRecord> =
+        store.deployments()?.into_iter().map(|d| (d.model.clone(), d)).collect();
     for rec in store.versions(None)? {
-        let entry = table
-            .models
-            .entry(rec.model.clone())
-            .or_insert_with(|| ModelRoute {
-                live: None,
-                salt: deployments
-                    .get(&rec.model)
-                    .map(|d| d.salt.clone())
-                    .unwrap_or_default(),
-                versions: BTreeMap::new(),
-            });
+        let entry = table.models.entry(rec.model.clone()).or_insert_with(|| ModelRoute {
+            live: None,
+            salt: deployments.get(&rec.model).map(|d| d.salt.clone()).unwrap_or_default(),
+            versions: BTreeMap::new(),
+        });
         match load_version(store, http, &rec) {
             Ok(v) => {
                 entry.versions.insert(rec.version.clone(), Arc::new(v));

@@ -121,8 +121,7 @@ impl Store {
         let blobs = data_dir.join("blobs");
         std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
         let path = data_dir.join("mlctl.db");
-        let conn = Connection::open(&path)
-            .map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+        let conn = Connection::open(&path).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -150,9 +149,7 @@ impl Store {
         if dest.exists() {
             return Ok(sha);
         }
-        let tmp = self
-            .blobs
-            .join(format!(".{sha}.{}.tmp", std::process::id()));
+        let tmp = self.blobs.join(format!(".{sha}.{}.tmp", std::process::id()));
         let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
@@ -205,12 +202,9 @@ impl Store {
         )?;
         let (runtime, blob, url, timeout) = match source {
             VersionSource::Onnx { blob_sha256 } => ("onnx", Some(blob_sha256.as_str()), None, None),
-            VersionSource::Upstream { url, timeout_ms } => (
-                "upstream",
-                None,
-                Some(url.as_str()),
-                Some(*timeout_ms as i64),
-            ),
+            VersionSource::Upstream { url, timeout_ms } => {
+                ("upstream", None, Some(url.as_str()), Some(*timeout_ms as i64))
+            }
         };
         tx.execute(
             "INSERT INTO versions (model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -285,9 +279,9 @@ impl Store {
     }
 
     pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT model, live_version, strategy, salt, state, updated_at FROM deployments ORDER BY model",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT model, live_version, strategy, salt, state, updated_at FROM deployments ORDER BY model")?;
         let rows = stmt.query_map([], deployment_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -320,9 +314,7 @@ impl Store {
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
     let runtime: String = r.get(2)?;
     let source = if runtime == "onnx" {
-        VersionSource::Onnx {
-            blob_sha256: r.get(3)?,
-        }
+        VersionSource::Onnx { blob_sha256: r.get(3)? }
     } else {
         VersionSource::Upstream {
             url: r.get(4)?,
@@ -397,14 +389,8 @@ mod tests {
             let src = VersionSource::Onnx {
                 blob_sha256: sha.clone(),
             };
-            assert_eq!(
-                s.register_version("m", "1", &src, "t").unwrap(),
-                Registered::Created
-            );
-            assert_eq!(
-                s.register_version("m", "1", &src, "t").unwrap(),
-                Registered::Unchanged
-            );
+            assert_eq!(s.register_version("m", "1", &src, "t").unwrap(), Registered::Created);
+            assert_eq!(s.register_version("m", "1", &src, "t").unwrap(), Registered::Unchanged);
             let other = VersionSource::Upstream {
                 url: "http://x".into(),
                 timeout_ms: 5,
@@ -440,11 +426,6 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         let sha = s.put_blob(b"abc").unwrap();
         std::fs::write(s.blob_path(&sha), b"abd").unwrap();
-        assert!(
-            s.read_blob(&sha)
-                .unwrap_err()
-                .to_string()
-                .contains("corrupted")
-        );
+        assert!(s.read_blob(&sha).unwrap_err().to_string().contains("corrupted"));
     }
 }

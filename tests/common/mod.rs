@@ -12,9 +12,7 @@ pub fn bin() -> PathBuf {
 }
 
 pub fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(rel)
 }
 
 pub struct Server {
@@ -153,8 +151,5 @@ pub fn deploy(server: &Server, name: &str, version: &str, fixture_model: &str) {
 }
 
 pub fn samples(model: &str) -> serde_json::Value {
-    serde_json::from_slice(
-        &std::fs::read(fixture(&format!("models/{model}.samples.json"))).unwrap(),
-    )
-    .unwrap()
+    serde_json::from_slice(&std::fs::read(fixture(&format!("models/{model}.samples.json"))).unwrap()).unwrap()
 }

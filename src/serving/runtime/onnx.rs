@@ -45,10 +45,7 @@ fn model_err(context: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn shape_of(fact: &TypedFact) -> Vec<i64> {
-    fact.shape
-        .iter()
-        .map(|d| d.to_i64().unwrap_or(-1))
-        .collect()
+    fact.shape.iter().map(|d| d.to_i64().unwrap_or(-1)).collect()
 }
 
 impl OnnxModel {
@@ -58,9 +55,9 @@ impl OnnxModel {
         let framework = tract_onnx::onnx()
             .with_ignore_output_shapes(true)
             .with_ignore_output_types(true);
-        let mut proto = framework.proto_model_for_read(&mut &*bytes).map_err(|e| {
-            Error::Model(format!("not an ONNX model (protobuf decode failed: {e})"))
-        })?;
+        let mut proto = framework
+            .proto_model_for_read(&mut &*bytes)
+            .map_err(|e| Error::Model(format!("not an ONNX model (protobuf decode failed: {e})")))?;
         if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
             return Err(Error::Model("not an ONNX model (no graph nodes)".into()));
         }
@@ -73,10 +70,7 @@ impl OnnxModel {
         // model is optimised once for any batch size.
         let batch = model.symbols.sym("N");
         for ix in 0..model.inputs.len() {
-            let fact = model
-                .input_fact(ix)
-                .map_err(|e| model_err("input", e))?
-                .clone();
+            let fact = model.input_fact(ix).map_err(|e| model_err("input", e))?.clone();
             let Some(dt) = fact.datum_type() else {
                 continue;
             };
@@ -102,12 +96,7 @@ impl OnnxModel {
             .input_outlets()
             .map_err(|e| model_err("inputs", e))?
             .iter()
-            .map(|o| {
-                (
-                    typed.node(o.node).name.clone(),
-                    typed.outlet_fact(*o).cloned(),
-                )
-            })
+            .map(|o| (typed.node(o.node).name.clone(), typed.outlet_fact(*o).cloned()))
             .map(|(n, f)| f.map(|f| (n, f)))
             .collect::<TractResult<_>>()
             .map_err(|e| model_err("inputs", e))?;
@@ -189,12 +178,7 @@ impl OnnxModel {
             let pos = given
                 .iter()
                 .position(|t| t.name == meta.name)
-                .ok_or_else(|| {
-                    format!(
-                        "missing input '{}' ({} {:?})",
-                        meta.name, meta.datatype, meta.shape
-                    )
-                })?;
+                .ok_or_else(|| format!("missing input '{}' ({} {:?})", meta.name, meta.datatype, meta.shape))?;
             let t = given.swap_remove(pos);
             if t.datatype().name() != meta.datatype {
                 return Err(format!(
@@ -205,10 +189,7 @@ impl OnnxModel {
                 ));
             }
             let fits = t.shape.len() == meta.shape.len()
-                && t.shape
-                    .iter()
-                    .zip(&meta.shape)
-                    .all(|(&g, &m)| m < 0 || g as i64 == m);
+                && t.shape.iter().zip(&meta.shape).all(|(&g, &m)| m < 0 || g as i64 == m);
             if !fits {
                 return Err(format!(
                     "input '{}': expected shape {:?} (-1 = any), got {:?}",
@@ -295,12 +276,7 @@ fn from_tract(name: &str, v: &tract_onnx::prelude::Tensor) -> Result<V2Tensor> {
         DatumType::F16 => TensorData::F16(collect::<half::f16>(v)?),
         DatumType::F32 => TensorData::F32(collect(v)?),
         DatumType::F64 => TensorData::F64(collect(v)?),
-        DatumType::String => TensorData::Bytes(
-            collect::<String>(v)?
-                .into_iter()
-                .map(String::into_bytes)
-                .collect(),
-        ),
+        DatumType::String => TensorData::Bytes(collect::<String>(v)?.into_iter().map(String::into_bytes).collect()),
         other => {
             return Err(Error::Model(format!(
                 "output '{name}': datatype {other:?} cannot be served over V2"

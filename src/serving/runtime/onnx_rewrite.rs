@@ -117,22 +117,16 @@ pub fn rewrite(model: &mut ModelProto) -> Result<RewriteLog> {
         };
         if is_ml(&n, "Scaler") {
             rewrite_scaler(graph, &n, &base, &mut new_nodes)?;
-            log.notes
-                .push(format!("Scaler '{base}' rewritten as Sub+Mul"));
+            log.notes.push(format!("Scaler '{base}' rewritten as Sub+Mul"));
         } else if is_ml(&n, "ZipMap") {
             let mut id = node("Identity", base.clone(), n.input.clone(), n.output.clone());
             id.domain = String::new();
-            for out in graph
-                .output
-                .iter_mut()
-                .filter(|o| n.output.contains(&o.name))
-            {
+            for out in graph.output.iter_mut().filter(|o| n.output.contains(&o.name)) {
                 out.r#type = None;
             }
             new_nodes.push(id);
-            log.notes.push(format!(
-                "ZipMap '{base}' dropped: serving the probability tensor"
-            ));
+            log.notes
+                .push(format!("ZipMap '{base}' dropped: serving the probability tensor"));
         } else if is_ml(&n, "TreeEnsembleRegressor") {
             rewrite_tree_regressor(graph, n, &base, &mut new_nodes)?;
             log.notes.push(format!(
@@ -156,22 +150,11 @@ pub fn rewrite(model: &mut ModelProto) -> Result<RewriteLog> {
     Ok(log)
 }
 
-fn rewrite_scaler(
-    graph: &mut GraphProto,
-    n: &NodeProto,
-    base: &str,
-    out: &mut Vec<NodeProto>,
-) -> Result<()> {
-    let offset = attr(n, "offset")
-        .map(|a| a.floats.clone())
-        .unwrap_or_default();
-    let scale = attr(n, "scale")
-        .map(|a| a.floats.clone())
-        .unwrap_or_default();
+fn rewrite_scaler(graph: &mut GraphProto, n: &NodeProto, base: &str, out: &mut Vec<NodeProto>) -> Result<()> {
+    let offset = attr(n, "offset").map(|a| a.floats.clone()).unwrap_or_default();
+    let scale = attr(n, "scale").map(|a| a.floats.clone()).unwrap_or_default();
     let (Some(x), Some(y)) = (n.input.first(), n.output.first()) else {
-        return Err(Error::Model(format!(
-            "Scaler '{base}' needs one input and one output"
-        )));
+        return Err(Error::Model(format!("Scaler '{base}' needs one input and one output")));
     };
     let offset_name = format!("{base}__offset");
     let scale_name = format!("{base}__scale");
@@ -180,10 +163,9 @@ fn rewrite_scaler(
         &offset_name,
         if offset.is_empty() { &[0.0] } else { &offset },
     ));
-    graph.initializer.push(float_const(
-        &scale_name,
-        if scale.is_empty() { &[1.0] } else { &scale },
-    ));
+    graph
+        .initializer
+        .push(float_const(&scale_name, if scale.is_empty() { &[1.0] } else { &scale }));
     out.push(node(
         "Sub",
         format!("{base}__sub"),
@@ -215,8 +197,7 @@ fn pad_base_values(mut n: NodeProto, log: &mut RewriteLog) -> Result<NodeProto> 
     {
         let from = a.floats.len();
         a.floats.resize(classes, 0.0);
-        log.notes
-            .push(format!("base_values padded from {from} to {classes}"));
+        log.notes.push(format!("base_values padded from {from} to {classes}"));
     }
     Ok(n)
 }
@@ -260,12 +241,7 @@ fn relabel_binary(graph: &mut GraphProto, mut n: NodeProto, base: &str, out: &mu
     out.push(gather);
 }
 
-fn rewrite_tree_regressor(
-    graph: &mut GraphProto,
-    n: NodeProto,
-    base: &str,
-    out: &mut Vec<NodeProto>,
-) -> Result<()> {
+fn rewrite_tree_regressor(graph: &mut GraphProto, n: NodeProto, base: &str, out: &mut Vec<NodeProto>) -> Result<()> {
     let n_targets = attr(&n, "n_targets").map(|a| a.i).unwrap_or(1).max(1) as usize;
     let aggregate = attr_str(&n, "aggregate_function").unwrap_or_else(|| "SUM".into());
     let n_trees = attr(&n, "nodes_treeids")
@@ -287,9 +263,7 @@ fn rewrite_tree_regressor(
         }
     };
     let Some(y) = n.output.first().cloned() else {
-        return Err(Error::Model(format!(
-            "TreeEnsembleRegressor '{base}' has no output"
-        )));
+        return Err(Error::Model(format!("TreeEnsembleRegressor '{base}' has no output")));
     };
     let mut leaf_ids_all_zero = true;
     let mut attrs = Vec::with_capacity(n.attribute.len() + 1);
@@ -323,10 +297,7 @@ fn rewrite_tree_regressor(
             _ => attrs.push(a),
         }
     }
-    attrs.push(ints_attr(
-        "classlabels_int64s",
-        (0..n_targets as i64).collect(),
-    ));
+    attrs.push(ints_attr("classlabels_int64s", (0..n_targets as i64).collect()));
     let scores = format!("{base}__scores");
     let mut cls = node(
         "TreeEnsembleClassifier",
@@ -341,21 +312,11 @@ fn rewrite_tree_regressor(
     if n_targets < 3 && leaf_ids_all_zero {
         let idx = format!("{base}__pick");
         graph.initializer.push(int64_const(&idx, &[1]));
-        let mut g = node(
-            "Gather",
-            format!("{base}__pick_node"),
-            vec![scores, idx],
-            vec![y],
-        );
+        let mut g = node("Gather", format!("{base}__pick_node"), vec![scores, idx], vec![y]);
         g.attribute.push(int_attr("axis", 1));
         out.push(g);
     } else {
-        out.push(node(
-            "Identity",
-            format!("{base}__out"),
-            vec![scores],
-            vec![y],
-        ));
+        out.push(node("Identity", format!("{base}__out"), vec![scores], vec![y]));
     }
     Ok(())
 }

@@ -32,9 +32,7 @@ pub struct UpstreamError {
 pub fn model_url(url: &str, model: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("upstream URL {url:?}: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "upstream URL {url:?}: expected http:// or https://"
-        ));
+        return Err(format!("upstream URL {url:?}: expected http:// or https://"));
     }
     let trimmed = url.trim_end_matches('/');
     if parsed.path().contains("/v2/models/") {
@@ -57,10 +55,7 @@ impl UpstreamModel {
         if e.is_timeout() {
             UpstreamError {
                 status: 504,
-                message: format!(
-                    "upstream {} timed out after {:?}",
-                    self.model_url, self.timeout
-                ),
+                message: format!("upstream {} timed out after {:?}", self.model_url, self.timeout),
             }
         } else {
             UpstreamError {
@@ -71,11 +66,7 @@ impl UpstreamModel {
     }
 
     /// Forward an inference request; decode the answer.
-    pub async fn infer(
-        &self,
-        body: Bytes,
-        header_len: Option<&str>,
-    ) -> Result<InferResponse, UpstreamError> {
+    pub async fn infer(&self, body: Bytes, header_len: Option<&str>) -> Result<InferResponse, UpstreamError> {
         let mut req = self
             .client
             .post(format!("{}/infer", self.model_url))
@@ -99,9 +90,7 @@ impl UpstreamModel {
             let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_else(|| {
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned()
-                });
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned());
             return Err(UpstreamError {
                 status: status.as_u16(),
                 message: format!("upstream: {msg}"),
@@ -120,10 +109,7 @@ impl UpstreamModel {
         }
         protocol::parse_response(&bytes, hl.as_deref()).map_err(|e| UpstreamError {
             status: 502,
-            message: format!(
-                "upstream {} returned an invalid V2 response: {e}",
-                self.model_url
-            ),
+            message: format!("upstream {} returned an invalid V2 response: {e}", self.model_url),
         })
     }
 
@@ -173,14 +159,8 @@ mod tests {
 
     #[test]
     fn model_url_appends_only_when_needed() {
-        assert_eq!(
-            model_url("http://h:1", "m").unwrap(),
-            "http://h:1/v2/models/m"
-        );
-        assert_eq!(
-            model_url("http://h:1/", "m").unwrap(),
-            "http://h:1/v2/models/m"
-        );
+        assert_eq!(model_url("http://h:1", "m").unwrap(), "http://h:1/v2/models/m");
+        assert_eq!(model_url("http://h:1/", "m").unwrap(), "http://h:1/v2/models/m");
         assert_eq!(
             model_url("http://h:1/v2/models/x/versions/3", "m").unwrap(),
             "http://h:1/v2/models/x/versions/3"

@@ -1,0 +1,119 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_mlctl_global_optspecs
+    string join \n endpoint= token= data-dir= o/output= h/help V/version
+end
+
+function __fish_mlctl_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_mlctl_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_mlctl_using_subcommand
+    set -l cmd (__fish_mlctl_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c mlctl -n "__fish_mlctl_needs_command" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_needs_command" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_needs_command" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_needs_command" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_needs_command" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_needs_command" -s V -l version -d 'Print version'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "deploy" -d 'Register a model version and route live traffic to it'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "status" -d 'Show models, their versions and which one is live'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "completions" -d 'Print shell completions'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the bound address is printed)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-body -d 'Largest inference or outcome request body, e.g. 8MiB, 512KiB, 1048576' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-blob -d 'Largest model upload on /admin/v1/blobs' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-inputs -d 'Share of requests whose inputs are written to the prediction log (0 to 1)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-flush -d 'Longest time a log record waits in memory before it is written' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-fsync -d 'Longest time a written log record waits for fsync' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l upstream-timeout -d 'Default timeout for upstream V2 servers (per version override: deploy --timeout)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l inference-threads -d 'Concurrent in-process inferences [default: number of cores]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l require-token-for-inference -d 'Require the bearer token on inference endpoints too'
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l version -d 'Version label, e.g. 2 or 2026-11-27' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l onnx -d 'ONNX file to serve in-process' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l upstream -d 'V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l timeout -d 'Timeout for the upstream (with --upstream)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l strategy -d 'Rollout strategy' -r -f -a "single\t'Route 100% of traffic to the new version at once'"
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l reason -d 'Why (recorded in the audit log)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l input -d 'Request file: .json (one V2 request), .jsonl (one per line) or .csv (rows of features)' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l version -d 'Ask a specific version (bypasses routing)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l key -d 'Routing key (x-mlctl-key), for sticky assignment' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand status" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l seed -d 'Seed for the generated traffic' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l keep -d 'Keep the demo\'s data dir here instead of a temporary one' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand completions" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand completions" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand completions" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand completions" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand man" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand man" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand man" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "status" -d 'Show models, their versions and which one is live'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "completions" -d 'Print shell completions'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

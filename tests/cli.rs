@@ -1,0 +1,200 @@
+//! CLI surface: completions are current, exit codes for bad flags, bad files and
+//! unreachable endpoints, and one clear line per error.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn mlctl() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_mlctl"));
+    c.env_remove("MLCTL_ENDPOINT")
+        .env_remove("MLCTL_TOKEN")
+        .env("NO_COLOR", "1");
+    c
+}
+
+#[test]
+fn committed_completions_and_man_page_are_current() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    for (args, file) in [
+        (vec!["completions", "bash"], "mlctl.bash"),
+        (vec!["completions", "zsh"], "_mlctl"),
+        (vec!["completions", "fish"], "mlctl.fish"),
+        (vec!["man"], "mlctl.1"),
+    ] {
+        let out = mlctl().args(&args).output().unwrap();
+        assert!(out.status.success());
+        let committed = std::fs::read(dir.join(file)).unwrap();
+        assert!(
+            out.stdout == committed,
+            "completions/{file} is stale: regenerate with `mlctl {}` > completions/{file}",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    mlctl()
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4  invalid experiment"));
+}
+
+#[test]
+fn bad_flags_exit_2() {
+    mlctl()
+        .args(["serve", "--max-body", "8 parsecs"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown size unit"));
+    mlctl().args(["serve", "--log-inputs", "1.5"]).assert().code(2);
+    mlctl()
+        .args(["deploy", "m", "--version", "1"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--onnx"));
+    mlctl()
+        .args(["deploy", "m", "--version", "1", "--onnx", "a", "--upstream", "http://x"])
+        .assert()
+        .code(2);
+    mlctl()
+        .args(["deploy", "m", "--version", "1", "--onnx", "a", "--timeout", "1s"])
+        .assert()
+        .code(2);
+    mlctl()
+        .args(["status", "--endpoint", "ftp://x", "--token", "t"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expected http://"));
+}
+
+#[test]
+fn unreachable_gateway_exits_3_with_one_line() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = mlctl()
+        .args(["status", "--endpoint", &format!("http://{closed}"), "--token", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with("mlctl: cannot reach gateway at http://127.0.0.1:"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn missing_or_malformed_input_files_exit_2_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let ep = format!("http://{closed}");
+    let jsonl = dir.path().join("reqs.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1,2]}]}\n\n{\"inputs\":[{\"name\":\"input\",\"shape\":[1,2],\"datatype\":\"FP32\",\"data\":[1]}]}\n",
+    )
+    .unwrap();
+    mlctl()
+        .args(["predict", "m", "--endpoint", &ep, "--input"])
+        .arg(&jsonl)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{}:3: input 'input': shape [1, 2] needs 2 elements, data has 1",
+            jsonl.display()
+        )));
+    mlctl()
+        .args(["predict", "m", "--endpoint", &ep, "--input", "/nonexistent/x.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/x.json: No such file"));
+    let txt = dir.path().join("x.txt");
+    std::fs::write(&txt, "1,2").unwrap();
+    mlctl()
+        .args(["predict", "m", "--endpoint", &ep, "--input"])
+        .arg(&txt)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown file type"));
+    mlctl()
+        .args([
+            "deploy",
+            "m",
+            "--version",
+            "1",
+            "--endpoint",
+            &ep,
+            "--token",
+            "t",
+            "--onnx",
+            "/nonexistent/m.onnx",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("/nonexistent/m.onnx"));
+}
+
+#[test]
+fn csv_rows_are_checked_against_the_model_input() {
+    use mlctl::commands::predict::from_csv;
+    let dir = tempfile::tempdir().unwrap();
+    let meta = serde_json::json!({"name": "input", "datatype": "FP32", "shape": [-1, 4]});
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "a,b,c,d\n1,2,3,4\n5,6,7,8\n").unwrap();
+    let reqs = from_csv(&good, &meta).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&reqs[0].body).unwrap();
+    assert_eq!(body["inputs"][0]["shape"], serde_json::json!([2, 4]));
+    assert_eq!(
+        body["inputs"][0]["data"],
+        serde_json::json!([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "a,b,c,d\n1,2,3,4\n5,x,7,8\n").unwrap();
+    let e = from_csv(&bad, &meta).unwrap_err().to_string();
+    assert_eq!(e, format!("{}:3:2: expected a number, got \"x\"", bad.display()));
+    let ragged = dir.path().join("ragged.csv");
+    std::fs::write(&ragged, "1,2,3,4\n5,6,7\n").unwrap();
+    assert!(
+        from_csv(&ragged, &meta)
+            .unwrap_err()
+            .to_string()
+            .ends_with(":2: expected 4 columns, got 3")
+    );
+    let narrow = dir.path().join("narrow.csv");
+    std::fs::write(&narrow, "1,2,3\n").unwrap();
+    assert!(
+        from_csv(&narrow, &meta)
+            .unwrap_err()
+            .to_string()
+            .contains("takes 4 columns, file has 3")
+    );
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    assert!(
+        from_csv(&empty, &meta)
+            .unwrap_err()
+            .to_string()
+            .contains("no data rows")
+    );
+}
+
+#[test]
+fn demo_runs_end_to_end_and_matches_onnxruntime() {
+    let out = mlctl().args(["demo", "-o", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    assert!(steps.iter().all(|s| s["matches_onnxruntime"] == true));
+    assert_eq!(steps[3]["previous_version"], "1");
+    assert_eq!(steps[3]["served_by"], "2");
+    assert_eq!(report["audit_events"], 8);
+}

@@ -1,0 +1,193 @@
+//! Upstream runtime: mlctl proxies to a real V2 server (another `mlctl serve`) and maps
+//! misbehaving upstreams (hang, garbage, 5xx, gone) to 504/502 JSON errors.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use common::{Server, deploy, samples};
+use serde_json::{Value, json};
+
+/// A V2-looking server whose models misbehave in known ways; runs on its own runtime.
+fn start_bad_upstream() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Router::new()
+                .route("/v2/models/{m}/ready", get(|| async { "ok" }))
+                .route(
+                    "/v2/models/slow/infer",
+                    post(|| async {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        "late"
+                    }),
+                )
+                .route(
+                    "/v2/models/garbage/infer",
+                    post(|| async { "this is not a V2 response" }),
+                )
+                .route(
+                    "/v2/models/boom/infer",
+                    post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "kaboom") }),
+                )
+                .route(
+                    "/v2/models/picky/infer",
+                    post(|| async {
+                        (
+                            axum::http::StatusCode::BAD_REQUEST,
+                            axum::Json(json!({"error": "input too small"})),
+                        )
+                    }),
+                );
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    format!("http://{addr}")
+}
+
+async fn infer(url: &str, body: &Value) -> (u16, Value) {
+    let r = reqwest::Client::new().post(url).json(body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn gateway_proxies_to_a_real_v2_upstream_and_relabels_the_version() {
+    let up_dir = tempfile::tempdir().unwrap();
+    let upstream = Server::start_in(up_dir.path(), &[]);
+    deploy(&upstream, "churn", "1", "churn_lr");
+    let gw_dir = tempfile::tempdir().unwrap();
+    let gw = Server::start_in(gw_dir.path(), &[]);
+    gw.cli()
+        .args([
+            "deploy",
+            "churn",
+            "--version",
+            "proxied",
+            "--upstream",
+            &upstream.url,
+            "--timeout",
+            "2s",
+        ])
+        .assert()
+        .success();
+    let sm = samples("churn_lr");
+    let (st, body) = infer(
+        &format!("{}/v2/models/churn/infer", gw.url),
+        &json!({"id": "abc", "inputs": [sm["input"]]}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(
+        (
+            body["model_name"].as_str(),
+            body["model_version"].as_str(),
+            body["id"].as_str()
+        ),
+        (Some("churn"), Some("proxied"), Some("abc"))
+    );
+    let got: Vec<f64> = body["outputs"][1]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want: Vec<f64> = sm["outputs"]["probabilities"]["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(got.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-5));
+    let meta: Value = reqwest::get(format!("{}/v2/models/churn", gw.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(meta["inputs"][0]["name"], "input", "{meta}");
+    assert_eq!(meta["name"], "churn");
+    // An upstream 400 stays the client's error.
+    let (st, body) = infer(
+        &format!("{}/v2/models/churn/infer", gw.url),
+        &json!({"inputs": [{"name": "input", "shape": [1, 2], "datatype": "FP32", "data": [1, 2]}]}),
+    )
+    .await;
+    assert_eq!(st, 400, "{body}");
+    // Upstream gone → 502, gateway still up.
+    upstream.kill9();
+    let (st, body) = infer(
+        &format!("{}/v2/models/churn/infer", gw.url),
+        &json!({"inputs": [sm["input"]]}),
+    )
+    .await;
+    assert_eq!(st, 502, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("unreachable"), "{body}");
+    assert_eq!(
+        reqwest::get(format!("{}/v2/models/churn/ready", gw.url))
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+}
+
+#[tokio::test]
+async fn hanging_garbage_and_failing_upstreams_map_to_504_and_502() {
+    let bad = start_bad_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Server::start_in(dir.path(), &[]);
+    for m in ["slow", "garbage", "boom", "picky"] {
+        gw.cli()
+            .args(["deploy", m, "--version", "1", "--upstream", &bad, "--timeout", "300ms"])
+            .assert()
+            .success();
+    }
+    let body = json!({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]});
+    let cases = [
+        ("slow", 504, "timed out"),
+        ("garbage", 502, "invalid V2 response"),
+        ("boom", 502, "answered 500"),
+        ("picky", 400, "input too small"),
+    ];
+    for (m, status, needle) in cases {
+        let (st, reply) = infer(&format!("{}/v2/models/{m}/infer", gw.url), &body).await;
+        assert_eq!(st, status, "{m}: {reply}");
+        assert!(reply["error"].as_str().unwrap().contains(needle), "{m}: {reply}");
+    }
+}
+
+#[test]
+fn deploying_an_upstream_that_is_not_ready_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Server::start_in(dir.path(), &[]);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    gw.cli()
+        .args([
+            "deploy",
+            "m",
+            "--version",
+            "1",
+            "--upstream",
+            &format!("http://{closed}"),
+        ])
+        .assert()
+        .code(3)
+        .stderr(predicates::str::contains("is not ready"));
+    gw.cli()
+        .args(["status", "-o", "json"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"models\": []"));
+}
