@@ -1,0 +1,86 @@
+# Shared helpers for bench/*.sh (sourced). Everything runs on 127.0.0.1 and stops itself.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${MLCTL_BENCH_VENV:-$ROOT/.venv-interop}"
+MLCTL="$ROOT/target/release/mlctl"
+WORK="$(mktemp -d /tmp/mlctl-bench.XXXXXX)"
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need_tools() {
+    if ! command -v wrk >/dev/null; then
+        echo "installing wrk (apt)" >&2
+        (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+    fi
+    if [ ! -x "$VENV/bin/mlserver" ]; then
+        echo "installing MLServer into $VENV" >&2
+        python3 -m venv "$VENV"
+        "$VENV/bin/pip" install -q -r "$ROOT/interop/requirements.txt"
+    fi
+    if [ ! -x "$MLCTL" ]; then
+        echo "building mlctl --release" >&2
+        (cd "$ROOT" && cargo build --release -q)
+    fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_http() { # url [seconds]
+    local url=$1 t=${2:-60} i=0
+    until curl -sf "$url" >/dev/null 2>&1; do
+        i=$((i + 1)); [ "$i" -gt $((t * 10)) ] && { echo "timeout waiting for $url" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+start_mlserver() { # -> sets MLSERVER_URL; serves churn_lr (scikit-learn pipeline)
+    local dir="$WORK/mlserver" port grpc metrics
+    mkdir -p "$dir"
+    "$VENV/bin/python" "$ROOT/fixtures/make_models.py" --sklearn-dir "$dir" --no-write
+    port=$(free_port); grpc=$(free_port); metrics=$(free_port)
+    printf '{"http_port": %s, "grpc_port": %s, "metrics_port": %s, "parallel_workers": 1}\n' "$port" "$grpc" "$metrics" > "$dir/settings.json"
+    (cd "$dir" && PATH="$VENV/bin:$PATH" exec "$VENV/bin/mlserver" start "$dir" >"$WORK/mlserver.log" 2>&1) &
+    PIDS+=($!)
+    MLSERVER_URL="http://127.0.0.1:$port"
+    wait_http "$MLSERVER_URL/v2/models/churn_lr/ready" 180
+}
+
+start_mlctl() { # -> sets MLCTL_URL, MLCTL_DATA
+    MLCTL_DATA="$WORK/mlctl-data"
+    "$MLCTL" serve --listen 127.0.0.1:0 --data-dir "$MLCTL_DATA" >"$WORK/mlctl.out" 2>"$WORK/mlctl.err" &
+    PIDS+=($!)
+    local i=0
+    until grep -q "listening on" "$WORK/mlctl.out" 2>/dev/null; do
+        i=$((i + 1)); [ "$i" -gt 200 ] && { cat "$WORK/mlctl.err" >&2; exit 1; }
+        sleep 0.05
+    done
+    MLCTL_URL=$(sed -n 's/^mlctl: listening on //p' "$WORK/mlctl.out")
+    export MLCTL_ENDPOINT="$MLCTL_URL" MLCTL_DATA_DIR="$MLCTL_DATA"
+}
+
+# wrk_post URL BODYFILE CONNECTIONS SECONDS -> prints "rps p50_ms p99_ms"
+wrk_post() {
+    local url=$1 body=$2 conns=$3 secs=$4 threads=1
+    [ "$conns" -gt 1 ] && threads=2
+    cat >"$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$body", "rb"); wrk.body = f:read("*a"); f:close()
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+LUA
+    local out
+    out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$WORK/post.lua" "$url")
+    echo "$out" | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
+}
+
+one_row_body() { # file
+    printf '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1.2,55.0,-0.9,530.0]}]}' > "$1"
+}
