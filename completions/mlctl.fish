@@ -36,6 +36,7 @@ complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "serve" -d 'Run the gate
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "deploy" -d 'Register a model version and route live traffic to it'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "status" -d 'Show models, their versions and which one is live'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "man" -d 'Print the man page (roff)'
@@ -86,6 +87,61 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand status" -s o -l output -d 'R
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l from-gateway -d 'Read the gateway\'s prediction and outcome logs (its data dir or logs dir) instead' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l model -d 'With --from-gateway: the model whose versions are the arms' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l since -d 'With --from-gateway: only records newer than this, e.g. 7d, 12h' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l arm-col -d 'Column naming each row\'s arm' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l metric -d 'Metric: col:binary, col:mean, num/den:ratio or name:ratio=num/den (repeatable)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l unit-col -d 'Aggregate rows per unit (user) first: binary = any, mean = sum, ratio = sums' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l control -d 'Control arm [default: "control" or "stable" if present, else the first seen]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l alpha -d 'Significance level' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l method -d 'fixed (z / Welch t / delta method) or sequential (always-valid, peeking-safe)' -r -f -a "fixed\t'Fixed-horizon tests (z for proportions, Welch t for means, delta method for ratios)'
+sequential\t'Always-valid normal-mixture confidence sequences (safe under continuous peeking)'"
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l tune-n -d 'Tuning sample size N* of the sequential confidence sequence' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l cuped-col -d 'Pre-period covariate column for CUPED variance reduction (mean metrics)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l correction -d 'Multiple-comparison correction over all metric × arm comparisons' -r -f -a "holm\t''
+bh\t''
+none\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l expected-split -d 'Expected traffic split for the sample-ratio check, e.g. control=50,b=50 [default: equal]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l min-n -d 'Arms with fewer units than this get "insufficient data", never a verdict' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l fail-on -d 'Exit 1 when a metric is significantly worse than control' -r -f -a "regression\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -l ignore-srm -d 'Report results even when the sample-ratio check fails (otherwise exit 4)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from analyze" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l baseline-rate -d 'Baseline conversion rate (binary metric), e.g. 0.05' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l baseline-mean -d 'Baseline mean (mean metric); needs --sd' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l sd -d 'Standard deviation of the mean metric' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l mde -d 'Minimum detectable effect: relative (2%) or absolute (0.01)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l n -d 'Units per arm you can get: report the detectable effect instead' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l power -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l alpha -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l arms -d 'Number of arms including control (alpha is split over arms − 1 comparisons)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l daily-traffic -d 'Units per day across all arms, to estimate the duration' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from plan" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from help" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from help" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'
+complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l seed -d 'Seed for the generated traffic' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l keep -d 'Keep the demo\'s data dir here instead of a temporary one' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l endpoint -d 'Gateway base URL' -r
@@ -109,11 +165,14 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s o -l output -d 'Repo
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "status" -d 'Show models, their versions and which one is live'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "completions" -d 'Print shell completions'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "status" -d 'Show models, their versions and which one is live'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "completions" -d 'Print shell completions'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'

@@ -60,6 +60,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Show models, their versions and which one is live.
     Status(StatusArgs),
+    /// A/B/n significance on logged outcomes, and experiment planning.
+    #[command(subcommand)]
+    Abtest(AbtestCommand),
     /// Start an embedded gateway with the fixture models and walk through deploy and predict.
     Demo(DemoArgs),
     /// Print shell completions.
@@ -159,6 +162,105 @@ pub struct DemoArgs {
     /// Keep the demo's data dir here instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AbtestCommand {
+    /// Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs.
+    Analyze(AbtestAnalyzeArgs),
+    /// Sample size (or detectable effect) for an experiment.
+    Plan(AbtestPlanArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("abtest_source").required(true).args(["files", "from_gateway"])))]
+pub struct AbtestAnalyzeArgs {
+    /// CSV, TSV or JSONL files (gzip with .gz), one row per unit or per event.
+    pub files: Vec<PathBuf>,
+    /// Read the gateway's prediction and outcome logs (its data dir or logs dir) instead.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["arm_col", "unit_col", "cuped_col"])]
+    pub from_gateway: Option<PathBuf>,
+    /// With --from-gateway: the model whose versions are the arms.
+    #[arg(long, requires = "from_gateway")]
+    pub model: Option<String>,
+    /// With --from-gateway: only records newer than this, e.g. 7d, 12h.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "from_gateway")]
+    pub since: Option<std::time::Duration>,
+    /// Column naming each row's arm.
+    #[arg(long, default_value = "variant")]
+    pub arm_col: String,
+    /// Metric: col:binary, col:mean, num/den:ratio or name:ratio=num/den (repeatable).
+    #[arg(long = "metric", required = true, value_name = "SPEC")]
+    pub metrics: Vec<String>,
+    /// Aggregate rows per unit (user) first: binary = any, mean = sum, ratio = sums.
+    #[arg(long)]
+    pub unit_col: Option<String>,
+    /// Control arm [default: "control" or "stable" if present, else the first seen].
+    #[arg(long)]
+    pub control: Option<String>,
+    /// Significance level.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// fixed (z / Welch t / delta method) or sequential (always-valid, peeking-safe).
+    #[arg(long, value_enum, default_value_t = crate::abtest::analyze::Method::Fixed)]
+    pub method: crate::abtest::analyze::Method,
+    /// Tuning sample size N* of the sequential confidence sequence.
+    #[arg(long, default_value_t = 5000.0)]
+    pub tune_n: f64,
+    /// Pre-period covariate column for CUPED variance reduction (mean metrics).
+    #[arg(long)]
+    pub cuped_col: Option<String>,
+    /// Multiple-comparison correction over all metric × arm comparisons.
+    #[arg(long, value_enum, default_value_t = crate::stats::correction::Correction::Holm)]
+    pub correction: crate::stats::correction::Correction,
+    /// Expected traffic split for the sample-ratio check, e.g. control=50,b=50 [default: equal].
+    #[arg(long)]
+    pub expected_split: Option<String>,
+    /// Report results even when the sample-ratio check fails (otherwise exit 4).
+    #[arg(long)]
+    pub ignore_srm: bool,
+    /// Arms with fewer units than this get "insufficient data", never a verdict.
+    #[arg(long, default_value_t = 100)]
+    pub min_n: u64,
+    /// Exit 1 when a metric is significantly worse than control.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOn>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Regression,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("baseline").required(true).args(["baseline_rate", "baseline_mean"])))]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["mde", "n"])))]
+pub struct AbtestPlanArgs {
+    /// Baseline conversion rate (binary metric), e.g. 0.05.
+    #[arg(long)]
+    pub baseline_rate: Option<f64>,
+    /// Baseline mean (mean metric); needs --sd.
+    #[arg(long, requires = "sd")]
+    pub baseline_mean: Option<f64>,
+    /// Standard deviation of the mean metric.
+    #[arg(long)]
+    pub sd: Option<f64>,
+    /// Minimum detectable effect: relative (2%) or absolute (0.01).
+    #[arg(long)]
+    pub mde: Option<String>,
+    /// Units per arm you can get: report the detectable effect instead.
+    #[arg(long)]
+    pub n: Option<u64>,
+    #[arg(long, default_value_t = 0.8)]
+    pub power: f64,
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Number of arms including control (alpha is split over arms − 1 comparisons).
+    #[arg(long, default_value_t = 2)]
+    pub arms: u32,
+    /// Units per day across all arms, to estimate the duration.
+    #[arg(long)]
+    pub daily_traffic: Option<f64>,
 }
 
 #[derive(Debug, Clone, Args)]

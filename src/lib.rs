@@ -3,10 +3,13 @@
 //! The binary (`src/main.rs`) only parses arguments and maps errors to exit codes;
 //! everything else lives here so tests and benches call the same code.
 
+pub mod abtest;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod data;
 pub mod error;
 pub mod output;
 pub mod serving;
+pub mod stats;
 pub mod store;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{Cli, Command, OutputFormat};
+use mlctl::cli::{AbtestCommand, Cli, Command, OutputFormat};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{Report, render};
@@ -29,6 +29,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Deploy(a) => print(&commands::deploy::run(a, &g).await?, fmt),
         Command::Predict(a) => print(&commands::predict::run(a, &g).await?, fmt),
         Command::Status(a) => print(&commands::status::run(a, &g).await?, fmt),
+        Command::Abtest(AbtestCommand::Analyze(a)) => {
+            let (report, gate) = commands::abtest::analyze(a)?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
+        Command::Abtest(AbtestCommand::Plan(a)) => print(&commands::abtest::plan_cmd(a)?, fmt),
         Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
         Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
         Command::Man => write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?),

@@ -1,5 +1,6 @@
 //! One module per command: `run(args) -> Result<Report>`; `main.rs` renders.
 
+pub mod abtest;
 pub mod completions;
 pub mod demo;
 pub mod deploy;

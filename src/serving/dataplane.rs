@@ -332,7 +332,10 @@ async fn infer_core(
         .get(&model)
         .map(|r| r.salt.clone())
         .unwrap_or_default();
-    let key = router::routing_key(headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()), &req.parameters);
+    let explicit_key = router::explicit_key(headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()), &req.parameters);
+    let key = explicit_key
+        .clone()
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
     let bucket = router::bucket(&salt, &key);
     let role = if version.is_some() { "explicit" } else { "live" };
     let requested = req.outputs.clone();
@@ -406,6 +409,7 @@ async fn infer_core(
         model: &model,
         version: &target.version,
         role,
+        key: explicit_key.as_deref(),
         bucket,
         latency_us: latency.as_micros() as u64,
         status: status.as_u16(),

@@ -23,6 +23,9 @@ pub struct PredictionRecord<'a> {
     pub model: &'a str,
     pub version: &'a str,
     pub role: &'a str,
+    /// The client's routing key (absent when the request was routed by chance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a str>,
     pub bucket: u16,
     pub latency_us: u64,
     pub status: u16,

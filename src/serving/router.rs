@@ -19,17 +19,23 @@ pub fn bucket(salt: &str, key: &str) -> u16 {
     (u64::from_be_bytes(first) % BUCKETS) as u16
 }
 
-/// The routing key of a request: explicit header, then `parameters.routing_key`
-/// (string or number), else a fresh random key (the request is routed by chance).
-pub fn routing_key(header: Option<&str>, parameters: &serde_json::Map<String, serde_json::Value>) -> String {
+/// The client's routing key: header `x-mlctl-key`, then `parameters.routing_key`
+/// (string or number); `None` when the client sent none.
+pub fn explicit_key(header: Option<&str>, parameters: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
     if let Some(h) = header.filter(|h| !h.is_empty()) {
-        return h.to_string();
+        return Some(h.to_string());
     }
     match parameters.get("routing_key") {
-        Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
-        Some(serde_json::Value::Number(n)) => n.to_string(),
-        _ => hex::encode(rand::random::<[u8; 8]>()),
+        Some(serde_json::Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
     }
+}
+
+/// The routing key of a request: the explicit one, else a fresh random key (the
+/// request is routed by chance).
+pub fn routing_key(header: Option<&str>, parameters: &serde_json::Map<String, serde_json::Value>) -> String {
+    explicit_key(header, parameters).unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()))
 }
 
 #[cfg(test)]

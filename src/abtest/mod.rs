@@ -1,0 +1,238 @@
+//! `mlctl abtest analyze|plan`: significance on logged outcomes. Statistics live in
+//! `crate::stats` (pure); this module reads files or gateway logs and builds reports.
+
+pub mod analyze;
+pub mod gateway;
+pub mod plan;
+pub mod spec;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use analyze::{AbReport, AnalyzeOptions};
+use spec::{Accumulator, MetricKind, MetricSpec, UnitValue, parse_binary, parse_number};
+
+/// What to read.
+pub enum Source {
+    Files {
+        files: Vec<PathBuf>,
+        arm_col: String,
+        unit_col: Option<String>,
+    },
+    Gateway {
+        dir: PathBuf,
+        model: Option<String>,
+        since: Option<std::time::Duration>,
+    },
+}
+
+/// Columns a file must provide, in the order `scan` hands them back:
+/// arm, [unit], [covariate], then per metric its column and (ratios) denominator.
+fn columns(arm: &str, unit: Option<&str>, cuped: Option<&str>, specs: &[MetricSpec]) -> Vec<String> {
+    let mut cols = vec![arm.to_string()];
+    cols.extend(unit.map(str::to_string));
+    cols.extend(cuped.map(str::to_string));
+    for s in specs {
+        cols.push(s.column.clone());
+        cols.extend(s.denominator.clone());
+    }
+    cols
+}
+
+/// Parse one row's metric values; errors name file:line and the column.
+fn row_values(
+    at: &dyn Fn() -> String,
+    cells: &[Option<&str>],
+    covariate: Option<Option<&str>>,
+    specs: &[MetricSpec],
+    cuped_col: Option<&str>,
+) -> Result<Vec<Option<UnitValue>>> {
+    let x_cov = match (covariate, cuped_col) {
+        (Some(Some(s)), Some(col)) => Some(
+            parse_number(s)
+                .ok_or_else(|| Error::input(at(), format!("column \"{col}\": expected a number, got {s:?}")))?,
+        ),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(specs.len());
+    let mut i = 0;
+    for s in specs {
+        let cell = cells[i];
+        i += 1;
+        let v = match s.kind {
+            MetricKind::Binary => cell
+                .map(|c| {
+                    parse_binary(c).ok_or_else(|| {
+                        Error::input(at(), format!("column \"{}\": expected 0 or 1, got {c:?}", s.column))
+                    })
+                })
+                .transpose()?
+                .map(|y| UnitValue { y, x: 0.0 }),
+            MetricKind::Mean => {
+                let y = cell
+                    .map(|c| {
+                        parse_number(c).ok_or_else(|| {
+                            Error::input(at(), format!("column \"{}\": expected a number, got {c:?}", s.column))
+                        })
+                    })
+                    .transpose()?;
+                match (y, cuped_col) {
+                    (Some(y), Some(_)) => x_cov.map(|x| UnitValue { y, x }),
+                    (Some(y), None) => Some(UnitValue { y, x: 0.0 }),
+                    (None, _) => None,
+                }
+            }
+            MetricKind::Ratio => {
+                let den_col = s.denominator.as_deref().unwrap_or("");
+                let d = cells[i];
+                i += 1;
+                let parse = |c: &str, col: &str| {
+                    parse_number(c)
+                        .ok_or_else(|| Error::input(at(), format!("column \"{col}\": expected a number, got {c:?}")))
+                };
+                match (cell, d) {
+                    (Some(n), Some(d)) => Some(UnitValue {
+                        y: parse(n, &s.column)?,
+                        x: parse(d, den_col)?,
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// Per-unit aggregation for `--unit-col`: binary → any, mean → sum, ratio → sums,
+/// covariate → first value. Memory is O(units).
+#[derive(Clone)]
+struct UnitAgg {
+    arm: usize,
+    values: Vec<Option<UnitValue>>,
+}
+
+pub fn read_files(
+    files: &[PathBuf],
+    arm_col: &str,
+    unit_col: Option<&str>,
+    cuped_col: Option<&str>,
+    specs: &[MetricSpec],
+) -> Result<Accumulator> {
+    let mut acc = Accumulator::new(specs.len());
+    let cols = columns(arm_col, unit_col, cuped_col, specs);
+    let mut units: HashMap<String, UnitAgg> = HashMap::new();
+    let mut total_rows = 0;
+    for file in files {
+        let rows = crate::data::scan(file, &cols, |line, cells| {
+            let at = || format!("{}:{line}", file.display());
+            let arm = cells[0].ok_or_else(|| Error::input(at(), format!("column \"{arm_col}\" is empty")))?;
+            let mut i = 1;
+            let unit = if unit_col.is_some() {
+                i += 1;
+                Some(
+                    cells[1]
+                        .ok_or_else(|| Error::input(at(), format!("column \"{}\" is empty", unit_col.unwrap_or(""))))?,
+                )
+            } else {
+                None
+            };
+            let cov = if cuped_col.is_some() {
+                i += 1;
+                Some(cells[i - 1])
+            } else {
+                None
+            };
+            let values = row_values(&at, &cells[i..], cov, specs, cuped_col)?;
+            let arm_idx = acc.arm_index(arm);
+            match unit {
+                None => acc.add(arm_idx, &values),
+                Some(u) => {
+                    let e = units.entry(u.to_string()).or_insert_with(|| UnitAgg {
+                        arm: arm_idx,
+                        values: vec![None; specs.len()],
+                    });
+                    if e.arm != arm_idx {
+                        return Err(Error::InvalidExperiment(format!(
+                            "{}: unit {u:?} appears in arms {:?} and {:?}: assignment is not sticky, the experiment is invalid",
+                            at(),
+                            acc.arms[e.arm],
+                            arm
+                        )));
+                    }
+                    for ((slot, v), s) in e.values.iter_mut().zip(values).zip(specs) {
+                        *slot = match (*slot, v) {
+                            (None, v) => v,
+                            (s0, None) => s0,
+                            (Some(a), Some(b)) => Some(match s.kind {
+                                MetricKind::Binary => UnitValue {
+                                    y: a.y.max(b.y),
+                                    x: a.x,
+                                },
+                                MetricKind::Mean => UnitValue { y: a.y + b.y, x: a.x },
+                                MetricKind::Ratio => UnitValue {
+                                    y: a.y + b.y,
+                                    x: a.x + b.x,
+                                },
+                            }),
+                        };
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        total_rows += rows;
+    }
+    if total_rows == 0 {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        return Err(Error::input(names.join(", "), "no data rows"));
+    }
+    for (_, u) in units {
+        acc.add(u.arm, &u.values);
+    }
+    Ok(acc)
+}
+
+/// Read the source and analyse it.
+pub fn run_analyze(
+    source: &Source,
+    specs: &[MetricSpec],
+    cuped_col: Option<&str>,
+    opts: &AnalyzeOptions,
+) -> Result<AbReport> {
+    let acc = match source {
+        Source::Files {
+            files,
+            arm_col,
+            unit_col,
+        } => read_files(files, arm_col, unit_col.as_deref(), cuped_col, specs)?,
+        Source::Gateway { dir, model, since } => gateway::read(dir, model.as_deref(), *since, specs)?,
+    };
+    analyze::analyze(&acc, specs, opts)
+}
+
+/// `a=50,b=25,c=25` → [(a, 50), ...]
+pub fn parse_split(s: &str) -> Result<Vec<(String, f64)>> {
+    s.split(',')
+        .map(|part| {
+            let (k, v) = part.split_once('=').ok_or_else(|| {
+                Error::Usage(format!(
+                    "--expected-split {s:?}: expected arm=weight pairs like control=50,b=50"
+                ))
+            })?;
+            let w: f64 = v
+                .trim()
+                .trim_end_matches('%')
+                .parse()
+                .ok()
+                .filter(|w: &f64| *w > 0.0 && w.is_finite())
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--expected-split {s:?}: weight {v:?} must be a positive number"
+                    ))
+                })?;
+            Ok((k.trim().to_string(), w))
+        })
+        .collect()
+}
