@@ -47,7 +47,8 @@ fn row_values(
     covariate: Option<Option<&str>>,
     specs: &[MetricSpec],
     cuped_col: Option<&str>,
-) -> Result<Vec<Option<UnitValue>>> {
+    out: &mut Vec<Option<UnitValue>>,
+) -> Result<()> {
     let x_cov = match (covariate, cuped_col) {
         (Some(Some(s)), Some(col)) => Some(
             parse_number(s)
@@ -55,7 +56,7 @@ fn row_values(
         ),
         _ => None,
     };
-    let mut out = Vec::with_capacity(specs.len());
+    out.clear();
     let mut i = 0;
     for s in specs {
         let cell = cells[i];
@@ -102,7 +103,7 @@ fn row_values(
         };
         out.push(v);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Per-unit aggregation for `--unit-col`: binary → any, mean → sum, ratio → sums,
@@ -124,7 +125,34 @@ pub fn read_files(
     let cols = columns(arm_col, unit_col, cuped_col, specs);
     let mut units: HashMap<String, UnitAgg> = HashMap::new();
     let mut total_rows = 0;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut values = Vec::with_capacity(specs.len());
     for file in files {
+        if unit_col.is_none() {
+            // Rows are independent: scan in parallel, one accumulator per thread, merged.
+            let fast = crate::data::scan_parallel(
+                file,
+                &cols,
+                threads,
+                || (Accumulator::new(specs.len()), Vec::with_capacity(specs.len())),
+                |(acc, values): &mut (Accumulator, Vec<Option<UnitValue>>), cells| {
+                    let arm = cells[0].ok_or_else(|| Error::input("", ""))?;
+                    let i = if cuped_col.is_some() { 2 } else { 1 };
+                    let cov = cuped_col.map(|_| cells[1]);
+                    row_values(&|| String::new(), &cells[i..], cov, specs, cuped_col, values)?;
+                    let a = acc.arm_index(arm);
+                    acc.add(a, values);
+                    Ok(())
+                },
+            )?;
+            if let crate::data::FastScan::Done(states, rows) = fast {
+                for (part, _) in &states {
+                    acc.merge(part);
+                }
+                total_rows += rows;
+                continue;
+            }
+        }
         let rows = crate::data::scan(file, &cols, |line, cells| {
             let at = || format!("{}:{line}", file.display());
             let arm = cells[0].ok_or_else(|| Error::input(at(), format!("column \"{arm_col}\" is empty")))?;
@@ -144,7 +172,7 @@ pub fn read_files(
             } else {
                 None
             };
-            let values = row_values(&at, &cells[i..], cov, specs, cuped_col)?;
+            row_values(&at, &cells[i..], cov, specs, cuped_col, &mut values)?;
             let arm_idx = acc.arm_index(arm);
             match unit {
                 None => acc.add(arm_idx, &values),
@@ -161,7 +189,7 @@ pub fn read_files(
                             arm
                         )));
                     }
-                    for ((slot, v), s) in e.values.iter_mut().zip(values).zip(specs) {
+                    for ((slot, v), s) in e.values.iter_mut().zip(values.iter().copied()).zip(specs) {
                         *slot = match (*slot, v) {
                             (None, v) => v,
                             (s0, None) => s0,

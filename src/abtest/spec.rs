@@ -129,7 +129,12 @@ impl Accumulator {
     }
 
     pub fn arm_index(&mut self, arm: &str) -> usize {
-        if let Some(&i) = self.index.get(arm) {
+        // Few arms: a linear scan beats hashing on the per-row path.
+        if self.arms.len() <= 8 {
+            if let Some(i) = self.arms.iter().position(|a| a == arm) {
+                return i;
+            }
+        } else if let Some(&i) = self.index.get(arm) {
             return i;
         }
         let i = self.arms.len();
@@ -140,6 +145,21 @@ impl Accumulator {
             metrics: vec![MetricAcc::default(); self.n_metrics],
         });
         i
+    }
+
+    /// Fold `other` (e.g. another thread's share of the file) into this one, by arm name
+    /// (Chan et al. merge of the moments).
+    pub fn merge(&mut self, other: &Accumulator) {
+        for (name, a) in other.arms.iter().zip(&other.per_arm) {
+            let i = self.arm_index(name);
+            let mine = &mut self.per_arm[i];
+            mine.units += a.units;
+            for (m, o) in mine.metrics.iter_mut().zip(&a.metrics) {
+                m.y.merge(&o.y);
+                m.pair.merge(&o.pair);
+                m.missing += o.missing;
+            }
+        }
     }
 
     /// Add one unit: `values[m]` is `None` where metric m is missing for it.

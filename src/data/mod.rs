@@ -117,3 +117,184 @@ pub fn scan(path: &Path, columns: &[String], mut f: impl FnMut(u64, &[Option<&st
     }
     Ok(rows)
 }
+
+/// Outcome of the parallel fast path.
+pub enum FastScan<S> {
+    /// Per-thread states (in file order) and the number of rows.
+    Done(Vec<S>, u64),
+    /// Not applicable (compressed, quoted fields, JSONL) or an error was met: run `scan`,
+    /// which reports errors with exact line numbers.
+    Fallback,
+}
+
+/// Parallel scan of a plain (uncompressed, unquoted) CSV/TSV file: the data is split
+/// into `threads` byte ranges at line boundaries, each scanned by its own thread into its
+/// own state. Any quote character or any error makes it give up (`Fallback`) so the
+/// sequential `scan` can handle quoting and report the exact `file:line`.
+pub fn scan_parallel<S: Send>(
+    path: &Path,
+    columns: &[String],
+    threads: usize,
+    init: impl Fn() -> S + Sync,
+    visit: impl Fn(&mut S, &[Option<&str>]) -> Result<()> + Sync,
+) -> Result<FastScan<S>> {
+    use std::io::{Seek, SeekFrom};
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let delim = if name.ends_with(".csv") {
+        b','
+    } else if name.ends_with(".tsv") {
+        b'\t'
+    } else {
+        return Ok(FastScan::Fallback);
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut head = vec![0u8; len.min(64 * 1024) as usize];
+    let n = read_full(&mut f, &mut head).map_err(|e| Error::io(path, e))?;
+    head.truncate(n);
+    let Some(eol) = memchr::memchr(b'\n', &head) else {
+        return Ok(FastScan::Fallback);
+    };
+    let header = std::str::from_utf8(&head[..eol])
+        .map_err(|_| Error::input(format!("{}:1", path.display()), "header is not UTF-8"))?;
+    if header.contains('"') {
+        return Ok(FastScan::Fallback);
+    }
+    let names: Vec<&str> = header
+        .trim_end_matches('\r')
+        .split(delim as char)
+        .map(str::trim)
+        .collect();
+    let Some(idx) = columns
+        .iter()
+        .map(|c| names.iter().position(|h| h == c))
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return Ok(FastScan::Fallback);
+    };
+    let ncols = names.len();
+    let data_start = eol as u64 + 1;
+    // Split [data_start, len) into ranges; each range after the first starts after a newline.
+    let threads = threads.max(1).min(((len - data_start) / (1 << 20)).max(1) as usize);
+    let mut bounds = vec![data_start];
+    for i in 1..threads {
+        let guess = data_start + (len - data_start) * i as u64 / threads as u64;
+        f.seek(SeekFrom::Start(guess)).map_err(|e| Error::io(path, e))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut pos = guess;
+        loop {
+            let n = read_full(&mut f, &mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                pos = len;
+                break;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                pos += i as u64 + 1;
+                break;
+            }
+            pos += n as u64;
+        }
+        bounds.push(pos.max(*bounds.last().unwrap_or(&data_start)));
+    }
+    bounds.push(len);
+    let max_idx = idx.iter().copied().max().unwrap_or(0);
+    let results: Vec<std::result::Result<Option<(S, u64)>, Error>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = bounds
+            .windows(2)
+            .map(|w| {
+                let (start, end) = (w[0], w[1]);
+                let (init, visit, idx) = (&init, &visit, &idx);
+                scope.spawn(move || -> Result<Option<(S, u64)>> {
+                    let mut state = init();
+                    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                    f.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
+                    let mut remaining = end - start;
+                    let mut buf = vec![0u8; 1 << 20];
+                    let mut carry: Vec<u8> = Vec::new();
+                    let mut rows = 0u64;
+                    while remaining > 0 {
+                        let want = remaining.min(buf.len() as u64) as usize;
+                        let n = read_full(&mut f, &mut buf[..want]).map_err(|e| Error::io(path, e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        remaining -= n as u64;
+                        if memchr::memchr(b'"', &buf[..n]).is_some() {
+                            return Ok(None);
+                        }
+                        carry.extend_from_slice(&buf[..n]);
+                        let last_nl = if remaining == 0 {
+                            Some(carry.len())
+                        } else {
+                            memchr::memrchr(b'\n', &carry)
+                        };
+                        let Some(cut) = last_nl else { continue };
+                        let block = &carry[..cut];
+                        let mut fields: Vec<&[u8]> = Vec::with_capacity(max_idx + 1);
+                        let mut cells: Vec<Option<&str>> = Vec::with_capacity(idx.len());
+                        for line in block.split(|&b| b == b'\n') {
+                            let line = line.strip_suffix(b"\r").unwrap_or(line);
+                            if line.is_empty() {
+                                continue;
+                            }
+                            fields.clear();
+                            fields.extend(line.split(|&b| b == delim));
+                            if fields.len() != ncols {
+                                return Ok(None);
+                            }
+                            cells.clear();
+                            for &i in idx.iter() {
+                                let cell = std::str::from_utf8(fields[i]).map(str::trim).ok();
+                                match cell {
+                                    Some(c) => cells.push(Some(c).filter(|c| !c.is_empty())),
+                                    None => return Ok(None),
+                                }
+                            }
+                            if visit(&mut state, &cells).is_err() {
+                                return Ok(None);
+                            }
+                            rows += 1;
+                        }
+                        let consumed = (cut + 1).min(carry.len());
+                        carry.drain(..consumed);
+                    }
+                    Ok(Some((state, rows)))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::State("scan thread panicked".into())))
+            })
+            .collect()
+    });
+    let mut states = Vec::with_capacity(results.len());
+    let mut rows = 0;
+    for r in results {
+        match r? {
+            Some((s, n)) => {
+                states.push(s);
+                rows += n;
+            }
+            None => return Ok(FastScan::Fallback),
+        }
+    }
+    Ok(FastScan::Done(states, rows))
+}
+
+fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}

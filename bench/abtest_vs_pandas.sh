@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# `mlctl abtest analyze` vs pandas groupby + scipy ttest_ind on the same generated CSV:
+# ROWS rows (default 10 million), 3 arms, 2 metrics (converted: binary, revenue: mean).
+# Prints both wall times, the ratio and both peak RSS (/usr/bin/time -v).
+# Targets: ≥ 10× faster than pandas, mlctl < 64 MB RSS.
+# Usage: bench/abtest_vs_pandas.sh [rows=10000000]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROWS=${1:-10000000}
+VENV="${MLCTL_BENCH_VENV:-$ROOT/.venv-interop}"
+MLCTL="$ROOT/target/release/mlctl"
+WORK="$(mktemp -d /tmp/mlctl-abbench.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+[ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q -r "$ROOT/interop/requirements.txt"; }
+"$VENV/bin/python" -c "import pandas, scipy" 2>/dev/null || "$VENV/bin/pip" install -q "pandas<3" scipy
+[ -x "$MLCTL" ] || (cd "$ROOT" && cargo build --release -q)
+
+echo "generating $ROWS rows" >&2
+"$VENV/bin/python" - "$WORK/exp.csv" "$ROWS" <<'PY'
+import sys, numpy as np
+path, n = sys.argv[1], int(sys.argv[2])
+rng = np.random.default_rng(1)
+with open(path, "w") as f:
+    f.write("variant,converted,revenue\n")
+    chunk = 1_000_000
+    names = np.array(["control", "b", "c"])
+    for start in range(0, n, chunk):
+        m = min(chunk, n - start)
+        arm = rng.integers(0, 3, m)
+        conv = (rng.random(m) < 0.1 + 0.005 * (arm == 1)).astype(int)
+        rev = np.round(rng.gamma(2.0, 5.0, m) + 0.2 * (arm == 1), 3)
+        lines = np.char.add(np.char.add(np.char.add(np.char.add(names[arm], ","), conv.astype(str)), ","), rev.astype(str))
+        f.write("\n".join(lines.tolist()))
+        f.write("\n")
+PY
+ls -la "$WORK/exp.csv" >&2
+
+cat > "$WORK/peer.py" <<'PY'
+import sys, pandas as pd
+from scipy import stats
+df = pd.read_csv(sys.argv[1])
+g = df.groupby("variant")
+print(g[["converted", "revenue"]].agg(["count", "mean", "var"]))
+c = df[df.variant == "control"]
+for arm in ["b", "c"]:
+    t = df[df.variant == arm]
+    for col in ["converted", "revenue"]:
+        r = stats.ttest_ind(t[col], c[col], equal_var=False)
+        print(arm, col, r.statistic, r.pvalue)
+PY
+
+measure() { # label cmd... -> "seconds rss_kb"
+    /usr/bin/time -v -o "$WORK/time.txt" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || { cat "$WORK/err.txt" >&2; exit 1; }
+    local wall rss
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$WORK/time.txt" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
+    rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")
+    echo "$wall $rss"
+}
+read -r m_s m_rss < <(measure "$MLCTL" abtest analyze "$WORK/exp.csv" --metric converted:binary --metric revenue:mean -o json)
+read -r p_s p_rss < <(measure "$VENV/bin/python" "$WORK/peer.py" "$WORK/exp.csv")
+printf '%-34s %9s %11s\n' "$ROWS rows, 3 arms, 2 metrics" "seconds" "peak RSS MB"
+printf '%-34s %9.2f %11.1f\n' "mlctl abtest analyze" "$m_s" "$(echo "$m_rss/1024" | bc -l)"
+printf '%-34s %9.2f %11.1f\n' "pandas read_csv+groupby+ttest_ind" "$p_s" "$(echo "$p_rss/1024" | bc -l)"
+python3 -c "print(f'speed-up mlctl vs pandas: {$p_s/$m_s:.1f}x (target >= 10x); mlctl RSS {$m_rss/1024:.1f} MB (target < 64 MB)')"
