@@ -35,7 +35,12 @@ complete -c mlctl -n "__fish_mlctl_needs_command" -s V -l version -d 'Print vers
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "deploy" -d 'Register a model version and route live traffic to it'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
-complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "status" -d 'Show models, their versions and which one is live'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "resume" -d 'Continue a paused rollout (the step timer restarts)'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "completions" -d 'Print shell completions'
@@ -49,6 +54,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-flush -d 'Long
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-fsync -d 'Longest time a written log record waits for fsync' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l upstream-timeout -d 'Default timeout for upstream V2 servers (per version override: deploy --timeout)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l inference-threads -d 'Concurrent in-process inferences [default: number of cores]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l controller-tick -d 'How often the rollout controller evaluates guards and step timers' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -61,7 +67,18 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l version -d 'Versi
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l onnx -d 'ONNX file to serve in-process' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l upstream -d 'V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l timeout -d 'Timeout for the upstream (with --upstream)' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l strategy -d 'Rollout strategy' -r -f -a "single\t'Route 100% of traffic to the new version at once'"
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l strategy -d 'Rollout strategy' -r -f -a "single\t'100% at once; guards watch for --watch-for and roll back on a trip'
+shadow\t'0% live: requests are mirrored to the candidate and compared (silent mode)'
+canary\t'Stepped weights (--steps) with analysis at each step end'
+flight\t'Fixed weights for N arms (--weights) until promote or rollback'"
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l steps -d 'Canary step weights in percent, ending at 100' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l interval -d 'Canary step length' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l weights -d 'Flight weights over registered versions, e.g. stable=50,2=25,3=25' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l guard -d 'Guard (repeatable): error_rate<0.01, p99_ms<50, shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l mirror-pct -d 'Shadow: share of requests mirrored to the candidate (0-100)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l tolerance -d 'Shadow: |Δ| within which regression outputs agree' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l watch-for -d 'Single: how long guards watch after the switch [default: 10m when guards are given]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l alpha -d 'Significance level of outcome guards' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l reason -d 'Why (recorded in the audit log)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
@@ -69,6 +86,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'Stat
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s o -l output -d 'Report format' -r -f -a "table\t''
 json\t''
 markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l wait -d 'Follow the rollout; exit 0 when promoted, 1 when rolled back or paused'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l input -d 'Request file: .json (one V2 request), .jsonl (one per line) or .csv (rows of features)' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l version -d 'Ask a specific version (bypasses routing)' -r
@@ -86,7 +104,46 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l data-dir -d 'Stat
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -s o -l output -d 'Report format' -r -f -a "table\t''
 json\t''
 markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l watch -d 'Refresh every 2 seconds until interrupted'
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand promote" -l to -d 'Flight: the arm (version) to promote' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand promote" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand promote" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand promote" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand promote" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand promote" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand pause" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand pause" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand pause" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand pause" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand pause" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand resume" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand resume" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand resume" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand resume" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand resume" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -l to -d 'Route to this version instead of the rollout\'s stable one' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -l reason -d 'Why (recorded in the audit log)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand rollback" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand history" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand history" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand history" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand history" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand history" -s h -l help -d 'Print help'
 complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and not __fish_seen_subcommand_from analyze plan help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -165,14 +222,19 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s o -l output -d 'Repo
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "status" -d 'Show models, their versions and which one is live'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "completions" -d 'Print shell completions'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status abtest demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "resume" -d 'Continue a paused rollout (the step timer restarts)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "completions" -d 'Print shell completions'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'

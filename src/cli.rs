@@ -58,8 +58,18 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs.
     Predict(PredictArgs),
-    /// Show models, their versions and which one is live.
+    /// Show models, versions, weights, rollout state and guard values.
     Status(StatusArgs),
+    /// Finish a rollout: the candidate (or --to arm) becomes stable.
+    Promote(PromoteArgs),
+    /// Hold a rollout at its current weights (timers stop).
+    Pause(ModelArg),
+    /// Continue a paused rollout (the step timer restarts).
+    Resume(ModelArg),
+    /// Route 100% to the stable version (or --to V) at once; recorded with who and why.
+    Rollback(RollbackArgs),
+    /// The audit log of a model: every transition with its evidence.
+    History(ModelArg),
     /// A/B/n significance on logged outcomes, and experiment planning.
     #[command(subcommand)]
     Abtest(AbtestCommand),
@@ -100,12 +110,9 @@ pub struct ServeArgs {
     /// Concurrent in-process inferences [default: number of cores].
     #[arg(long)]
     pub inference_threads: Option<usize>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Strategy {
-    /// Route 100% of traffic to the new version at once.
-    Single,
+    /// How often the rollout controller evaluates guards and step timers.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub controller_tick: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -126,8 +133,63 @@ pub struct DeployArgs {
     #[arg(long, value_parser = humantime::parse_duration, requires = "upstream")]
     pub timeout: Option<std::time::Duration>,
     /// Rollout strategy.
-    #[arg(long, value_enum, default_value_t = Strategy::Single)]
-    pub strategy: Strategy,
+    #[arg(long, value_enum, default_value_t = crate::rollout::strategy::Strategy::Single)]
+    pub strategy: crate::rollout::strategy::Strategy,
+    /// Canary step weights in percent, ending at 100.
+    #[arg(long, value_name = "W,W,...")]
+    pub steps: Option<String>,
+    /// Canary step length.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub interval: Option<std::time::Duration>,
+    /// Flight weights over registered versions, e.g. stable=50,2=25,3=25.
+    #[arg(long)]
+    pub weights: Option<String>,
+    /// Guard (repeatable): error_rate<0.01, p99_ms<50, shadow_agreement>0.98, drift_psi<0.2,
+    /// outcome:METRIC>=control, min_requests=500.
+    #[arg(long = "guard", value_name = "EXPR")]
+    pub guards: Vec<String>,
+    /// Shadow: share of requests mirrored to the candidate (0-100).
+    #[arg(long)]
+    pub mirror_pct: Option<f64>,
+    /// Shadow: |Δ| within which regression outputs agree.
+    #[arg(long)]
+    pub tolerance: Option<f64>,
+    /// Single: how long guards watch after the switch [default: 10m when guards are given].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub watch_for: Option<std::time::Duration>,
+    /// Significance level of outcome guards.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Follow the rollout; exit 0 when promoted, 1 when rolled back or paused.
+    #[arg(long)]
+    pub wait: bool,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ModelArg {
+    /// Model name.
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    /// Model name.
+    pub name: String,
+    /// Flight: the arm (version) to promote.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RollbackArgs {
+    /// Model name.
+    pub name: String,
+    /// Route to this version instead of the rollout's stable one.
+    #[arg(long)]
+    pub to: Option<String>,
     /// Why (recorded in the audit log).
     #[arg(long)]
     pub reason: Option<String>,
@@ -152,6 +214,9 @@ pub struct PredictArgs {
 pub struct StatusArgs {
     /// Only this model.
     pub name: Option<String>,
+    /// Refresh every 2 seconds until interrupted.
+    #[arg(long)]
+    pub watch: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -163,6 +163,37 @@ impl GatewayClient {
         self.json(req, "set route").await
     }
 
+    pub async fn start_rollout(&self, model: &str, spec: &crate::rollout::strategy::RolloutSpec) -> Result<Value> {
+        let req = self.auth(
+            self.http
+                .post(self.url(&format!("/admin/v1/models/{model}/rollouts")))
+                .json(spec),
+        )?;
+        self.json(req, "start rollout").await
+    }
+
+    /// `promote`, `pause`, `resume` or `rollback`.
+    pub async fn rollout_command(
+        &self,
+        model: &str,
+        action: &str,
+        to: Option<&str>,
+        reason: Option<&str>,
+    ) -> Result<Value> {
+        let body = json!({"to": to, "reason": reason});
+        let req = self.auth(
+            self.http
+                .post(self.url(&format!("/admin/v1/models/{model}/{action}")))
+                .json(&body),
+        )?;
+        self.json(req, action).await
+    }
+
+    pub async fn rollout(&self, model: &str) -> Result<Value> {
+        let req = self.auth(self.http.get(self.url(&format!("/admin/v1/models/{model}/rollout"))))?;
+        self.json(req, "rollout status").await
+    }
+
     pub async fn models(&self) -> Result<Value> {
         let req = self.auth(self.http.get(self.url("/admin/v1/models")))?;
         self.json(req, "list models").await

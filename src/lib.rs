@@ -10,6 +10,7 @@ pub mod commands;
 pub mod data;
 pub mod error;
 pub mod output;
+pub mod rollout;
 pub mod serving;
 pub mod stats;
 pub mod store;

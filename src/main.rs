@@ -26,9 +26,26 @@ async fn dispatch(cli: Cli) -> Result<()> {
     let fmt = g.output;
     match cli.command {
         Command::Serve(a) => commands::serve::run(a, g).await,
-        Command::Deploy(a) => print(&commands::deploy::run(a, &g).await?, fmt),
+        Command::Deploy(a) => {
+            let (report, gate) = commands::deploy::run(a, &g).await?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
+        Command::Promote(a) => print(&commands::rollout::promote(a, &g).await?, fmt),
+        Command::Pause(a) => print(&commands::rollout::pause(a, &g).await?, fmt),
+        Command::Resume(a) => print(&commands::rollout::resume(a, &g).await?, fmt),
+        Command::Rollback(a) => print(&commands::rollout::rollback(a, &g).await?, fmt),
+        Command::History(a) => print(&commands::rollout::history(a, &g).await?, fmt),
         Command::Predict(a) => print(&commands::predict::run(a, &g).await?, fmt),
-        Command::Status(a) => print(&commands::status::run(a, &g).await?, fmt),
+        Command::Status(a) if a.watch => loop {
+            let report = commands::status::run(&a, &g).await?;
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                print!("\x1b[2J\x1b[H");
+            }
+            print(&report, fmt)?;
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        },
+        Command::Status(a) => print(&commands::status::run(&a, &g).await?, fmt),
         Command::Abtest(AbtestCommand::Analyze(a)) => {
             let (report, gate) = commands::abtest::analyze(a)?;
             print(&report, fmt)?;

@@ -37,6 +37,7 @@ fn live() -> Arc<Live> {
             log_policy: LogPolicy::default(),
             default_upstream_timeout: std::time::Duration::from_secs(2),
             inference_threads: 2,
+            controller_tick: std::time::Duration::from_secs(1),
         };
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(server::serve(

@@ -456,7 +456,7 @@ async fn predictions_and_outcomes_are_logged_and_flushed_on_sigterm() {
             p["role"].as_str(),
             p["status"].as_u64()
         ),
-        (Some("churn"), Some("1"), Some("live"), Some(200))
+        (Some("churn"), Some("1"), Some("stable"), Some(200))
     );
     assert!(p["bucket"].as_u64().unwrap() < 10_000 && p["latency_us"].as_u64().is_some() && p["ts"].is_string());
     assert_eq!(p["outputs"][0]["name"], "label");
@@ -499,15 +499,15 @@ async fn metrics_count_requests_and_errors_per_version() {
         .await
         .unwrap();
     assert!(
-        text.contains(r#"mlctl_requests_total{model="churn",version="1",role="live",status="200"} 3"#),
+        text.contains(r#"mlctl_requests_total{model="churn",version="1",role="stable",status="200"} 3"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"mlctl_request_errors_total{model="churn",version="1",role="live",status="400"} 1"#),
+        text.contains(r#"mlctl_request_errors_total{model="churn",version="1",role="stable",status="400"} 1"#),
         "{text}"
     );
     assert!(
-        text.contains(r#"mlctl_request_duration_seconds_count{model="churn",version="1",role="live"} 4"#),
+        text.contains(r#"mlctl_request_duration_seconds_count{model="churn",version="1",role="stable"} 4"#),
         "{text}"
     );
     assert!(

@@ -3,56 +3,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use axum::Router;
-use axum::routing::{get, post};
-use common::{Server, deploy, samples};
+use common::{Server, deploy, samples, start_bad_upstream};
 use serde_json::{Value, json};
-
-/// A V2-looking server whose models misbehave in known ways; runs on its own runtime.
-fn start_bad_upstream() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let app = Router::new()
-                .route("/v2/models/{m}/ready", get(|| async { "ok" }))
-                .route(
-                    "/v2/models/slow/infer",
-                    post(|| async {
-                        tokio::time::sleep(Duration::from_secs(5)).await;
-                        "late"
-                    }),
-                )
-                .route(
-                    "/v2/models/garbage/infer",
-                    post(|| async { "this is not a V2 response" }),
-                )
-                .route(
-                    "/v2/models/boom/infer",
-                    post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "kaboom") }),
-                )
-                .route(
-                    "/v2/models/picky/infer",
-                    post(|| async {
-                        (
-                            axum::http::StatusCode::BAD_REQUEST,
-                            axum::Json(json!({"error": "input too small"})),
-                        )
-                    }),
-                );
-            let l = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(l, app).await.unwrap();
-        });
-    });
-    format!("http://{addr}")
-}
 
 async fn infer(url: &str, body: &Value) -> (u16, Value) {
     let r = reqwest::Client::new().post(url).json(body).send().await.unwrap();

@@ -159,6 +159,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         log_policy: LogPolicy::default(),
         default_upstream_timeout: std::time::Duration::from_secs(10),
         inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        controller_tick: std::time::Duration::from_secs(1),
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::cli::{DeployArgs, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
+use crate::rollout::strategy::{RolloutSpec, Strategy};
 
 #[derive(Debug, Serialize)]
 pub struct DeployReport {
@@ -13,6 +14,8 @@ pub struct DeployReport {
     pub version: String,
     pub runtime: String,
     pub strategy: String,
+    /// progressing, paused, promoted or rolled_back
+    pub state: String,
     pub created: bool,
     pub previous_version: Option<String>,
     pub swap_us: Option<u64>,
@@ -51,7 +54,7 @@ impl Report for DeployReport {
                 ),
             ],
             vec!["runtime".into(), self.runtime.clone()],
-            vec!["strategy".into(), format!("{} (100% live)", self.strategy)],
+            vec!["strategy".into(), format!("{} ({})", self.strategy, self.state)],
             vec![
                 "previous live".into(),
                 self.previous_version.clone().unwrap_or_else(|| "-".into()),
@@ -78,7 +81,86 @@ impl Report for DeployReport {
     }
 }
 
-pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<DeployReport> {
+/// Build the rollout spec from the flags; conflicting or missing flags are usage errors.
+pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
+    use crate::rollout::strategy::{parse_guard, parse_steps, parse_weights};
+    let guards = args.guards.iter().map(|g| parse_guard(g)).collect::<Result<Vec<_>>>()?;
+    crate::rollout::strategy::check_guards(args.strategy, &guards)?;
+    let only = |flag: &str, set: bool, strategy: Strategy| -> Result<()> {
+        if set && args.strategy != strategy {
+            return Err(Error::Usage(format!(
+                "{flag} applies to --strategy {}",
+                crate::rollout::controller::strategy_name(strategy)
+            )));
+        }
+        Ok(())
+    };
+    only("--steps", args.steps.is_some(), Strategy::Canary)?;
+    only("--interval", args.interval.is_some(), Strategy::Canary)?;
+    only("--weights", args.weights.is_some(), Strategy::Flight)?;
+    only("--mirror-pct", args.mirror_pct.is_some(), Strategy::Shadow)?;
+    only("--tolerance", args.tolerance.is_some(), Strategy::Shadow)?;
+    only("--watch-for", args.watch_for.is_some(), Strategy::Single)?;
+    if !(0.0 < args.alpha && args.alpha < 1.0) {
+        return Err(Error::Usage(format!("--alpha {}: must be between 0 and 1", args.alpha)));
+    }
+    if let Some(p) = args.mirror_pct
+        && !(0.0..=100.0).contains(&p)
+    {
+        return Err(Error::Usage(format!("--mirror-pct {p}: must be between 0 and 100")));
+    }
+    let mut spec = RolloutSpec {
+        strategy: args.strategy,
+        candidate: args.version.clone(),
+        steps: vec![],
+        interval_ms: 0,
+        weights: vec![],
+        guards,
+        mirror_pct: args.mirror_pct.unwrap_or(100.0),
+        tolerance: args.tolerance.unwrap_or(1e-6),
+        watch_for_ms: 0,
+        alpha: args.alpha,
+        tune_n: 5000.0,
+    };
+    match args.strategy {
+        Strategy::Single => {
+            if spec.guards.is_empty() && args.watch_for.is_none() {
+                return Ok(None);
+            }
+            spec.watch_for_ms = args
+                .watch_for
+                .unwrap_or(std::time::Duration::from_secs(600))
+                .as_millis() as u64;
+        }
+        Strategy::Canary => {
+            spec.steps = parse_steps(args.steps.as_deref().unwrap_or("5,25,50,100"))?;
+            spec.interval_ms = args
+                .interval
+                .unwrap_or(std::time::Duration::from_secs(300))
+                .as_millis()
+                .max(1) as u64;
+        }
+        Strategy::Flight => {
+            let w = args
+                .weights
+                .as_deref()
+                .ok_or_else(|| Error::Usage("--strategy flight needs --weights".into()))?;
+            spec.weights = parse_weights(w)?;
+            if !spec.weights.iter().any(|(v, _)| *v == args.version) {
+                return Err(Error::Usage(format!(
+                    "--weights must give the deployed version {} a weight",
+                    args.version
+                )));
+            }
+        }
+        Strategy::Shadow => {}
+    }
+    Ok(Some(spec))
+}
+
+/// The report, and with `--wait` the gate failure (rolled back or paused) to exit with.
+pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Option<Error>)> {
+    let spec = spec_from_args(&args)?;
     let client = super::client(g)?;
     let registered = match (&args.onnx, &args.upstream) {
         (Some(path), None) => {
@@ -103,14 +185,42 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<DeployReport> {
             ));
         }
     };
-    let routed = client
-        .set_route(&args.name, &args.version, args.reason.as_deref())
-        .await?;
-    Ok(DeployReport {
+    let (routed, strategy, state) = match &spec {
+        None => (
+            client
+                .set_route(&args.name, &args.version, args.reason.as_deref())
+                .await?,
+            "single",
+            "promoted".to_string(),
+        ),
+        Some(spec) => {
+            let t = client.start_rollout(&args.name, spec).await?;
+            let state = t["state"]["phase"].as_str().unwrap_or("?").to_string();
+            let mut v = t.clone();
+            v["previous_version"] = t["state"]["stable"].clone();
+            (v, crate::rollout::controller::strategy_name(spec.strategy), state)
+        }
+    };
+    let mut final_state = state;
+    let mut gate = None;
+    if args.wait && spec.is_some() {
+        let (phase, reason) = super::rollout::follow(&client, &args.name).await?;
+        if phase != "promoted" {
+            gate = Some(Error::GateFailed(format!(
+                "rollout of {} version {} ended {phase}: {}",
+                args.name,
+                args.version,
+                reason.unwrap_or_default()
+            )));
+        }
+        final_state = phase;
+    }
+    let report = DeployReport {
         model: args.name,
         version: args.version,
         runtime: registered["runtime"].as_str().unwrap_or("?").to_string(),
-        strategy: "single".into(),
+        strategy: strategy.into(),
+        state: final_state,
         created: registered["created"].as_bool().unwrap_or(true),
         previous_version: routed["previous_version"].as_str().map(str::to_string),
         swap_us: routed["swap_us"].as_u64(),
@@ -120,5 +230,6 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<DeployReport> {
             .as_array()
             .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
             .unwrap_or_default(),
-    })
+    };
+    Ok((report, gate))
 }

@@ -23,6 +23,7 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> ServeConfig {
         },
         default_upstream_timeout: args.upstream_timeout,
         inference_threads: args.inference_threads.unwrap_or(cores),
+        controller_tick: args.controller_tick.max(std::time::Duration::from_millis(50)),
     }
 }
 

@@ -178,11 +178,10 @@ pub async fn register_version(
         Err(e) => return state_error(e),
     };
     let mut table = (**st.routes.load()).clone();
-    let route = table.models.entry(model.clone()).or_insert_with(|| ModelRoute {
-        live: None,
-        salt: String::new(),
-        versions: Default::default(),
-    });
+    let route = table
+        .models
+        .entry(model.clone())
+        .or_insert_with(|| ModelRoute::new(String::new()));
     if registered == Registered::Created || !route.versions.contains_key(&req.version) {
         route.versions.insert(req.version.clone(), loaded.clone());
         st.publish(table);
@@ -264,8 +263,8 @@ pub async fn set_route(
         .get(&model)
         .and_then(|r| r.live.as_ref().map(|l| l.version.clone()));
     if let Some(route) = table.models.get_mut(&model) {
+        route.apply(&dep);
         route.live = Some(target);
-        route.salt = dep.salt.clone();
     }
     st.publish(table);
     let swap_us = started.elapsed().as_micros() as u64;
@@ -423,6 +422,14 @@ pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
     };
     let n = records.len();
     for (ts, rec) in records {
+        // Outcomes of requests answered during a rollout step feed its outcome guards.
+        if let (Some(rid), Some(metric), Some(value)) = (
+            rec["request_id"].as_str(),
+            rec["metric"].as_str(),
+            rec["value"].as_f64(),
+        ) {
+            st.rollout_stats.record_outcome(rid, metric, value);
+        }
         st.outcomes.append(day_of(&ts), &rec).await;
     }
     st.metrics.outcomes.inc_by(n as u64);
@@ -438,4 +445,139 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
         st.metrics.encode(),
     )
         .into_response()
+}
+
+fn rollout_error(e: Error) -> Response {
+    match e {
+        Error::Usage(m) => error(StatusCode::CONFLICT, m),
+        other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+    }
+}
+
+async fn authed_json<T: serde::de::DeserializeOwned>(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, Response> {
+    check_token(st, headers).map_err(IntoResponse::into_response)?;
+    let bytes = read_body(headers, body, 1 << 20)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        bytes::Bytes::from_static(b"{}")
+    } else {
+        bytes
+    };
+    json_body(&bytes).map_err(IntoResponse::into_response)
+}
+
+/// `POST /admin/v1/models/{m}/rollouts` with a `RolloutSpec`.
+pub async fn start_rollout(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let spec: crate::rollout::strategy::RolloutSpec = match authed_json(&st, &headers, body).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match crate::rollout::controller::start(&st, &model, spec, ADMIN_ACTOR).await {
+        Ok(t) => (StatusCode::CREATED, axum::Json(t)).into_response(),
+        Err(e) => rollout_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CommandBody {
+    #[serde(default)]
+    pub to: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /admin/v1/models/{m}/{promote|pause|resume|rollback}`.
+pub async fn rollout_command(
+    State(st): State<Arc<AppState>>,
+    Path((model, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    use crate::rollout::controller::Command;
+    let b: CommandBody = match authed_json(&st, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let cmd = match action.as_str() {
+        "promote" => Command::Promote { to: b.to },
+        "pause" => Command::Pause,
+        "resume" => Command::Resume,
+        "rollback" => Command::Rollback {
+            to: b.to,
+            reason: b.reason,
+        },
+        other => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!("no such action '{other}' (promote, pause, resume, rollback)"),
+            );
+        }
+    };
+    match crate::rollout::controller::command(&st, &model, cmd, ADMIN_ACTOR).await {
+        Ok(t) => axum::Json(t).into_response(),
+        Err(e) => rollout_error(e),
+    }
+}
+
+/// `GET /admin/v1/models/{m}/rollout`: state, weights, the latest guard evaluation and
+/// the current step's per-arm figures.
+pub async fn rollout_status(
+    State(st): State<Arc<AppState>>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check_token(&st, &headers) {
+        return r.into_response();
+    }
+    let table = st.routes.load();
+    let Some(route) = table.models.get(&model) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown model '{model}'"));
+    };
+    let rollout = route.rollout.as_deref().cloned();
+    let window = rollout.as_ref().map(|r| st.rollout_stats.snapshot(&model, r.step_id));
+    let arms: Vec<Value> = window
+        .as_ref()
+        .map(|w| {
+            let mut names: Vec<&String> = w.arms.keys().collect();
+            names.sort();
+            names
+                .into_iter()
+                .map(|name| {
+                    let a = &w.arms[name];
+                    json!({
+                        "version": name,
+                        "requests": a.requests,
+                        "errors": a.errors,
+                        "p50_ms": (!a.latency_us.is_empty()).then(|| a.latency_us.value_at_quantile(0.5) as f64 / 1000.0),
+                        "p99_ms": a.p99_ms(),
+                        "compared": a.compared,
+                        "agreement": (a.compared > 0).then(|| a.agreed as f64 / a.compared as f64),
+                        "top_disagreements": a.disagreements,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let eval = st.last_eval.lock().ok().and_then(|m| m.get(&model).cloned());
+    axum::Json(json!({
+        "model": model,
+        "live_version": route.live.as_ref().map(|v| v.version.clone()),
+        "weights": rollout.as_ref().map(|r| r.weights()),
+        "rollout": rollout,
+        "evaluation": eval,
+        "arms": arms,
+        "shadow_dropped": window.as_ref().map(|w| w.shadow_dropped).unwrap_or(0),
+    }))
+    .into_response()
 }

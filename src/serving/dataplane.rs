@@ -285,6 +285,20 @@ async fn run_version(
     }
 }
 
+/// Run a mirrored request on the shadow version (no metrics, no response encoding).
+pub async fn run_for_shadow(
+    st: &AppState,
+    v: &LoadedVersion,
+    req: protocol::InferRequest,
+    raw: Bytes,
+    header_len: Option<&str>,
+) -> Result<Vec<protocol::Tensor>, (u16, String)> {
+    match run_version(st, v, req, raw, header_len).await {
+        Answer::Ok(r) => Ok(r.outputs),
+        Answer::Failed(s, m) => Err((s.as_u16(), m)),
+    }
+}
+
 async fn infer_core(
     st: Arc<AppState>,
     model: String,
@@ -299,9 +313,23 @@ async fn infer_core(
     {
         return r.into_response();
     }
-    let target = match lookup(&st, &model, version.as_deref()) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
+    // One consistent view of the routes for the whole request.
+    let table = st.routes.load_full();
+    let Some(route) = table.models.get(&model) else {
+        return error(StatusCode::NOT_FOUND, format!("unknown model '{model}'"));
+    };
+    let explicit = match &version {
+        Some(_) => match lookup(&st, &model, version.as_deref()) {
+            Ok(v) => Some(v),
+            Err(r) => return r.into_response(),
+        },
+        None if route.live.is_none() && route.arms.is_empty() => {
+            return error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("model '{model}' has no live version (deploy one)"),
+            );
+        }
+        None => None,
     };
     let raw = match read_body(&headers, body, st.config.max_body).await {
         Ok(b) => b,
@@ -325,19 +353,30 @@ async fn infer_core(
                 .map(str::to_string)
         })
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()));
-    let salt = st
-        .routes
-        .load()
-        .models
-        .get(&model)
-        .map(|r| r.salt.clone())
-        .unwrap_or_default();
     let explicit_key = router::explicit_key(headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()), &req.parameters);
     let key = explicit_key
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-    let bucket = router::bucket(&salt, &key);
-    let role = if version.is_some() { "explicit" } else { "live" };
+    let bucket = router::bucket(&route.salt, &key);
+    let (target, role): (Arc<LoadedVersion>, String) = match explicit {
+        Some(v) => (v, "explicit".into()),
+        None => match route.select(bucket) {
+            Some((v, role)) => (v, role.to_string()),
+            None => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("model '{model}' has no live version"),
+                );
+            }
+        },
+    };
+    let step = if version.is_none() { route.active_step() } else { None };
+    let shadow = match (&version, &route.shadow, step) {
+        (None, Some(sh), Some(step_id)) if rand::random::<f64>() * 100.0 < sh.mirror_pct => {
+            Some((sh.clone(), step_id, req.clone(), raw.clone()))
+        }
+        _ => None,
+    };
     let requested = req.outputs.clone();
     let binary_default = req.binary_output_default;
     let logged_inputs = (st.config.log_inputs > 0.0 && rand::random::<f64>() < st.config.log_inputs)
@@ -347,7 +386,8 @@ async fn infer_core(
     let answer = run_version(&st, &target, req, raw, header_len.as_deref()).await;
     st.metrics.in_flight.dec();
 
-    let (response, status, outputs, err_msg) = match answer {
+    let mut primary_outputs: Option<Vec<protocol::Tensor>> = None;
+    let (mut response, status, outputs, err_msg) = match answer {
         Answer::Ok(resp) => match protocol::encode_response(&resp, &requested, binary_default) {
             Ok(enc) => {
                 let outputs = serde_json::Value::Array(resp.outputs.iter().map(protocol::output_json).collect());
@@ -365,6 +405,7 @@ async fn infer_core(
                         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     }
                 }
+                primary_outputs = Some(resp.outputs);
                 (r, StatusCode::OK, outputs, None)
             }
             Err(e) => (
@@ -376,7 +417,6 @@ async fn infer_core(
         },
         Answer::Failed(status, msg) => (error(status, msg.clone()), status, serde_json::Value::Null, Some(msg)),
     };
-    let mut response = response;
     if let Ok(v) = HeaderValue::from_str(&target.version) {
         response.headers_mut().insert(VARIANT_HEADER, v);
     }
@@ -384,12 +424,44 @@ async fn infer_core(
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     let latency = started.elapsed();
-    let status_label = status.as_u16().to_string();
+    if let Some(step_id) = step {
+        let scores = primary_outputs
+            .as_deref()
+            .map(super::shadow::scores)
+            .unwrap_or_default();
+        st.rollout_stats.record(
+            &model,
+            step_id,
+            &target.version,
+            status.is_success(),
+            latency.as_micros() as u64,
+            &scores,
+            &request_id,
+        );
+    }
+    if let (Some((sh, step_id, sreq, sraw)), Some(primary)) = (shadow, primary_outputs) {
+        let job = super::shadow::ShadowJob {
+            model: model.clone(),
+            version: sh.version.clone(),
+            step_id,
+            request: sreq,
+            raw: sraw,
+            header_len: header_len.clone(),
+            request_id: request_id.clone(),
+            bucket,
+            primary,
+            tolerance: sh.tolerance,
+        };
+        if st.shadow_tx.try_send(job).is_err() {
+            st.metrics.shadow_dropped.inc();
+            st.rollout_stats.record_dropped(&model, step_id);
+        }
+    }
     let labels = RequestLabels {
         model: model.clone(),
         version: target.version.clone(),
-        role: role.into(),
-        status: status_label,
+        role: role.clone(),
+        status: status.as_u16().to_string(),
     };
     st.metrics.requests.get_or_create(&labels).inc();
     if !status.is_success() {
@@ -400,7 +472,7 @@ async fn infer_core(
         .get_or_create(&VersionLabels {
             model: model.clone(),
             version: target.version.clone(),
-            role: role.into(),
+            role: role.clone(),
         })
         .observe(latency.as_secs_f64());
     let record = PredictionRecord {
@@ -408,7 +480,7 @@ async fn infer_core(
         request_id: &request_id,
         model: &model,
         version: &target.version,
-        role,
+        role: &role,
         key: explicit_key.as_deref(),
         bucket,
         latency_us: latency.as_micros() as u64,

@@ -36,6 +36,7 @@ pub struct Metrics {
     pub in_flight: Gauge,
     pub outcomes: Counter,
     pub live_weight: Family<LiveLabels, Gauge>,
+    pub shadow_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -56,6 +57,12 @@ impl Metrics {
         let in_flight = Gauge::default();
         let outcomes = Counter::default();
         let live_weight = Family::<LiveLabels, Gauge>::default();
+        let shadow_dropped = Counter::default();
+        registry.register(
+            "shadow_dropped",
+            "Mirrored requests dropped because the shadow queue was full",
+            shadow_dropped.clone(),
+        );
         registry.register(
             "requests",
             "Inference requests by model, version, role and HTTP status",
@@ -90,6 +97,7 @@ impl Metrics {
             in_flight,
             outcomes,
             live_weight,
+            shadow_dropped,
         }
     }
 

@@ -8,4 +8,5 @@ pub mod protocol;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod shadow;
 pub mod state;

@@ -77,6 +77,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/models/{model}/versions", post(admin::register_version))
         .route("/admin/v1/models/{model}/route", put(admin::set_route))
         .route("/admin/v1/models/{model}/events", get(admin::model_events))
+        .route("/admin/v1/models/{model}/rollouts", post(admin::start_rollout))
+        .route("/admin/v1/models/{model}/rollout", get(admin::rollout_status))
+        .route("/admin/v1/models/{model}/{action}", post(admin::rollout_command))
         .fallback(|| async { dataplane::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
 }
@@ -119,6 +122,8 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
     let permits = config.inference_threads.max(1);
+    let tick = config.controller_tick;
+    let (shadow_tx, shadow_rx) = tokio::sync::mpsc::channel(super::shadow::QUEUE);
     let state = Arc::new(AppState {
         config,
         token,
@@ -130,9 +135,14 @@ pub async fn serve(
         outcomes,
         infer_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
         http,
+        rollout_stats: Default::default(),
+        last_eval: Mutex::new(Default::default()),
+        shadow_tx,
         load_failures: Mutex::new(failures),
     });
     state.publish(table);
+    let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
+    let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
     let gateway = Gateway {
         state: state.clone(),
         addr,
@@ -143,6 +153,8 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(|e| Error::State(format!("server error: {e}")))?;
+    controller.abort();
+    shadow_task.abort();
     // Drained: write out the logs (flush + fsync) and stop their writers.
     state.predictions.stop().await;
     state.outcomes.stop().await;

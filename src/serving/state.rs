@@ -29,14 +29,107 @@ pub struct ServeConfig {
     pub default_upstream_timeout: Duration,
     /// Worker threads for the async runtime and permits for concurrent inferences.
     pub inference_threads: usize,
+    /// How often the rollout controller evaluates guards and step timers.
+    pub controller_tick: Duration,
 }
 
-/// One model's routes: every loaded version and the live one.
+/// A routed arm: requests whose bucket is in `[start, end)` go to `version`.
+#[derive(Clone)]
+pub struct RoutedArm {
+    pub version: Arc<LoadedVersion>,
+    pub role: String,
+    pub start: u16,
+    pub end: u16,
+}
+
+/// Mirror target of a shadow rollout.
+#[derive(Clone)]
+pub struct ShadowRoute {
+    pub version: Arc<LoadedVersion>,
+    pub mirror_pct: f64,
+    pub tolerance: f64,
+}
+
+/// One model's routes: every loaded version, the stable one, and the rollout's arms.
 #[derive(Clone)]
 pub struct ModelRoute {
+    /// The stable version (serves 100% when there are no arms).
     pub live: Option<Arc<LoadedVersion>>,
     pub salt: String,
     pub versions: BTreeMap<String, Arc<LoadedVersion>>,
+    /// Weighted arms of an active rollout (empty: everything to `live`).
+    pub arms: Vec<RoutedArm>,
+    pub shadow: Option<ShadowRoute>,
+    /// The rollout (active or finished) this route reflects.
+    pub rollout: Option<Arc<crate::rollout::RolloutState>>,
+}
+
+impl ModelRoute {
+    pub fn new(salt: String) -> Self {
+        ModelRoute {
+            live: None,
+            salt,
+            versions: BTreeMap::new(),
+            arms: Vec::new(),
+            shadow: None,
+            rollout: None,
+        }
+    }
+
+    /// The version and role that serve `bucket`.
+    pub fn select(&self, bucket: u16) -> Option<(Arc<LoadedVersion>, &str)> {
+        if let Some(a) = self.arms.iter().find(|a| a.start <= bucket && bucket < a.end) {
+            return Some((a.version.clone(), a.role.as_str()));
+        }
+        self.live.clone().map(|v| (v, "stable"))
+    }
+
+    /// The step the statistics belong to, when a rollout is active.
+    pub fn active_step(&self) -> Option<u64> {
+        self.rollout.as_ref().filter(|r| r.phase.active()).map(|r| r.step_id)
+    }
+
+    /// Set `live`, `arms`, `shadow` and `rollout` from a deployment row.
+    pub fn apply(&mut self, dep: &DeploymentRecord) {
+        self.salt = dep.salt.clone();
+        self.live = self.versions.get(&dep.live_version).cloned();
+        self.arms.clear();
+        self.shadow = None;
+        self.rollout = dep
+            .rollout
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<crate::rollout::RolloutState>(j).ok())
+            .map(Arc::new);
+        let Some(r) = self.rollout.clone() else { return };
+        if !r.phase.active() {
+            return;
+        }
+        let weights = r.weights();
+        let ranges = crate::rollout::bucket_ranges(&weights.iter().map(|w| w.percent).collect::<Vec<_>>());
+        let mut arms = Vec::new();
+        for (w, (start, end)) in weights.iter().zip(ranges) {
+            match self.versions.get(&w.version) {
+                Some(v) => arms.push(RoutedArm {
+                    version: v.clone(),
+                    role: w.role.clone(),
+                    start,
+                    end,
+                }),
+                // A version that failed to load: keep serving the stable version.
+                None => return,
+            }
+        }
+        self.arms = arms;
+        if r.spec.strategy == crate::rollout::strategy::Strategy::Shadow
+            && let Some(v) = self.versions.get(&r.spec.candidate)
+        {
+            self.shadow = Some(ShadowRoute {
+                version: v.clone(),
+                mirror_pct: r.spec.mirror_pct,
+                tolerance: r.spec.tolerance,
+            });
+        }
+    }
 }
 
 #[derive(Clone, Default)]
@@ -56,6 +149,12 @@ pub struct AppState {
     pub outcomes: LogSink,
     pub infer_permits: Arc<tokio::sync::Semaphore>,
     pub http: reqwest::Client,
+    /// Per-step statistics of active rollouts, read by the guards.
+    pub rollout_stats: crate::rollout::stats::RolloutStats,
+    /// The controller's latest guard evaluation per model (for `status`).
+    pub last_eval: Mutex<std::collections::HashMap<String, crate::rollout::guard::Evaluation>>,
+    /// Mirror queue to the shadow worker (bounded; full → drop and count).
+    pub shadow_tx: tokio::sync::mpsc::Sender<super::shadow::ShadowJob>,
     /// Versions that are registered but failed to load at start, with the reason.
     pub load_failures: Mutex<LoadFailures>,
 }
@@ -83,14 +182,26 @@ impl AppState {
     pub fn publish(&self, table: RouteTable) {
         self.metrics.live_weight.clear();
         for (name, route) in &table.models {
-            if let Some(live) = &route.live {
+            if route.arms.is_empty() {
+                if let Some(live) = &route.live {
+                    self.metrics
+                        .live_weight
+                        .get_or_create(&LiveLabels {
+                            model: name.clone(),
+                            version: live.version.clone(),
+                        })
+                        .set(100);
+                }
+            }
+            for a in &route.arms {
+                let pct = ((a.end - a.start) as f64 / 100.0).round() as i64;
                 self.metrics
                     .live_weight
                     .get_or_create(&LiveLabels {
                         model: name.clone(),
-                        version: live.version.clone(),
+                        version: a.version.version.clone(),
                     })
-                    .set(100);
+                    .inc_by(pct);
             }
         }
         self.routes.store(Arc::new(table));
@@ -158,10 +269,8 @@ pub fn restore(store: &Store, http: &reqwest::Client) -> Result<(RouteTable, Loa
     let deployments: HashMap<String, DeploymentRecord> =
         store.deployments()?.into_iter().map(|d| (d.model.clone(), d)).collect();
     for rec in store.versions(None)? {
-        let entry = table.models.entry(rec.model.clone()).or_insert_with(|| ModelRoute {
-            live: None,
-            salt: deployments.get(&rec.model).map(|d| d.salt.clone()).unwrap_or_default(),
-            versions: BTreeMap::new(),
+        let entry = table.models.entry(rec.model.clone()).or_insert_with(|| {
+            ModelRoute::new(deployments.get(&rec.model).map(|d| d.salt.clone()).unwrap_or_default())
         });
         match load_version(store, http, &rec) {
             Ok(v) => {
@@ -175,7 +284,7 @@ pub fn restore(store: &Store, http: &reqwest::Client) -> Result<(RouteTable, Loa
     }
     for (model, dep) in deployments {
         if let Some(route) = table.models.get_mut(&model) {
-            route.live = route.versions.get(&dep.live_version).cloned();
+            route.apply(&dep);
         }
     }
     Ok((table, failures))

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS models (
@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS deployments (
     salt         TEXT NOT NULL,
     state        TEXT NOT NULL,
     updated_at   TEXT NOT NULL,
+    rollout      TEXT,
     FOREIGN KEY (model, live_version) REFERENCES versions(model, version)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -83,6 +84,23 @@ pub struct DeploymentRecord {
     pub salt: String,
     pub state: String,
     pub updated_at: String,
+    /// The rollout's persisted state (JSON of `rollout::RolloutState`), if any.
+    pub rollout: Option<String>,
+}
+
+/// One audited route change, committed together with the deployment row.
+#[derive(Debug, Clone)]
+pub struct RouteChange<'a> {
+    pub model: &'a str,
+    pub live_version: &'a str,
+    pub strategy: &'a str,
+    pub state: &'a str,
+    pub rollout: Option<String>,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,6 +152,10 @@ impl Store {
             )));
         }
         conn.execute_batch(SCHEMA)?;
+        if version == 1 {
+            // v1 → v2: deployments gained the persisted rollout state.
+            conn.execute_batch("ALTER TABLE deployments ADD COLUMN rollout TEXT")?;
+        }
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Store { conn, blobs })
     }
@@ -244,7 +266,7 @@ impl Store {
             .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
         tx.execute(
             "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at) VALUES (?1, ?2, 'single', ?3, 'promoted', ?4)
-             ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy, state = excluded.state, updated_at = excluded.updated_at",
+             ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy, state = excluded.state, updated_at = excluded.updated_at, rollout = NULL",
             params![model, version, salt, now],
         )?;
         let from = prev.as_ref().map(|d| format!("live:{}", d.live_version));
@@ -269,6 +291,40 @@ impl Store {
         Ok(dep)
     }
 
+    /// Commit a deployment row and its audit event in one transaction (fsync'd on
+    /// return): the route change is durable before anyone is told, or routes by it.
+    pub fn commit_route(&mut self, c: RouteChange<'_>) -> Result<DeploymentRecord> {
+        let tx = self.conn.transaction()?;
+        if get_version(&tx, c.model, c.live_version)?.is_none() {
+            return Err(Error::Usage(format!("{} has no version {}", c.model, c.live_version)));
+        }
+        let prev = get_deployment(&tx, c.model)?;
+        let salt = prev
+            .as_ref()
+            .map(|d| d.salt.clone())
+            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
+        let now = now_rfc3339();
+        tx.execute(
+            "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at, rollout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy,
+               state = excluded.state, updated_at = excluded.updated_at, rollout = excluded.rollout",
+            params![c.model, c.live_version, c.strategy, salt, c.state, now, c.rollout],
+        )?;
+        append_event(
+            &tx,
+            c.model,
+            c.actor,
+            c.kind,
+            c.from.as_deref(),
+            c.to.as_deref(),
+            &c.detail,
+        )?;
+        let dep = get_deployment(&tx, c.model)?
+            .ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))?;
+        tx.commit()?;
+        Ok(dep)
+    }
+
     pub fn versions(&self, model: Option<&str>) -> Result<Vec<VersionRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at FROM versions
@@ -279,9 +335,9 @@ impl Store {
     }
 
     pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT model, live_version, strategy, salt, state, updated_at FROM deployments ORDER BY model")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT model, live_version, strategy, salt, state, updated_at, rollout FROM deployments ORDER BY model",
+        )?;
         let rows = stmt.query_map([], deployment_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -337,6 +393,7 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRecord> {
         salt: r.get(3)?,
         state: r.get(4)?,
         updated_at: r.get(5)?,
+        rollout: r.get(6)?,
     })
 }
 
@@ -353,7 +410,7 @@ fn get_version(conn: &Connection, model: &str, version: &str) -> Result<Option<V
 fn get_deployment(conn: &Connection, model: &str) -> Result<Option<DeploymentRecord>> {
     Ok(conn
         .query_row(
-            "SELECT model, live_version, strategy, salt, state, updated_at FROM deployments WHERE model = ?1",
+            "SELECT model, live_version, strategy, salt, state, updated_at, rollout FROM deployments WHERE model = ?1",
             params![model],
             deployment_row,
         )

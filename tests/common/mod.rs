@@ -153,3 +153,144 @@ pub fn deploy(server: &Server, name: &str, version: &str, fixture_model: &str) {
 pub fn samples(model: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(fixture(&format!("models/{model}.samples.json"))).unwrap()).unwrap()
 }
+
+/// One request of generated traffic and what answered it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub key: String,
+    pub request_id: String,
+    pub variant: String,
+    pub status: u16,
+}
+
+/// Send `n` one-row requests to `model`, keys `user-{offset + i % keys}`, `pause` between.
+pub async fn traffic(
+    url: &str,
+    model: &str,
+    n: usize,
+    keys: usize,
+    offset: usize,
+    pause: std::time::Duration,
+) -> Vec<Served> {
+    let http = reqwest::Client::new();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let key = format!("user-{}", offset + i % keys.max(1));
+        let x = (i % 17) as f64;
+        let body = serde_json::json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [x / 10.0, 40.0 + x, -1.0, 450.0 + 5.0 * x]}]});
+        let r = http
+            .post(format!("{url}/v2/models/{model}/infer"))
+            .header("x-mlctl-key", &key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let h = |k: &str| {
+            r.headers()
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        out.push(Served {
+            key,
+            request_id: h("x-request-id"),
+            variant: h("x-mlctl-variant"),
+            status: r.status().as_u16(),
+        });
+        if !pause.is_zero() {
+            tokio::time::sleep(pause).await;
+        }
+    }
+    out
+}
+
+/// A V2-looking upstream whose models misbehave in known ways (`slow`, `garbage`,
+/// `boom`, `picky`); runs on its own thread until the test process ends.
+pub fn start_bad_upstream() -> String {
+    use axum::Router;
+    use axum::routing::{get, post};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = Router::new()
+                .route("/v2/models/{m}/ready", get(|| async { "ok" }))
+                .route(
+                    "/v2/models/slow/infer",
+                    post(|| async {
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        "late"
+                    }),
+                )
+                .route(
+                    "/v2/models/garbage/infer",
+                    post(|| async { "this is not a V2 response" }),
+                )
+                .route(
+                    "/v2/models/boom/infer",
+                    post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "kaboom") }),
+                )
+                .route(
+                    "/v2/models/picky/infer",
+                    post(|| async {
+                        (
+                            axum::http::StatusCode::BAD_REQUEST,
+                            axum::Json(serde_json::json!({"error": "input too small"})),
+                        )
+                    }),
+                );
+            let l = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(l, app).await.unwrap();
+        });
+    });
+    format!("http://{addr}")
+}
+
+/// Poll the rollout status until `pred` holds (panics after `secs`).
+pub async fn wait_rollout(
+    s: &Server,
+    model: &str,
+    secs: u64,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v: serde_json::Value = http
+            .get(format!("{}/admin/v1/models/{model}/rollout", s.url))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if pred(&v) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "rollout of {model} never reached the expected state: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn events(s: &Server, model: &str) -> Vec<serde_json::Value> {
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/admin/v1/models/{model}/events", s.url))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["events"].as_array().cloned().unwrap_or_default()
+}

@@ -1,0 +1,481 @@
+//! The rollout controller: starts rollouts, applies manual commands (promote, pause,
+//! resume, rollback), and ticks inside `serve` to evaluate guards and step timers.
+//! Every transition is one SQLite transaction (deployment row + audit event with the
+//! evidence) committed before the route table is swapped.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::guard::{self, Evaluation};
+use super::strategy::{RolloutSpec, Strategy};
+use super::{Phase, RolloutState};
+use crate::error::{Error, Result};
+use crate::serving::state::AppState;
+use crate::store::{RouteChange, now_rfc3339};
+
+/// What a transition reports back (also the admin API's reply).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Transition {
+    pub model: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub state: RolloutState,
+    /// Time from the call to the new route being live.
+    pub swap_us: u64,
+}
+
+fn label(s: &RolloutState) -> String {
+    match (s.phase, s.spec.strategy) {
+        (Phase::Progressing | Phase::Paused, Strategy::Canary) => format!(
+            "{}:canary step {}/{} ({}%)",
+            s.phase.name(),
+            s.step + 1,
+            s.spec.steps.len(),
+            s.spec.steps.get(s.step).copied().unwrap_or(100.0)
+        ),
+        (phase, strategy) => format!("{}:{}", phase.name(), strategy_name(strategy)),
+    }
+}
+
+pub fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Single => "single",
+        Strategy::Shadow => "shadow",
+        Strategy::Canary => "canary",
+        Strategy::Flight => "flight",
+    }
+}
+
+/// Who made a transition, which event it is, and its evidence.
+struct Why<'a> {
+    actor: &'a str,
+    kind: &'a str,
+    detail: serde_json::Value,
+}
+
+/// Commit `next` for `model` (the event and evidence in `why`), then swap routes.
+/// The caller holds `admin_lock`.
+async fn commit(
+    st: &Arc<AppState>,
+    model: &str,
+    prev: Option<&RolloutState>,
+    next: RolloutState,
+    why: Why<'_>,
+    started: Instant,
+) -> Result<Transition> {
+    let Why {
+        actor,
+        kind,
+        mut detail,
+    } = why;
+    detail["weights"] = json!(next.weights());
+    let change_json = serde_json::to_string(&next).map_err(|e| Error::State(format!("rollout state: {e}")))?;
+    let (m, live, from, to) = (
+        model.to_string(),
+        next.live_version().to_string(),
+        prev.map(label),
+        label(&next),
+    );
+    let (actor, kind, strategy, phase) = (
+        actor.to_string(),
+        kind.to_string(),
+        strategy_name(next.spec.strategy),
+        next.phase.name(),
+    );
+    let from2 = from.clone();
+    let to2 = to.clone();
+    let dep = st
+        .with_store(move |s| {
+            s.commit_route(RouteChange {
+                model: &m,
+                live_version: &live,
+                strategy,
+                state: phase,
+                rollout: Some(change_json),
+                actor: &actor,
+                kind: &kind,
+                from: from2,
+                to: Some(to2),
+                detail,
+            })
+        })
+        .await?;
+    let mut table = (**st.routes.load()).clone();
+    if let Some(route) = table.models.get_mut(model) {
+        route.apply(&dep);
+    }
+    st.publish(table);
+    Ok(Transition {
+        model: model.into(),
+        from,
+        to,
+        state: next,
+        swap_us: started.elapsed().as_micros() as u64,
+    })
+}
+
+fn current(st: &AppState, model: &str) -> Result<(Option<RolloutState>, String)> {
+    let table = st.routes.load();
+    let route = table
+        .models
+        .get(model)
+        .ok_or_else(|| Error::Usage(format!("unknown model '{model}'")))?;
+    let live = route.live.as_ref().map(|v| v.version.clone()).ok_or_else(|| {
+        Error::Usage(format!(
+            "model '{model}' has no stable version: deploy one first with --strategy single"
+        ))
+    })?;
+    Ok((route.rollout.as_deref().cloned(), live))
+}
+
+fn loaded(st: &AppState, model: &str, version: &str) -> Result<()> {
+    let ok = st
+        .routes
+        .load()
+        .models
+        .get(model)
+        .is_some_and(|r| r.versions.contains_key(version));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "model '{model}' has no loaded version '{version}' (register it first)"
+        )))
+    }
+}
+
+/// Validate and start a rollout of `spec` over the current stable version.
+pub async fn start(st: &Arc<AppState>, model: &str, mut spec: RolloutSpec, actor: &str) -> Result<Transition> {
+    let started = Instant::now();
+    let _guard = st.admin_lock.lock().await;
+    let (prev, stable) = match current(st, model) {
+        Ok(x) => x,
+        // First deployment of a model: single is the only strategy that needs no stable.
+        Err(_) if spec.strategy == Strategy::Single => (None, spec.candidate.clone()),
+        Err(e) => return Err(e),
+    };
+    if prev.as_ref().is_some_and(|p| p.phase.active()) {
+        return Err(Error::Usage(format!(
+            "model '{model}' already has an active rollout: promote or roll it back first"
+        )));
+    }
+    if spec.strategy == Strategy::Flight {
+        for (v, _) in spec.weights.iter_mut() {
+            if v == "stable" {
+                *v = stable.clone();
+            }
+        }
+        if !spec.weights.iter().any(|(v, _)| *v == stable) {
+            return Err(Error::Usage(format!(
+                "--weights must include the stable version ({stable}) as control"
+            )));
+        }
+        spec.candidate = spec
+            .weights
+            .iter()
+            .find(|(v, _)| *v != stable)
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default();
+        for (v, _) in &spec.weights {
+            loaded(st, model, v)?;
+        }
+    } else {
+        loaded(st, model, &spec.candidate)?;
+        if spec.candidate == stable && spec.strategy != Strategy::Single {
+            return Err(Error::Usage(format!("version {stable} is already the stable version")));
+        }
+    }
+    super::strategy::check_guards(spec.strategy, &spec.guards)?;
+    if spec.strategy == Strategy::Canary && (spec.steps.is_empty() || spec.interval_ms == 0) {
+        return Err(Error::Usage("canary needs --steps and --interval".into()));
+    }
+    let now = now_rfc3339();
+    let next = RolloutState {
+        spec,
+        stable,
+        phase: Phase::Progressing,
+        step: 0,
+        step_started_at: now.clone(),
+        started_at: now,
+        reason: None,
+        step_id: prev.as_ref().map_or(1, |p| p.step_id + 1),
+    };
+    let detail = json!({"spec": next.spec, "stable": next.stable});
+    let t = commit(
+        st,
+        model,
+        prev.as_ref(),
+        next,
+        Why {
+            actor,
+            kind: "rollout_start",
+            detail,
+        },
+        started,
+    )
+    .await?;
+    // A single deployment without guards is done at once.
+    if t.state.spec.strategy == Strategy::Single && t.state.spec.guards.is_empty() && t.state.spec.watch_for_ms == 0 {
+        let mut done = t.state.clone();
+        done.phase = Phase::Promoted;
+        done.step_id += 1;
+        return commit(
+            st,
+            model,
+            Some(&t.state),
+            done,
+            Why {
+                actor,
+                kind: "promote",
+                detail: json!({"reason": "single without guards"}),
+            },
+            started,
+        )
+        .await;
+    }
+    Ok(t)
+}
+
+/// Manual command on the current rollout.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Promote { to: Option<String> },
+    Pause,
+    Resume,
+    Rollback { to: Option<String>, reason: Option<String> },
+}
+
+pub async fn command(st: &Arc<AppState>, model: &str, cmd: Command, actor: &str) -> Result<Transition> {
+    let started = Instant::now();
+    let _guard = st.admin_lock.lock().await;
+    let (prev, live) = current(st, model)?;
+    let Some(prev) = prev else {
+        return match cmd {
+            Command::Rollback { to: Some(v), reason } => {
+                rollback_plain(st, model, &live, &v, reason, actor, started).await
+            }
+            _ => Err(Error::Usage(format!(
+                "model '{model}' has no rollout (deploy with a strategy first)"
+            ))),
+        };
+    };
+    let mut next = prev.clone();
+    next.step_id += 1;
+    next.reason = None;
+    let (kind, detail) = match cmd {
+        Command::Promote { to } => {
+            if !prev.phase.active() {
+                return Err(Error::Usage(format!(
+                    "nothing to promote: the rollout is {}",
+                    prev.phase.name()
+                )));
+            }
+            if let Some(v) = to {
+                let arms = prev.candidates();
+                if !arms.contains(&v) {
+                    return Err(Error::Usage(format!(
+                        "--to {v}: not a candidate of this rollout ({})",
+                        arms.join(", ")
+                    )));
+                }
+                next.spec.candidate = v;
+            } else if prev.spec.strategy == Strategy::Flight && prev.candidates().len() > 1 {
+                return Err(Error::Usage(format!(
+                    "flight has several arms ({}): say which with --to",
+                    prev.candidates().join(", ")
+                )));
+            }
+            next.phase = Phase::Promoted;
+            ("promote", json!({"promoted": next.spec.candidate}))
+        }
+        Command::Pause => {
+            if prev.phase != Phase::Progressing {
+                return Err(Error::Usage(format!(
+                    "cannot pause: the rollout is {}",
+                    prev.phase.name()
+                )));
+            }
+            next.phase = Phase::Paused;
+            next.reason = Some("paused by operator".into());
+            ("pause", json!({}))
+        }
+        Command::Resume => {
+            if prev.phase != Phase::Paused {
+                return Err(Error::Usage(format!(
+                    "cannot resume: the rollout is {}",
+                    prev.phase.name()
+                )));
+            }
+            next.phase = Phase::Progressing;
+            next.step_started_at = now_rfc3339();
+            ("resume", json!({}))
+        }
+        Command::Rollback { to, reason } => {
+            let target = to.unwrap_or_else(|| prev.stable.clone());
+            loaded(st, model, &target)?;
+            next.phase = Phase::RolledBack;
+            next.stable = target.clone();
+            next.reason = Some(reason.clone().unwrap_or_else(|| "rolled back by operator".into()));
+            ("rollback", json!({"to": target, "reason": reason}))
+        }
+    };
+    commit(st, model, Some(&prev), next, Why { actor, kind, detail }, started).await
+}
+
+/// Rollback of a model that never had a rollout (plain `single` deploys): route 100% to `to`.
+async fn rollback_plain(
+    st: &Arc<AppState>,
+    model: &str,
+    live: &str,
+    to: &str,
+    reason: Option<String>,
+    actor: &str,
+    started: Instant,
+) -> Result<Transition> {
+    loaded(st, model, to)?;
+    let now = now_rfc3339();
+    let state = RolloutState {
+        spec: RolloutSpec {
+            strategy: Strategy::Single,
+            candidate: live.to_string(),
+            steps: vec![],
+            interval_ms: 0,
+            weights: vec![],
+            guards: vec![],
+            mirror_pct: 100.0,
+            tolerance: 1e-6,
+            watch_for_ms: 0,
+            alpha: 0.05,
+            tune_n: 5000.0,
+        },
+        stable: to.to_string(),
+        phase: Phase::RolledBack,
+        step: 0,
+        step_started_at: now.clone(),
+        started_at: now,
+        reason: Some(reason.clone().unwrap_or_else(|| "rolled back by operator".into())),
+        step_id: 1,
+    };
+    commit(
+        st,
+        model,
+        None,
+        state,
+        Why {
+            actor,
+            kind: "rollback",
+            detail: json!({"to": to, "reason": reason}),
+        },
+        started,
+    )
+    .await
+}
+
+fn elapsed_since(ts: &str) -> Duration {
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .and_then(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).to_std().ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// One controller tick for one model.
+async fn tick_model(st: &Arc<AppState>, model: &str) -> Result<()> {
+    let Some(state) = st
+        .routes
+        .load()
+        .models
+        .get(model)
+        .and_then(|r| r.rollout.as_deref().cloned())
+    else {
+        return Ok(());
+    };
+    if state.phase != Phase::Progressing {
+        return Ok(());
+    }
+    let window = st.rollout_stats.snapshot(model, state.step_id);
+    let elapsed = elapsed_since(&state.step_started_at);
+    let step_end = match state.spec.strategy {
+        Strategy::Canary => elapsed >= Duration::from_millis(state.spec.interval_ms),
+        Strategy::Single => state.spec.watch_for_ms > 0 && elapsed >= Duration::from_millis(state.spec.watch_for_ms),
+        Strategy::Shadow | Strategy::Flight => false,
+    };
+    let ev: Evaluation = guard::evaluate(&state, &window, step_end);
+    if let Ok(mut m) = st.last_eval.lock() {
+        m.insert(model.to_string(), ev.clone());
+    }
+    if ev.trip.is_none() && !step_end {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let _guard = st.admin_lock.lock().await;
+    // Re-check under the lock: an operator may have acted meanwhile.
+    let still = st
+        .routes
+        .load()
+        .models
+        .get(model)
+        .and_then(|r| r.rollout.as_deref().cloned());
+    if still.as_ref() != Some(&state) {
+        return Ok(());
+    }
+    let mut next = state.clone();
+    next.step_id += 1;
+    let evidence = json!({"guards": ev.values, "requests": ev.requests, "shadow_dropped": window.shadow_dropped});
+    let (kind, detail) = if let Some(trip) = &ev.trip {
+        next.phase = Phase::RolledBack;
+        next.reason = Some(format!("guard tripped: {trip}"));
+        ("rollback", json!({"reason": next.reason, "evidence": evidence}))
+    } else if let Some(why) = &ev.inconclusive {
+        next.phase = Phase::Paused;
+        next.reason = Some(why.clone());
+        ("pause", json!({"reason": why, "evidence": evidence}))
+    } else if state.spec.strategy == Strategy::Canary
+        && state.spec.steps.get(state.step + 1).is_some_and(|w| *w < 100.0)
+    {
+        next.step += 1;
+        next.step_started_at = now_rfc3339();
+        ("step", json!({"evidence": evidence}))
+    } else {
+        next.phase = Phase::Promoted;
+        // The next step would be 100%: the candidate has passed every step with a control.
+        ("promote", json!({"reason": "all steps passed", "evidence": evidence}))
+    };
+    commit(
+        st,
+        model,
+        Some(&state),
+        next,
+        Why {
+            actor: "controller",
+            kind,
+            detail,
+        },
+        started,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Tick every `every` until the process ends.
+pub async fn run(st: Arc<AppState>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let models: Vec<String> = st
+            .routes
+            .load()
+            .models
+            .iter()
+            .filter(|(_, r)| r.rollout.as_ref().is_some_and(|x| x.phase == Phase::Progressing))
+            .map(|(m, _)| m.clone())
+            .collect();
+        for m in models {
+            if let Err(e) = tick_model(&st, &m).await {
+                tracing::error!("rollout controller, model {m}: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Per-step statistics of each arm of a rollout, fed by the data plane, the shadow
+//! worker and `/v1/outcomes`, read by the guards. A window belongs to one `step_id`; a
+//! record for a newer step starts a fresh window, so each step is judged on its own data.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+/// Scores kept per arm for PSI (reservoir sample, Vitter's algorithm R).
+const RESERVOIR: usize = 4096;
+/// Requests remembered for joining outcomes (oldest forgotten first).
+const INDEX_CAP: usize = 500_000;
+/// Disagreeing shadow examples kept (largest differences).
+const TOP_DISAGREEMENTS: usize = 10;
+
+fn histogram() -> Histogram<u64> {
+    // 1 µs .. 60 s at 3 significant digits; the bounds are constants, cannot fail.
+    Histogram::new_with_bounds(1, 60_000_000, 3).unwrap_or_else(|_| unreachable!())
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Disagreement {
+    pub request_id: String,
+    pub delta: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArmWindow {
+    pub requests: u64,
+    pub errors: u64,
+    pub latency_us: Histogram<u64>,
+    pub scores: Vec<f64>,
+    scores_seen: u64,
+    /// metric → (Σ per-request total, Σ per-request total²)
+    pub outcomes: HashMap<String, (f64, f64)>,
+    // Shadow side (when this arm is mirrored to).
+    pub compared: u64,
+    pub agreed: u64,
+    pub disagreements: Vec<Disagreement>,
+}
+
+impl Default for ArmWindow {
+    fn default() -> Self {
+        ArmWindow {
+            requests: 0,
+            errors: 0,
+            latency_us: histogram(),
+            scores: Vec::new(),
+            scores_seen: 0,
+            outcomes: HashMap::new(),
+            compared: 0,
+            agreed: 0,
+            disagreements: Vec::new(),
+        }
+    }
+}
+
+impl ArmWindow {
+    fn push_scores(&mut self, scores: &[f64]) {
+        for &s in scores {
+            self.scores_seen += 1;
+            if self.scores.len() < RESERVOIR {
+                self.scores.push(s);
+            } else {
+                let j = rand::random_range(0..self.scores_seen);
+                if (j as usize) < RESERVOIR {
+                    self.scores[j as usize] = s;
+                }
+            }
+        }
+    }
+
+    pub fn p99_ms(&self) -> Option<f64> {
+        (!self.latency_us.is_empty()).then(|| self.latency_us.value_at_quantile(0.99) as f64 / 1000.0)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ModelWindow {
+    pub step_id: u64,
+    pub arms: HashMap<String, ArmWindow>,
+    pub shadow_dropped: u64,
+}
+
+struct IndexEntry {
+    model: String,
+    version: String,
+    step_id: u64,
+    totals: Vec<(String, f64)>,
+}
+
+#[derive(Default)]
+struct RequestIndex {
+    map: HashMap<String, IndexEntry>,
+    order: VecDeque<String>,
+}
+
+#[derive(Default)]
+pub struct RolloutStats {
+    models: Mutex<HashMap<String, ModelWindow>>,
+    index: Mutex<RequestIndex>,
+}
+
+impl RolloutStats {
+    fn with_window<T>(&self, model: &str, step_id: u64, f: impl FnOnce(&mut ModelWindow) -> T) -> T {
+        let mut models = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        let w = models.entry(model.to_string()).or_default();
+        if w.step_id != step_id {
+            *w = ModelWindow {
+                step_id,
+                ..Default::default()
+            };
+        }
+        f(w)
+    }
+
+    /// A live request answered by `version`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &self,
+        model: &str,
+        step_id: u64,
+        version: &str,
+        ok: bool,
+        latency_us: u64,
+        scores: &[f64],
+        request_id: &str,
+    ) {
+        self.with_window(model, step_id, |w| {
+            let a = w.arms.entry(version.to_string()).or_default();
+            a.requests += 1;
+            if !ok {
+                a.errors += 1;
+            }
+            let _ = a.latency_us.record(latency_us.max(1));
+            a.push_scores(scores);
+        });
+        let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
+        if idx.map.len() >= INDEX_CAP
+            && let Some(old) = idx.order.pop_front()
+        {
+            idx.map.remove(&old);
+        }
+        idx.order.push_back(request_id.to_string());
+        idx.map.insert(
+            request_id.to_string(),
+            IndexEntry {
+                model: model.into(),
+                version: version.into(),
+                step_id,
+                totals: Vec::new(),
+            },
+        );
+    }
+
+    /// A mirrored request answered by the shadow `version`; `agreed` is None when the
+    /// outputs could not be compared (the shadow failed).
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_shadow(
+        &self,
+        model: &str,
+        step_id: u64,
+        version: &str,
+        ok: bool,
+        latency_us: u64,
+        agreed: Option<bool>,
+        delta: f64,
+        request_id: &str,
+        scores: &[f64],
+    ) {
+        self.with_window(model, step_id, |w| {
+            let a = w.arms.entry(version.to_string()).or_default();
+            a.requests += 1;
+            if !ok {
+                a.errors += 1;
+            }
+            let _ = a.latency_us.record(latency_us.max(1));
+            a.push_scores(scores);
+            if let Some(agreed) = agreed {
+                a.compared += 1;
+                if agreed {
+                    a.agreed += 1;
+                } else {
+                    a.disagreements.push(Disagreement {
+                        request_id: request_id.to_string(),
+                        delta,
+                    });
+                    a.disagreements.sort_by(|x, y| y.delta.total_cmp(&x.delta));
+                    a.disagreements.truncate(TOP_DISAGREEMENTS);
+                }
+            }
+        });
+    }
+
+    pub fn record_dropped(&self, model: &str, step_id: u64) {
+        self.with_window(model, step_id, |w| w.shadow_dropped += 1);
+    }
+
+    /// An outcome for a request answered during a rollout step.
+    pub fn record_outcome(&self, request_id: &str, metric: &str, value: f64) {
+        let (model, version, step_id, before, after) = {
+            let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(e) = idx.map.get_mut(request_id) else { return };
+            let slot = match e.totals.iter().position(|(m, _)| m == metric) {
+                Some(i) => i,
+                None => {
+                    e.totals.push((metric.to_string(), 0.0));
+                    e.totals.len() - 1
+                }
+            };
+            let before = e.totals[slot].1;
+            e.totals[slot].1 += value;
+            (e.model.clone(), e.version.clone(), e.step_id, before, before + value)
+        };
+        let mut models = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(w) = models.get_mut(&model)
+            && w.step_id == step_id
+        {
+            let o = w
+                .arms
+                .entry(version)
+                .or_default()
+                .outcomes
+                .entry(metric.to_string())
+                .or_insert((0.0, 0.0));
+            o.0 += value;
+            o.1 += after * after - before * before;
+        }
+    }
+
+    /// A copy of the current window (or an empty one when `step_id` has no data yet).
+    pub fn snapshot(&self, model: &str, step_id: u64) -> ModelWindow {
+        let models = self.models.lock().unwrap_or_else(|p| p.into_inner());
+        match models.get(model) {
+            Some(w) if w.step_id == step_id => w.clone(),
+            _ => ModelWindow {
+                step_id,
+                ..Default::default()
+            },
+        }
+    }
+}
