@@ -194,6 +194,11 @@ impl GatewayClient {
         self.json(req, "rollout status").await
     }
 
+    pub async fn post_outcomes(&self, outcomes: &Value) -> Result<Value> {
+        let req = self.auth(self.http.post(self.url("/v1/outcomes")).json(outcomes))?;
+        self.json(req, "post outcomes").await
+    }
+
     pub async fn models(&self) -> Result<Value> {
         let req = self.auth(self.http.get(self.url("/admin/v1/models")))?;
         self.json(req, "list models").await

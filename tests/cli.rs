@@ -187,14 +187,27 @@ fn csv_rows_are_checked_against_the_model_input() {
 }
 
 #[test]
-fn demo_runs_end_to_end_and_matches_onnxruntime() {
-    let out = mlctl().args(["demo", "-o", "json"]).output().unwrap();
+fn demo_rolls_back_the_bad_model_and_promotes_the_good_one() {
+    let out = mlctl().args(["demo", "--seed", "7", "-o", "json"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let steps = report["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 4);
-    assert!(steps.iter().all(|s| s["matches_onnxruntime"] == true));
-    assert_eq!(steps[3]["previous_version"], "1");
-    assert_eq!(steps[3]["served_by"], "2");
-    assert_eq!(report["audit_events"], 8);
+    let acts = report["acts"].as_array().unwrap();
+    assert_eq!(acts[0]["result"], "rolled_back", "{report}");
+    assert!(
+        acts[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("outcome:converted>=control")
+    );
+    assert_eq!(acts[1]["result"], "promoted", "{report}");
+    assert_eq!(report["live_version"], "3");
+    let kinds: Vec<&str> = report["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"register"));
+    assert_eq!(kinds.last(), Some(&"promote"));
+    assert!(kinds.contains(&"rollback"));
 }

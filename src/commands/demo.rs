@@ -1,143 +1,250 @@
-//! `mlctl demo`: an embedded gateway on a free 127.0.0.1 port with a temporary data
-//! dir and the fixture models compiled into the binary. It deploys the models, swaps
-//! the churn model from a bad version to a good one (strategy `single`), runs each
-//! fixture's sample batch through the gateway and checks every answer against the
-//! onnxruntime outputs recorded by `fixtures/make_models.py`.
+//! `mlctl demo`: the whole story on an embedded gateway (free 127.0.0.1 port, temporary
+//! data dir, fixture models compiled into the binary):
+//!
+//! 1. deploy a good churn model (logistic regression) as the stable version;
+//! 2. canary a bad one (trained on shuffled labels) while a seeded traffic generator sends
+//!    requests and posts conversions drawn from whether the answering model got the row
+//!    right — the outcome guard (an always-valid sequential test) rolls it back;
+//! 3. canary a good candidate (random forest) through its steps to promotion;
+//! 4. print the audit history.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::fmt_num;
 use crate::cli::{DemoArgs, GlobalArgs};
 use crate::client::GatewayClient;
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
+use crate::rollout::strategy::{RolloutSpec, Strategy, parse_guard};
 use crate::serving::log::LogPolicy;
 use crate::serving::server;
 use crate::serving::state::ServeConfig;
 
-/// (model, version, onnx bytes, samples JSON)
-const FIXTURES: &[(&str, &str, &[u8], &str)] = &[
-    (
-        "churn",
-        "1",
-        include_bytes!("../../fixtures/models/churn_lr_bad.onnx"),
-        include_str!("../../fixtures/models/churn_lr_bad.samples.json"),
-    ),
-    (
-        "iris",
-        "1",
-        include_bytes!("../../fixtures/models/iris_gbt.onnx"),
-        include_str!("../../fixtures/models/iris_gbt.samples.json"),
-    ),
-    (
-        "price",
-        "1",
-        include_bytes!("../../fixtures/models/price_rf.onnx"),
-        include_str!("../../fixtures/models/price_rf.samples.json"),
-    ),
-    (
-        "churn",
-        "2",
-        include_bytes!("../../fixtures/models/churn_lr.onnx"),
-        include_str!("../../fixtures/models/churn_lr.samples.json"),
-    ),
-];
+const GOOD: &[u8] = include_bytes!("../../fixtures/models/churn_lr.onnx");
+const BAD: &[u8] = include_bytes!("../../fixtures/models/churn_lr_bad.onnx");
+const CANDIDATE: &[u8] = include_bytes!("../../fixtures/models/churn_rf.onnx");
+const TRAFFIC: &str = include_str!("../../fixtures/models/churn_traffic.json");
+
+/// Conversion probability when the model was right / wrong about the row.
+const P_CONVERT_RIGHT: f64 = 0.6;
+const P_CONVERT_WRONG: f64 = 0.1;
 
 #[derive(Debug, Serialize)]
-pub struct DemoStep {
-    pub model: String,
+pub struct ArmFigures {
     pub version: String,
-    pub previous_version: Option<String>,
-    pub route_change_ms: f64,
-    pub rows: usize,
-    pub served_by: String,
-    pub latency_ms: f64,
-    pub max_abs_diff_vs_onnxruntime: f64,
-    pub matches_onnxruntime: bool,
+    pub requests: u64,
+    pub conversions: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DemoAct {
+    pub act: String,
+    pub version: String,
+    pub strategy: String,
+    pub result: String,
+    pub reason: Option<String>,
+    pub seconds: f64,
+    pub arms: Vec<ArmFigures>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct DemoReport {
     pub endpoint: String,
-    pub data_dir: String,
-    pub steps: Vec<DemoStep>,
-    pub audit_events: usize,
+    pub seed: u64,
+    pub acts: Vec<DemoAct>,
+    pub live_version: String,
+    pub history: Vec<Value>,
 }
 
 impl Report for DemoReport {
     fn grids(&self) -> Vec<Grid> {
         let rows = self
-            .steps
+            .acts
             .iter()
-            .map(|s| {
+            .map(|a| {
+                let arms = a
+                    .arms
+                    .iter()
+                    .map(|f| {
+                        let rate = if f.requests > 0 {
+                            f.conversions as f64 / f.requests as f64
+                        } else {
+                            0.0
+                        };
+                        format!("v{}: {} req, {:.1}% converted", f.version, f.requests, rate * 100.0)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ");
                 vec![
-                    s.model.clone(),
-                    s.version.clone(),
-                    s.previous_version.clone().unwrap_or_else(|| "-".into()),
-                    format!("{:.2}", s.route_change_ms),
-                    s.rows.to_string(),
-                    s.served_by.clone(),
-                    format!("{:.2}", s.latency_ms),
-                    format!(
-                        "{} ({})",
-                        if s.matches_onnxruntime { "yes" } else { "NO" },
-                        fmt_num(s.max_abs_diff_vs_onnxruntime)
-                    ),
+                    a.act.clone(),
+                    format!("{} ({})", a.version, a.strategy),
+                    a.result.clone(),
+                    format!("{:.1}", a.seconds),
+                    arms,
+                    a.reason.clone().unwrap_or_default(),
                 ]
             })
             .collect();
-        vec![Grid {
+        let mut grids = vec![Grid {
             title: Some(format!(
-                "mlctl demo on {} ({} audit events in {})",
-                self.endpoint, self.audit_events, self.data_dir
+                "mlctl demo on {} (seed {}), live version now {}",
+                self.endpoint, self.seed, self.live_version
             )),
-            headers: [
-                "model",
-                "deployed",
-                "replaced",
-                "route ms",
-                "rows",
-                "served by",
-                "latency ms",
-                "= onnxruntime (max |Δ|)",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+            headers: ["act", "version", "result", "seconds", "traffic", "why"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             rows,
-        }]
+        }];
+        grids.extend(
+            super::rollout::HistoryReport {
+                model: "churn".into(),
+                events: self.history.clone(),
+            }
+            .grids(),
+        );
+        grids
     }
 }
 
-fn max_abs_diff(expected: &Value, got: &[crate::serving::protocol::Tensor]) -> Result<f64> {
-    let mut worst: f64 = 0.0;
-    let exp = expected
-        .as_object()
-        .ok_or_else(|| Error::State("fixture has no outputs".into()))?;
-    for t in got {
-        let want = exp
-            .get(&t.name)
-            .and_then(super::predict::tensor_from_json)
-            .ok_or_else(|| Error::State(format!("fixture has no output '{}'", t.name)))?;
-        if want.data.len() != t.data.len() {
-            return Ok(f64::INFINITY);
+struct Traffic {
+    features: Vec<Vec<f32>>,
+    labels: Vec<i64>,
+}
+
+/// Send requests until `stop`; post a conversion outcome per request (seeded draw).
+async fn generate(
+    client: Arc<GatewayClient>,
+    data: Arc<Traffic>,
+    seed: u64,
+    stop: Arc<AtomicBool>,
+) -> Result<Vec<(String, bool)>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut served = Vec::new();
+    let mut outcomes = Vec::new();
+    let mut i = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let row = rng.random_range(0..data.features.len());
+        let key = format!("user-{}", rng.random_range(0..5000u32));
+        let body =
+            json!({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": data.features[row]}]});
+        let reply = client
+            .infer("churn", None, Some(&key), body.to_string().into_bytes())
+            .await?;
+        let label = reply
+            .response
+            .outputs
+            .iter()
+            .find(|t| t.name == "label")
+            .and_then(|t| t.data.get_f64(0));
+        let right = label.map(|l| l as i64) == Some(data.labels[row]);
+        let converted = rng.random::<f64>() < if right { P_CONVERT_RIGHT } else { P_CONVERT_WRONG };
+        if converted && let Some(rid) = &reply.request_id {
+            outcomes.push(json!({"request_id": rid, "metric": "converted", "value": 1}));
         }
-        for i in 0..t.data.len() {
-            let (a, b) = (
-                t.data.get_f64(i).unwrap_or(f64::NAN),
-                want.data.get_f64(i).unwrap_or(f64::NAN),
-            );
-            worst = worst.max((a - b).abs());
+        served.push((reply.variant.unwrap_or_default(), converted));
+        i += 1;
+        if i.is_multiple_of(25) && !outcomes.is_empty() {
+            client
+                .post_outcomes(&Value::Array(std::mem::take(&mut outcomes)))
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    if !outcomes.is_empty() {
+        client.post_outcomes(&Value::Array(outcomes)).await?;
+    }
+    Ok(served)
+}
+
+fn figures(served: &[(String, bool)]) -> Vec<ArmFigures> {
+    let mut out: Vec<ArmFigures> = Vec::new();
+    for (v, c) in served {
+        match out.iter_mut().find(|f| &f.version == v) {
+            Some(f) => {
+                f.requests += 1;
+                f.conversions += *c as u64;
+            }
+            None => out.push(ArmFigures {
+                version: v.clone(),
+                requests: 1,
+                conversions: *c as u64,
+            }),
         }
     }
-    Ok(worst)
+    out.sort_by(|a, b| a.version.cmp(&b.version));
+    out
+}
+
+async fn act(
+    client: &Arc<GatewayClient>,
+    data: &Arc<Traffic>,
+    seed: u64,
+    name: &str,
+    version: &str,
+    onnx: &[u8],
+    steps: Vec<f64>,
+) -> Result<DemoAct> {
+    let sha = client.upload_blob(onnx.to_vec()).await?;
+    client.register_onnx("churn", version, &sha).await?;
+    let spec = RolloutSpec {
+        strategy: Strategy::Canary,
+        candidate: version.into(),
+        steps,
+        interval_ms: 4000,
+        weights: vec![],
+        guards: vec![
+            parse_guard("error_rate<0.05")?,
+            parse_guard("outcome:converted>=control")?,
+            parse_guard("min_requests=100")?,
+        ],
+        mirror_pct: 100.0,
+        tolerance: 1e-6,
+        watch_for_ms: 0,
+        alpha: 0.05,
+        tune_n: 1000.0,
+    };
+    eprintln!(
+        "demo: {name}: canary of version {version} (steps {:?}, 4s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",
+        spec.steps
+    );
+    client.start_rollout("churn", &spec).await?;
+    let started = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let generator = tokio::spawn(generate(client.clone(), data.clone(), seed, stop.clone()));
+    let (phase, reason) = loop {
+        let r = client.rollout("churn").await?;
+        let phase = r["rollout"]["phase"].as_str().unwrap_or("").to_string();
+        if phase != "progressing" || started.elapsed() > Duration::from_secs(45) {
+            break (phase, r["rollout"]["reason"].as_str().map(str::to_string));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    stop.store(true, Ordering::Relaxed);
+    let served = generator
+        .await
+        .map_err(|e| Error::State(format!("traffic generator: {e}")))??;
+    eprintln!(
+        "demo: {name}: version {version} {phase}{}",
+        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+    );
+    Ok(DemoAct {
+        act: name.into(),
+        version: version.into(),
+        strategy: "canary".into(),
+        result: phase,
+        reason,
+        seconds: started.elapsed().as_secs_f64(),
+        arms: figures(&served),
+    })
 }
 
 pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
-    let _ = args.seed;
     let tmp;
     let data_dir = match &args.keep {
         Some(d) => d.clone(),
@@ -149,6 +256,26 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
             tmp.path().to_path_buf()
         }
     };
+    let traffic: Value =
+        serde_json::from_str(TRAFFIC).map_err(|e| Error::State(format!("demo traffic fixture: {e}")))?;
+    let data = Arc::new(Traffic {
+        features: traffic["features"]
+            .as_array()
+            .map(|rows| {
+                rows.iter()
+                    .map(|r| {
+                        r.as_array()
+                            .map(|v| v.iter().filter_map(Value::as_f64).map(|x| x as f32).collect())
+                            .unwrap_or_default()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        labels: traffic["labels"]
+            .as_array()
+            .map(|l| l.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default(),
+    });
     let cfg = ServeConfig {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.clone(),
@@ -157,9 +284,9 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         require_token_for_inference: false,
         log_inputs: 0.0,
         log_policy: LogPolicy::default(),
-        default_upstream_timeout: std::time::Duration::from_secs(10),
+        default_upstream_timeout: Duration::from_secs(10),
         inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
-        controller_tick: std::time::Duration::from_secs(1),
+        controller_tick: Duration::from_millis(100),
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();
@@ -172,72 +299,58 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
             let _ = stop_rx.await;
         },
     ));
-    let (addr, token) = match addr_rx.await {
-        Ok(x) => x,
-        Err(_) => {
-            return Err(match gateway.await {
-                Ok(Err(e)) => e,
-                _ => Error::State("embedded gateway failed to start".into()),
-            });
-        }
+    let Ok((addr, token)) = addr_rx.await else {
+        return Err(match gateway.await {
+            Ok(Err(e)) => e,
+            _ => Error::State("embedded gateway failed to start".into()),
+        });
     };
     let endpoint = format!("http://{addr}");
     eprintln!("demo: embedded gateway on {endpoint}, data dir {}", data_dir.display());
-    let client = GatewayClient::new(&endpoint, Some(token))?;
-    let mut steps = Vec::new();
-    for (model, version, onnx, samples) in FIXTURES {
-        let samples: Value =
-            serde_json::from_str(samples).map_err(|e| Error::State(format!("fixture samples: {e}")))?;
-        eprintln!(
-            "demo: deploy {model} version {version} (ONNX, {} bytes, strategy single)",
-            onnx.len()
-        );
-        let sha = client.upload_blob(onnx.to_vec()).await?;
-        client.register_onnx(model, version, &sha).await?;
-        let routed = client.set_route(model, version, Some("demo")).await?;
-        let body = json!({"id": format!("demo-{model}-{version}"), "inputs": [samples["input"]]});
-        let started = Instant::now();
-        let reply = client
-            .infer(model, None, Some("demo-user"), body.to_string().into_bytes())
-            .await?;
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
-        let diff = max_abs_diff(&samples["outputs"], &reply.response.outputs)?;
-        let rows = samples["input"]["shape"][0].as_u64().unwrap_or(0) as usize;
-        eprintln!(
-            "demo: {rows} rows answered by {model} version {} in {latency_ms:.2} ms; max |Δ| vs onnxruntime {}",
-            reply.response.model_version,
-            fmt_num(diff)
-        );
-        steps.push(DemoStep {
-            model: model.to_string(),
-            version: version.to_string(),
-            previous_version: routed["previous_version"].as_str().map(str::to_string),
-            route_change_ms: routed["swap_us"].as_u64().unwrap_or(0) as f64 / 1e3,
-            rows,
-            served_by: reply.response.model_version.clone(),
-            latency_ms,
-            max_abs_diff_vs_onnxruntime: diff,
-            matches_onnxruntime: diff <= 1e-5,
-        });
-    }
-    let mut audit_events = 0;
-    for model in ["churn", "iris", "price"] {
-        audit_events += client.events(model).await?["events"].as_array().map_or(0, Vec::len);
-    }
+    let client = Arc::new(GatewayClient::new(&endpoint, Some(token))?);
+    let sha = client.upload_blob(GOOD.to_vec()).await?;
+    client.register_onnx("churn", "1", &sha).await?;
+    client.set_route("churn", "1", Some("demo: first version")).await?;
+    eprintln!("demo: act 1: version 1 (logistic regression) is stable");
+    let bad = act(
+        &client,
+        &data,
+        args.seed,
+        "act 2: a bad model",
+        "2",
+        BAD,
+        vec![25.0, 50.0, 100.0],
+    )
+    .await?;
+    let good = act(
+        &client,
+        &data,
+        args.seed + 1,
+        "act 3: a good model",
+        "3",
+        CANDIDATE,
+        vec![25.0, 50.0, 100.0],
+    )
+    .await?;
+    let history = client.events("churn").await?["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let live = client.rollout("churn").await?["live_version"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let _ = stop_tx.send(());
     match gateway.await {
         Ok(r) => r?,
         Err(e) => return Err(Error::State(format!("embedded gateway task failed: {e}"))),
     }
-    if steps.iter().any(|s| !s.matches_onnxruntime) {
-        return Err(Error::GateFailed(
-            "demo: a model's answers differ from onnxruntime's".into(),
-        ));
-    }
-    Ok(DemoReport {
+    let report = DemoReport {
         endpoint,
-        data_dir: data_dir.display().to_string(),
-        steps,
-        audit_events,
-    })
+        seed: args.seed,
+        acts: vec![bad, good],
+        live_version: live,
+        history,
+    };
+    Ok(report)
 }

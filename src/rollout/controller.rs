@@ -439,6 +439,7 @@ async fn tick_model(st: &Arc<AppState>, model: &str) -> Result<()> {
         ("step", json!({"evidence": evidence}))
     } else {
         next.phase = Phase::Promoted;
+        next.reason = Some("all steps passed".into());
         // The next step would be 100%: the candidate has passed every step with a control.
         ("promote", json!({"reason": "all steps passed", "evidence": evidence}))
     };
