@@ -182,16 +182,14 @@ impl AppState {
     pub fn publish(&self, table: RouteTable) {
         self.metrics.live_weight.clear();
         for (name, route) in &table.models {
-            if route.arms.is_empty() {
-                if let Some(live) = &route.live {
-                    self.metrics
-                        .live_weight
-                        .get_or_create(&LiveLabels {
-                            model: name.clone(),
-                            version: live.version.clone(),
-                        })
-                        .set(100);
-                }
+            if route.arms.is_empty()
+                && let Some(live) = &route.live
+            {
+                let labels = LiveLabels {
+                    model: name.clone(),
+                    version: live.version.clone(),
+                };
+                self.metrics.live_weight.get_or_create(&labels).set(100);
             }
             for a in &route.arms {
                 let pct = ((a.end - a.start) as f64 / 100.0).round() as i64;
