@@ -106,7 +106,12 @@ pub struct RolloutStats {
 impl RolloutStats {
     fn with_window<T>(&self, model: &str, step_id: u64, f: impl FnOnce(&mut ModelWindow) -> T) -> T {
         let mut models = self.models.lock().unwrap_or_else(|p| p.into_inner());
-        let w = models.entry(model.to_string()).or_default();
+        if !models.contains_key(model) {
+            models.insert(model.to_string(), ModelWindow::default());
+        }
+        let Some(w) = models.get_mut(model) else {
+            unreachable!("inserted just above")
+        };
         if w.step_id != step_id {
             *w = ModelWindow {
                 step_id,
@@ -116,7 +121,8 @@ impl RolloutStats {
         f(w)
     }
 
-    /// A live request answered by `version`.
+    /// A live request answered by `version`; `request_id` is remembered for outcome
+    /// joins only when given.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
@@ -126,10 +132,13 @@ impl RolloutStats {
         ok: bool,
         latency_us: u64,
         scores: &[f64],
-        request_id: &str,
+        request_id: Option<&str>,
     ) {
         self.with_window(model, step_id, |w| {
-            let a = w.arms.entry(version.to_string()).or_default();
+            if !w.arms.contains_key(version) {
+                w.arms.insert(version.to_string(), ArmWindow::default());
+            }
+            let Some(a) = w.arms.get_mut(version) else { return };
             a.requests += 1;
             if !ok {
                 a.errors += 1;
@@ -137,6 +146,8 @@ impl RolloutStats {
             let _ = a.latency_us.record(latency_us.max(1));
             a.push_scores(scores);
         });
+        // Request ids are only remembered when an outcome guard needs to join them.
+        let Some(request_id) = request_id else { return };
         let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
         if idx.map.len() >= INDEX_CAP
             && let Some(old) = idx.order.pop_front()

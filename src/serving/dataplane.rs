@@ -425,18 +425,20 @@ async fn infer_core(
     }
     let latency = started.elapsed();
     if let Some(step_id) = step {
-        let scores = primary_outputs
-            .as_deref()
-            .map(super::shadow::scores)
-            .unwrap_or_default();
+        let scores = match (&primary_outputs, route.track_scores) {
+            (Some(outs), true) => super::shadow::scores(outs),
+            _ => Vec::new(),
+        };
+        let rid = route.track_outcomes.then_some(request_id.as_str());
+        let micros = latency.as_micros() as u64;
         st.rollout_stats.record(
             &model,
             step_id,
             &target.version,
             status.is_success(),
-            latency.as_micros() as u64,
+            micros,
             &scores,
-            &request_id,
+            rid,
         );
     }
     if let (Some((sh, step_id, sreq, sraw)), Some(primary)) = (shadow, primary_outputs) {

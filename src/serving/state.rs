@@ -62,6 +62,9 @@ pub struct ModelRoute {
     pub shadow: Option<ShadowRoute>,
     /// The rollout (active or finished) this route reflects.
     pub rollout: Option<Arc<crate::rollout::RolloutState>>,
+    /// The guards need output scores (drift) / request ids for outcome joins.
+    pub track_scores: bool,
+    pub track_outcomes: bool,
 }
 
 impl ModelRoute {
@@ -73,6 +76,8 @@ impl ModelRoute {
             arms: Vec::new(),
             shadow: None,
             rollout: None,
+            track_scores: false,
+            track_outcomes: false,
         }
     }
 
@@ -100,10 +105,15 @@ impl ModelRoute {
             .as_deref()
             .and_then(|j| serde_json::from_str::<crate::rollout::RolloutState>(j).ok())
             .map(Arc::new);
+        self.track_scores = false;
+        self.track_outcomes = false;
         let Some(r) = self.rollout.clone() else { return };
         if !r.phase.active() {
             return;
         }
+        use crate::rollout::strategy::Guard;
+        self.track_scores = r.spec.guards.iter().any(|g| matches!(g, Guard::DriftPsi { .. }));
+        self.track_outcomes = r.spec.guards.iter().any(|g| matches!(g, Guard::Outcome { .. }));
         let weights = r.weights();
         let ranges = crate::rollout::bucket_ranges(&weights.iter().map(|w| w.percent).collect::<Vec<_>>());
         let mut arms = Vec::new();
