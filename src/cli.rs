@@ -361,6 +361,32 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size {s:?} is zero or too large"))
 }
 
+/// `a=50,b=25,c=25` → [("a", 50), ...]: names with non-negative numbers (a trailing `%`
+/// is allowed). `flag` names the option in errors; callers check their own sums and bounds.
+pub fn parse_pairs(flag: &str, s: &str) -> crate::error::Result<Vec<(String, f64)>> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for part in s.split(',') {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            crate::error::Error::Usage(format!("{flag} {s:?}: expected name=number pairs like a=50,b=50"))
+        })?;
+        let w: f64 = v
+            .trim()
+            .trim_end_matches('%')
+            .parse()
+            .ok()
+            .filter(|w: &f64| *w >= 0.0 && w.is_finite())
+            .ok_or_else(|| crate::error::Error::Usage(format!("{flag} {s:?}: {v:?} is not a non-negative number")))?;
+        let k = k.trim();
+        if k.is_empty() || out.iter().any(|(n, _)| n == k) {
+            return Err(crate::error::Error::Usage(format!(
+                "{flag} {s:?}: {k:?} is empty or appears twice"
+            )));
+        }
+        out.push((k.to_string(), w));
+    }
+    Ok(out)
+}
+
 /// A share in 0..=1.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s

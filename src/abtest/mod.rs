@@ -240,27 +240,13 @@ pub fn run_analyze(
     analyze::analyze(&acc, specs, opts)
 }
 
-/// `a=50,b=25,c=25` → [(a, 50), ...]
+/// `control=50,b=50` → expected split (positive weights, any scale).
 pub fn parse_split(s: &str) -> Result<Vec<(String, f64)>> {
-    s.split(',')
-        .map(|part| {
-            let (k, v) = part.split_once('=').ok_or_else(|| {
-                Error::Usage(format!(
-                    "--expected-split {s:?}: expected arm=weight pairs like control=50,b=50"
-                ))
-            })?;
-            let w: f64 = v
-                .trim()
-                .trim_end_matches('%')
-                .parse()
-                .ok()
-                .filter(|w: &f64| *w > 0.0 && w.is_finite())
-                .ok_or_else(|| {
-                    Error::Usage(format!(
-                        "--expected-split {s:?}: weight {v:?} must be a positive number"
-                    ))
-                })?;
-            Ok((k.trim().to_string(), w))
-        })
-        .collect()
+    let pairs = crate::cli::parse_pairs("--expected-split", s)?;
+    if let Some((k, _)) = pairs.iter().find(|(_, w)| *w <= 0.0) {
+        return Err(Error::Usage(format!(
+            "--expected-split {s:?}: the weight of {k:?} must be positive"
+        )));
+    }
+    Ok(pairs)
 }

@@ -34,6 +34,18 @@ pub fn parse_metric(s: &str) -> Result<MetricSpec> {
             "--metric {s:?}: {why} (forms: col:binary, col:mean, num/den:ratio, name:ratio=num/den)"
         ))
     };
+    let ratio = |name: &str, num_den: &str| -> Result<MetricSpec> {
+        let (n, d) = num_den.split_once('/').ok_or_else(|| bad("a ratio needs num/den"))?;
+        if n.is_empty() || d.is_empty() {
+            return Err(bad("a ratio needs num/den"));
+        }
+        Ok(MetricSpec {
+            name: name.into(),
+            kind: MetricKind::Ratio,
+            column: n.into(),
+            denominator: Some(d.into()),
+        })
+    };
     let (lhs, kind) = match s.rsplit_once(':') {
         Some((l, k)) => (l, k),
         None => (s, "mean"),
@@ -58,32 +70,8 @@ pub fn parse_metric(s: &str) -> Result<MetricSpec> {
                 denominator: None,
             })
         }
-        "ratio" => {
-            let (n, d) = lhs.split_once('/').ok_or_else(|| bad("a ratio needs num/den"))?;
-            if n.is_empty() || d.is_empty() {
-                return Err(bad("a ratio needs num/den"));
-            }
-            Ok(MetricSpec {
-                name: lhs.into(),
-                kind: MetricKind::Ratio,
-                column: n.into(),
-                denominator: Some(d.into()),
-            })
-        }
-        k if k.starts_with("ratio=") => {
-            let (n, d) = k["ratio=".len()..]
-                .split_once('/')
-                .ok_or_else(|| bad("a ratio needs num/den"))?;
-            if n.is_empty() || d.is_empty() {
-                return Err(bad("a ratio needs num/den"));
-            }
-            Ok(MetricSpec {
-                name: lhs.into(),
-                kind: MetricKind::Ratio,
-                column: n.into(),
-                denominator: Some(d.into()),
-            })
-        }
+        "ratio" => ratio(lhs, lhs),
+        k if k.starts_with("ratio=") => ratio(lhs, &k["ratio=".len()..]),
         other => Err(bad(&format!("unknown kind {other:?}"))),
     }
 }

@@ -72,6 +72,16 @@ impl ArmWindow {
         }
     }
 
+    /// One answered request: its status, latency and scores.
+    fn count(&mut self, ok: bool, latency_us: u64, scores: &[f64]) {
+        self.requests += 1;
+        if !ok {
+            self.errors += 1;
+        }
+        let _ = self.latency_us.record(latency_us.max(1));
+        self.push_scores(scores);
+    }
+
     pub fn p99_ms(&self) -> Option<f64> {
         (!self.latency_us.is_empty()).then(|| self.latency_us.value_at_quantile(0.99) as f64 / 1000.0)
     }
@@ -95,6 +105,16 @@ struct IndexEntry {
 struct RequestIndex {
     map: HashMap<String, IndexEntry>,
     order: VecDeque<String>,
+}
+
+/// The window of `version`, created on first use (no allocation on the hot path after).
+fn arm<'a>(w: &'a mut ModelWindow, version: &str) -> &'a mut ArmWindow {
+    if !w.arms.contains_key(version) {
+        w.arms.insert(version.to_string(), ArmWindow::default());
+    }
+    w.arms
+        .get_mut(version)
+        .unwrap_or_else(|| unreachable!("inserted just above"))
 }
 
 #[derive(Default)]
@@ -134,18 +154,7 @@ impl RolloutStats {
         scores: &[f64],
         request_id: Option<&str>,
     ) {
-        self.with_window(model, step_id, |w| {
-            if !w.arms.contains_key(version) {
-                w.arms.insert(version.to_string(), ArmWindow::default());
-            }
-            let Some(a) = w.arms.get_mut(version) else { return };
-            a.requests += 1;
-            if !ok {
-                a.errors += 1;
-            }
-            let _ = a.latency_us.record(latency_us.max(1));
-            a.push_scores(scores);
-        });
+        self.with_window(model, step_id, |w| arm(w, version).count(ok, latency_us, scores));
         // Request ids are only remembered when an outcome guard needs to join them.
         let Some(request_id) = request_id else { return };
         let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
@@ -182,13 +191,8 @@ impl RolloutStats {
         scores: &[f64],
     ) {
         self.with_window(model, step_id, |w| {
-            let a = w.arms.entry(version.to_string()).or_default();
-            a.requests += 1;
-            if !ok {
-                a.errors += 1;
-            }
-            let _ = a.latency_us.record(latency_us.max(1));
-            a.push_scores(scores);
+            let a = arm(w, version);
+            a.count(ok, latency_us, scores);
             if let Some(agreed) = agreed {
                 a.compared += 1;
                 if agreed {

@@ -194,25 +194,7 @@ pub fn parse_steps(s: &str) -> Result<Vec<f64>> {
 /// `stable=50,b=25,c=25` → weights summing to 100 (names are versions; `stable` means the
 /// current stable version).
 pub fn parse_weights(s: &str) -> Result<Vec<(String, f64)>> {
-    let mut out = Vec::new();
-    for part in s.split(',') {
-        let (k, v) = part.split_once('=').ok_or_else(|| {
-            Error::Usage(format!(
-                "--weights {s:?}: expected version=percent pairs like stable=50,b=25,c=25"
-            ))
-        })?;
-        let w: f64 = v
-            .trim()
-            .trim_end_matches('%')
-            .parse()
-            .ok()
-            .filter(|w: &f64| *w >= 0.0 && w.is_finite())
-            .ok_or_else(|| Error::Usage(format!("--weights {s:?}: {v:?} is not a percentage")))?;
-        if out.iter().any(|(n, _): &(String, f64)| n == k.trim()) {
-            return Err(Error::Usage(format!("--weights {s:?}: {k:?} appears twice")));
-        }
-        out.push((k.trim().to_string(), w));
-    }
+    let out = crate::cli::parse_pairs("--weights", s)?;
     let total: f64 = out.iter().map(|(_, w)| w).sum();
     if (total - 100.0).abs() > 1e-9 || out.len() < 2 {
         return Err(Error::Usage(format!(
