@@ -7,6 +7,7 @@ pub mod correction;
 pub mod cuped;
 pub mod dist;
 pub mod distance;
+pub mod drift;
 pub mod means;
 pub mod moments;
 pub mod power;
