@@ -28,6 +28,9 @@ _mlctl() {
             mlctl,deploy)
                 cmd="mlctl__subcmd__deploy"
                 ;;
+            mlctl,drift)
+                cmd="mlctl__subcmd__drift"
+                ;;
             mlctl,help)
                 cmd="mlctl__subcmd__help"
                 ;;
@@ -76,6 +79,24 @@ _mlctl() {
             mlctl__subcmd__abtest__subcmd__help,plan)
                 cmd="mlctl__subcmd__abtest__subcmd__help__subcmd__plan"
                 ;;
+            mlctl__subcmd__drift,baseline)
+                cmd="mlctl__subcmd__drift__subcmd__baseline"
+                ;;
+            mlctl__subcmd__drift,check)
+                cmd="mlctl__subcmd__drift__subcmd__check"
+                ;;
+            mlctl__subcmd__drift,help)
+                cmd="mlctl__subcmd__drift__subcmd__help"
+                ;;
+            mlctl__subcmd__drift__subcmd__help,baseline)
+                cmd="mlctl__subcmd__drift__subcmd__help__subcmd__baseline"
+                ;;
+            mlctl__subcmd__drift__subcmd__help,check)
+                cmd="mlctl__subcmd__drift__subcmd__help__subcmd__check"
+                ;;
+            mlctl__subcmd__drift__subcmd__help,help)
+                cmd="mlctl__subcmd__drift__subcmd__help__subcmd__help"
+                ;;
             mlctl__subcmd__help,abtest)
                 cmd="mlctl__subcmd__help__subcmd__abtest"
                 ;;
@@ -87,6 +108,9 @@ _mlctl() {
                 ;;
             mlctl__subcmd__help,deploy)
                 cmd="mlctl__subcmd__help__subcmd__deploy"
+                ;;
+            mlctl__subcmd__help,drift)
+                cmd="mlctl__subcmd__help__subcmd__drift"
                 ;;
             mlctl__subcmd__help,help)
                 cmd="mlctl__subcmd__help__subcmd__help"
@@ -124,6 +148,12 @@ _mlctl() {
             mlctl__subcmd__help__subcmd__abtest,plan)
                 cmd="mlctl__subcmd__help__subcmd__abtest__subcmd__plan"
                 ;;
+            mlctl__subcmd__help__subcmd__drift,baseline)
+                cmd="mlctl__subcmd__help__subcmd__drift__subcmd__baseline"
+                ;;
+            mlctl__subcmd__help__subcmd__drift,check)
+                cmd="mlctl__subcmd__help__subcmd__drift__subcmd__check"
+                ;;
             *)
                 ;;
         esac
@@ -131,7 +161,7 @@ _mlctl() {
 
     case "${cmd}" in
         mlctl)
-            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict status promote pause resume rollback history abtest demo completions man help"
+            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict status promote pause resume rollback history abtest drift demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -584,8 +614,214 @@ _mlctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlctl__subcmd__drift)
+            opts="-o -h --endpoint --token --data-dir --output --help baseline check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__drift__subcmd__baseline)
+            opts="-o -h --out --columns --numeric --categorical --bins --sample --merge --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --numeric)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --categorical)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bins)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sample)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --merge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__drift__subcmd__check)
+            opts="-o -h --baseline --columns --method --threshold --drift-share --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --baseline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --columns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --method)
+                    COMPREPLY=($(compgen -W "auto psi ks wasserstein chisquare js" -- "${cur}"))
+                    return 0
+                    ;;
+                --threshold)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drift-share)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__drift__subcmd__help)
+            opts="baseline check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__drift__subcmd__help__subcmd__baseline)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__drift__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__drift__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlctl__subcmd__help)
-            opts="serve deploy predict status promote pause resume rollback history abtest demo completions man help"
+            opts="serve deploy predict status promote pause resume rollback history abtest drift demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -671,6 +907,48 @@ _mlctl() {
         mlctl__subcmd__help__subcmd__deploy)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__drift)
+            opts="baseline check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__drift__subcmd__baseline)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__drift__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

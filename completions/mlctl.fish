@@ -42,7 +42,8 @@ complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "resume" -d 'Continue a 
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
-complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "drift" -d 'Compare live data with a training baseline (output and input drift)'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "demo" -d 'Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "completions" -d 'Print shell completions'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -199,6 +200,50 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subc
 complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from help" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
 complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from help" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'
 complete -c mlctl -n "__fish_mlctl_using_subcommand abtest; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -f -a "baseline" -d 'Profile training data or predictions into a baseline JSON (one streaming pass)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -f -a "check" -d 'Compare data with a baseline: per-column statistic, threshold, drift flag; exit 1 on dataset drift'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and not __fish_seen_subcommand_from baseline check help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l out -d 'Where to write the profile' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l columns -d 'Columns to profile, comma-separated [default: all]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l numeric -d 'Treat these columns as numeric (comma-separated)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l categorical -d 'Treat these columns as categorical (comma-separated)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l bins -d 'Equal-frequency bins per numeric column' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l sample -d 'Values kept per numeric column for KS and Wasserstein' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l merge -d 'Merge existing profiles instead of reading data' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l baseline -d 'The baseline profile (from `drift baseline`)' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l columns -d 'Columns to check, comma-separated [default: every profiled column]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l method -d 'auto (Evidently\'s choice by size), or force psi, ks, wasserstein, chisquare, js' -r -f -a "auto\t''
+psi\t''
+ks\t''
+wasserstein\t''
+chisquare\t''
+js\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l threshold -d 'Per-column threshold, e.g. score=0.2 (repeatable or comma-separated)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l drift-share -d 'Share of drifted columns that makes the dataset drifted' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from help" -f -a "baseline" -d 'Profile training data or predictions into a baseline JSON (one streaming pass)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from help" -f -a "check" -d 'Compare data with a baseline: per-column statistic, threshold, drift flag; exit 1 on dataset drift'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l seed -d 'Seed for the generated traffic' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l keep -d 'Keep the demo\'s data dir here instead of a temporary one' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l endpoint -d 'Gateway base URL' -r
@@ -222,19 +267,22 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s o -l output -d 'Repo
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "resume" -d 'Continue a paused rollout (the step timer restarts)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "demo" -d 'Start an embedded gateway with the fixture models and walk through deploy and predict'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "completions" -d 'Print shell completions'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "resume" -d 'Continue a paused rollout (the step timer restarts)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "drift" -d 'Compare live data with a training baseline (output and input drift)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "demo" -d 'Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "completions" -d 'Print shell completions'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from drift" -f -a "baseline" -d 'Profile training data or predictions into a baseline JSON (one streaming pass)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from drift" -f -a "check" -d 'Compare data with a baseline: per-column statistic, threshold, drift flag; exit 1 on dataset drift'

@@ -73,7 +73,10 @@ pub enum Command {
     /// A/B/n significance on logged outcomes, and experiment planning.
     #[command(subcommand)]
     Abtest(AbtestCommand),
-    /// Start an embedded gateway with the fixture models and walk through deploy and predict.
+    /// Compare live data with a training baseline (output and input drift).
+    #[command(subcommand)]
+    Drift(DriftCommand),
+    /// Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted.
     Demo(DemoArgs),
     /// Print shell completions.
     Completions(CompletionsArgs),
@@ -326,6 +329,64 @@ pub struct AbtestPlanArgs {
     /// Units per day across all arms, to estimate the duration.
     #[arg(long)]
     pub daily_traffic: Option<f64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DriftCommand {
+    /// Profile training data or predictions into a baseline JSON (one streaming pass).
+    Baseline(DriftBaselineArgs),
+    /// Compare data with a baseline: per-column statistic, threshold, drift flag; exit 1 on dataset drift.
+    Check(DriftCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DriftBaselineArgs {
+    /// CSV, TSV or JSONL files (gzip with .gz).
+    #[arg(required_unless_present = "merge")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the profile.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Columns to profile, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Treat these columns as numeric (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub numeric: Vec<String>,
+    /// Treat these columns as categorical (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Equal-frequency bins per numeric column.
+    #[arg(long, default_value_t = 10)]
+    pub bins: usize,
+    /// Values kept per numeric column for KS and Wasserstein.
+    #[arg(long, default_value_t = 1000)]
+    pub sample: usize,
+    /// Merge existing profiles instead of reading data.
+    #[arg(long, num_args = 1.., value_name = "PROFILE", conflicts_with = "files")]
+    pub merge: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DriftCheckArgs {
+    /// Current data: CSV, TSV or JSONL files (gzip with .gz).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The baseline profile (from `drift baseline`).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// Columns to check, comma-separated [default: every profiled column].
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// auto (Evidently's choice by size), or force psi, ks, wasserstein, chisquare, js.
+    #[arg(long, value_enum, default_value_t = crate::drift::check::Method::Auto)]
+    pub method: crate::drift::check::Method,
+    /// Per-column threshold, e.g. score=0.2 (repeatable or comma-separated).
+    #[arg(long = "threshold", value_name = "COL=X")]
+    pub thresholds: Vec<String>,
+    /// Share of drifted columns that makes the dataset drifted.
+    #[arg(long, default_value_t = 0.5)]
+    pub drift_share: f64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod client;
 pub mod commands;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod output;
 pub mod rollout;

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, OutputFormat};
+use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, OutputFormat};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{Report, render};
@@ -52,6 +52,12 @@ async fn dispatch(cli: Cli) -> Result<()> {
             gate.map_or(Ok(()), Err)
         }
         Command::Abtest(AbtestCommand::Plan(a)) => print(&commands::abtest::plan_cmd(a)?, fmt),
+        Command::Drift(DriftCommand::Baseline(a)) => print(&commands::drift::baseline_cmd(a)?, fmt),
+        Command::Drift(DriftCommand::Check(a)) => {
+            let (report, gate) = commands::drift::check_cmd(a)?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
         Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
         Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
         Command::Man => write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?),

@@ -4,6 +4,7 @@ pub mod abtest;
 pub mod completions;
 pub mod demo;
 pub mod deploy;
+pub mod drift;
 pub mod predict;
 pub mod rollout;
 pub mod serve;

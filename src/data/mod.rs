@@ -298,3 +298,19 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     }
     Ok(n)
 }
+
+/// The header row of a CSV/TSV file (gzip too), into `out`.
+pub fn scan_header(path: &Path, out: &mut Vec<String>) -> Result<()> {
+    let (reader, name) = open(path)?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(if name.ends_with(".tsv") { b'\t' } else { b',' })
+        .from_reader(reader);
+    let headers = rdr.headers().map_err(|e| {
+        Error::input(
+            format!("{}:1", path.display()),
+            format!("cannot read the header row: {e}"),
+        )
+    })?;
+    out.extend(headers.iter().map(|h| h.trim().to_string()));
+    Ok(())
+}

@@ -1,0 +1,400 @@
+//! `drift check`: compare current data with a baseline profile, column by column.
+//!
+//! Methods (defaults as Evidently's data-drift preset): numeric — PSI over the baseline's
+//! quantile bins (ε = 1e-4), two-sample KS, Wasserstein-1 normalised by the baseline std;
+//! categorical — chi-square against the baseline shares, Jensen–Shannon distance.
+//! `auto`: up to 1000 current rows KS / chi-square at p < 0.05, above that Wasserstein /
+//! JS ≥ 0.1 (p-values flag everything on large samples; distances keep a fixed meaning).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::profile::{ColumnProfile, Kind, Profile, Reservoir, bin_of};
+use crate::error::{Error, Result};
+use crate::output::{Grid, Report};
+use crate::stats::drift::{chi_square, jensen_shannon, ks_2samp, wasserstein_1};
+
+/// Current rows up to which `auto` uses tests (KS, chi-square) rather than distances.
+pub const AUTO_SMALL_N: u64 = 1000;
+/// Values kept per numeric column for KS and Wasserstein (exact below this many rows).
+pub const CURRENT_RESERVOIR: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Auto,
+    Psi,
+    Ks,
+    Wasserstein,
+    Chisquare,
+    Js,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::Auto => "auto",
+            Method::Psi => "psi",
+            Method::Ks => "ks",
+            Method::Wasserstein => "wasserstein",
+            Method::Chisquare => "chisquare",
+            Method::Js => "js",
+        }
+    }
+    /// Default threshold: p-value level for tests, distance for the rest.
+    pub fn default_threshold(self) -> f64 {
+        match self {
+            Method::Psi => 0.2,
+            Method::Ks | Method::Chisquare => 0.05,
+            Method::Wasserstein | Method::Js => 0.1,
+            Method::Auto => 0.1,
+        }
+    }
+    fn is_test(self) -> bool {
+        matches!(self, Method::Ks | Method::Chisquare)
+    }
+}
+
+/// Streaming state for one column of the current data.
+pub struct CurrentColumn {
+    pub rows: u64,
+    pub missing: u64,
+    pub sample: Reservoir,
+    pub bins: Vec<u64>,
+    pub cats: HashMap<String, u64>,
+}
+
+impl CurrentColumn {
+    pub fn new(base: &ColumnProfile) -> Self {
+        let bins = base.numeric.as_ref().map_or(0, |n| n.edges.len() + 1);
+        CurrentColumn {
+            rows: 0,
+            missing: 0,
+            sample: Reservoir::new(CURRENT_RESERVOIR, 11),
+            bins: vec![0; bins],
+            cats: HashMap::new(),
+        }
+    }
+
+    /// Add one cell; `Err(msg)` when a numeric column gets a non-number.
+    pub fn push(&mut self, base: &ColumnProfile, cell: Option<&str>) -> std::result::Result<(), String> {
+        let Some(v) = cell else {
+            self.missing += 1;
+            return Ok(());
+        };
+        self.rows += 1;
+        match (&base.kind, &base.numeric) {
+            (Kind::Numeric, Some(n)) => {
+                let x = v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                    format!(
+                        "column \"{}\": expected a number (the baseline profile says numeric), got {v:?}",
+                        base.name
+                    )
+                })?;
+                self.sample.push(x);
+                self.bins[bin_of(&n.edges, x)] += 1;
+            }
+            _ => {
+                if let Some(c) = self.cats.get_mut(v) {
+                    *c += 1;
+                } else if self.cats.len() < super::profile::MAX_CATEGORIES {
+                    self.cats.insert(v.to_string(), 1);
+                } else {
+                    *self.cats.entry(String::new()).or_default() += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ColumnDrift {
+    pub column: String,
+    pub kind: Kind,
+    pub method: String,
+    pub statistic: Option<f64>,
+    pub p_value: Option<f64>,
+    pub threshold: f64,
+    pub drift: bool,
+    pub rows: u64,
+    pub missing: u64,
+    /// Baseline and current shares per bin (numeric) or category (+ other), for reports.
+    pub baseline_shares: Vec<f64>,
+    pub current_shares: Vec<f64>,
+    pub labels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DriftReport {
+    pub baseline_rows: u64,
+    pub current_rows: u64,
+    pub columns: Vec<ColumnDrift>,
+    pub drifted: usize,
+    pub drift_share: f64,
+    pub drift_share_threshold: f64,
+    pub dataset_drift: bool,
+}
+
+/// Judge one column.
+pub fn judge(base: &ColumnProfile, cur: &CurrentColumn, method: Method, threshold: Option<f64>) -> ColumnDrift {
+    let mut out = ColumnDrift {
+        column: base.name.clone(),
+        kind: base.kind,
+        method: String::new(),
+        statistic: None,
+        p_value: None,
+        threshold: 0.0,
+        drift: false,
+        rows: cur.rows,
+        missing: cur.missing,
+        baseline_shares: vec![],
+        current_shares: vec![],
+        labels: vec![],
+        note: None,
+    };
+    let numeric = base.kind == Kind::Numeric;
+    let small = cur.rows <= AUTO_SMALL_N;
+    let applicable = |m: Method| match m {
+        Method::Ks | Method::Wasserstein => numeric,
+        Method::Chisquare | Method::Js => !numeric,
+        _ => true,
+    };
+    let chosen = match method {
+        Method::Auto => match (numeric, small) {
+            (true, true) => Method::Ks,
+            (true, false) => Method::Wasserstein,
+            (false, true) => Method::Chisquare,
+            (false, false) => Method::Js,
+        },
+        m if applicable(m) => m,
+        m => {
+            out.note = Some(format!(
+                "{} does not apply to a {} column; used the auto choice",
+                m.name(),
+                if numeric { "numeric" } else { "categorical" }
+            ));
+            match (numeric, small) {
+                (true, true) => Method::Ks,
+                (true, false) => Method::Wasserstein,
+                (false, true) => Method::Chisquare,
+                (false, false) => Method::Js,
+            }
+        }
+    };
+    out.method = chosen.name().into();
+    out.threshold = threshold.unwrap_or(chosen.default_threshold());
+    // Shares over the baseline's bins or categories (+ other).
+    let (base_shares, cur_counts, labels): (Vec<f64>, Vec<f64>, Vec<String>) = if let Some(n) = &base.numeric {
+        let labels = (0..=n.edges.len())
+            .map(
+                |i| match (i.checked_sub(1).and_then(|j| n.edges.get(j)), n.edges.get(i)) {
+                    (None, Some(hi)) => format!("< {}", crate::commands::fmt_num(*hi)),
+                    (Some(lo), None) => format!("≥ {}", crate::commands::fmt_num(*lo)),
+                    (Some(lo), Some(hi)) => {
+                        format!("{}–{}", crate::commands::fmt_num(*lo), crate::commands::fmt_num(*hi))
+                    }
+                    (None, None) => "all".into(),
+                },
+            )
+            .collect();
+        (
+            n.proportions.clone(),
+            cur.bins.iter().map(|&c| c as f64).collect(),
+            labels,
+        )
+    } else {
+        let k = base
+            .categorical
+            .as_ref()
+            .map(|c| (c.top.clone(), c.other))
+            .unwrap_or_default();
+        let total = (base.count.max(1)) as f64;
+        let mut shares: Vec<f64> = k.0.iter().map(|(_, c)| *c as f64 / total).collect();
+        shares.push(k.1 as f64 / total);
+        let mut counts = vec![0.0; k.0.len() + 1];
+        for (v, c) in &cur.cats {
+            let i = k.0.iter().position(|(b, _)| b == v).unwrap_or(k.0.len());
+            counts[i] += *c as f64;
+        }
+        let mut labels: Vec<String> = k.0.iter().map(|(v, _)| v.clone()).collect();
+        labels.push("(other)".into());
+        (shares, counts, labels)
+    };
+    let cur_total: f64 = cur_counts.iter().sum();
+    out.baseline_shares = base_shares.clone();
+    out.current_shares = cur_counts.iter().map(|c| c / cur_total.max(1.0)).collect();
+    out.labels = labels;
+    if cur.rows == 0 {
+        out.note = Some("no current values".into());
+        return out;
+    }
+    match chosen {
+        Method::Psi => {
+            const EPS: f64 = 1e-4;
+            let psi: f64 = base_shares
+                .iter()
+                .zip(&out.current_shares)
+                .map(|(&e, &a)| (a.max(EPS) - e.max(EPS)) * (a.max(EPS) / e.max(EPS)).ln())
+                .sum();
+            out.statistic = Some(psi);
+        }
+        Method::Ks => {
+            if let Some(r) = base
+                .numeric
+                .as_ref()
+                .and_then(|n| ks_2samp(&n.sample, &cur.sample.values))
+            {
+                out.statistic = Some(r.statistic);
+                out.p_value = Some(r.p_value);
+            }
+        }
+        Method::Wasserstein => {
+            if let Some(n) = &base.numeric {
+                let w = wasserstein_1(&n.sample, &cur.sample.values).unwrap_or(0.0);
+                out.statistic = Some(if n.std > 0.0 { w / n.std } else { w });
+            }
+        }
+        Method::Chisquare => {
+            if let Some(r) = chi_square(&cur_counts, &base_shares) {
+                out.statistic = Some(r.statistic);
+                out.p_value = Some(r.p_value);
+            }
+        }
+        Method::Js => {
+            out.statistic = jensen_shannon(&base_shares, &cur_counts);
+        }
+        Method::Auto => {}
+    }
+    out.drift = if chosen.is_test() {
+        out.p_value.is_some_and(|p| p < out.threshold)
+    } else {
+        out.statistic.is_some_and(|s| s >= out.threshold)
+    };
+    out
+}
+
+impl Report for DriftReport {
+    fn grids(&self) -> Vec<Grid> {
+        let rows = self
+            .columns
+            .iter()
+            .map(|c| {
+                let n = |v: Option<f64>| v.map(crate::commands::fmt_num).unwrap_or_else(|| "-".into());
+                vec![
+                    c.column.clone(),
+                    format!("{:?}", c.kind).to_lowercase(),
+                    c.method.clone(),
+                    n(c.statistic),
+                    n(c.p_value),
+                    crate::commands::fmt_num(c.threshold),
+                    if c.drift { "DRIFT".into() } else { "ok".into() },
+                    c.rows.to_string(),
+                    c.note.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        vec![Grid {
+            title: Some(format!(
+                "{} of {} columns drifted ({:.0}%, threshold {:.0}%) → {} ({} baseline rows, {} current rows)",
+                self.drifted,
+                self.columns.len(),
+                self.drift_share * 100.0,
+                self.drift_share_threshold * 100.0,
+                if self.dataset_drift {
+                    "DATASET DRIFT"
+                } else {
+                    "no dataset drift"
+                },
+                self.baseline_rows,
+                self.current_rows
+            )),
+            headers: [
+                "column",
+                "kind",
+                "method",
+                "statistic",
+                "p-value",
+                "threshold",
+                "",
+                "rows",
+                "note",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows,
+        }]
+    }
+}
+
+/// Scan `files` against `profile` for `columns`, then judge each column.
+pub fn check(
+    profile: &Profile,
+    files: &[std::path::PathBuf],
+    columns: &[String],
+    method: Method,
+    thresholds: &[(String, f64)],
+    drift_share: f64,
+) -> Result<DriftReport> {
+    let bases: Vec<&ColumnProfile> = columns
+        .iter()
+        .map(|c| {
+            profile.column(c).ok_or_else(|| {
+                let known: Vec<&str> = profile.columns.iter().map(|c| c.name.as_str()).collect();
+                Error::Usage(format!(
+                    "column \"{c}\" is not in the baseline profile (profile columns: {})",
+                    known.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    for (c, _) in thresholds {
+        if !columns.contains(c) {
+            return Err(Error::Usage(format!(
+                "--threshold {c}=…: \"{c}\" is not a checked column"
+            )));
+        }
+    }
+    let mut state: Vec<CurrentColumn> = bases.iter().map(|b| CurrentColumn::new(b)).collect();
+    let mut rows = 0;
+    for f in files {
+        rows += crate::data::scan(f, columns, |line, cells| {
+            for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {
+                st.push(base, *cell)
+                    .map_err(|m| Error::input(format!("{}:{line}", f.display()), m))?;
+            }
+            Ok(())
+        })?;
+    }
+    if rows == 0 {
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        return Err(Error::input(names.join(", "), "no data rows to check"));
+    }
+    let judged: Vec<ColumnDrift> = bases
+        .iter()
+        .zip(&state)
+        .map(|(b, s)| {
+            judge(
+                b,
+                s,
+                method,
+                thresholds.iter().find(|(c, _)| *c == b.name).map(|(_, t)| *t),
+            )
+        })
+        .collect();
+    let drifted = judged.iter().filter(|c| c.drift).count();
+    let share = drifted as f64 / judged.len().max(1) as f64;
+    Ok(DriftReport {
+        baseline_rows: profile.rows,
+        current_rows: rows,
+        columns: judged,
+        drifted,
+        drift_share: share,
+        drift_share_threshold: drift_share,
+        dataset_drift: share >= drift_share && drifted > 0,
+    })
+}

@@ -1,0 +1,115 @@
+//! `mlctl drift baseline|check`: profiles of training data and their comparison with
+//! live data. Statistics live in `crate::stats::drift` (pure).
+
+pub mod check;
+pub mod profile;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use profile::{ColumnBuilder, Kind, Profile};
+
+/// Column names of a CSV/TSV header or of the first JSONL object.
+pub fn header_columns(path: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = Vec::new();
+    let lower = path.to_string_lossy().to_ascii_lowercase();
+    if lower.ends_with(".jsonl") || lower.ends_with(".jsonl.gz") || lower.ends_with(".ndjson") {
+        // Keys of the first object, in their order of appearance.
+        let mut first: Option<Vec<String>> = None;
+        let reader = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let reader: Box<dyn std::io::Read> = if lower.ends_with(".gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(reader))
+        } else {
+            Box::new(reader)
+        };
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(reader).lines() {
+            let line = line.map_err(|e| Error::io(path, e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line).map_err(|e| {
+                Error::input(
+                    format!("{}:1", path.display()),
+                    format!("expected a JSON object per line: {e}"),
+                )
+            })?;
+            first = Some(obj.keys().cloned().collect());
+            break;
+        }
+        names = first.unwrap_or_default();
+    } else {
+        crate::data::scan_header(path, &mut names)?;
+    }
+    if names.is_empty() {
+        return Err(Error::input(path.display().to_string(), "no columns found"));
+    }
+    Ok(names)
+}
+
+pub struct BaselineOptions {
+    pub columns: Option<Vec<String>>,
+    pub numeric: Vec<String>,
+    pub categorical: Vec<String>,
+    pub bins: usize,
+    pub sample: usize,
+}
+
+/// One streaming pass over `files` into a profile.
+pub fn baseline(files: &[PathBuf], o: &BaselineOptions) -> Result<Profile> {
+    let first = files
+        .first()
+        .ok_or_else(|| Error::Usage("give at least one data file".into()))?;
+    if !(2..=100).contains(&o.bins) {
+        return Err(Error::Usage(format!("--bins {}: between 2 and 100", o.bins)));
+    }
+    let columns = match &o.columns {
+        Some(c) => c.clone(),
+        None => header_columns(first)?,
+    };
+    for c in o.numeric.iter().chain(&o.categorical) {
+        if !columns.contains(c) {
+            return Err(Error::Usage(format!(
+                "--numeric/--categorical {c:?}: not among the profiled columns"
+            )));
+        }
+    }
+    let mut builders: Vec<ColumnBuilder> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let forced = if o.numeric.contains(c) {
+                Some(Kind::Numeric)
+            } else if o.categorical.contains(c) {
+                Some(Kind::Categorical)
+            } else {
+                None
+            };
+            ColumnBuilder::new(c, forced, o.sample, 1000 + i as u64)
+        })
+        .collect();
+    let mut rows = 0;
+    for f in files {
+        rows += crate::data::scan(f, &columns, |_, cells| {
+            for (b, cell) in builders.iter_mut().zip(cells) {
+                b.push(*cell);
+            }
+            Ok(())
+        })?;
+    }
+    if rows == 0 {
+        return Err(Error::input(first.display().to_string(), "no data rows to profile"));
+    }
+    let at = first.display().to_string();
+    let columns = builders
+        .into_iter()
+        .map(|b| b.finish(o.bins, &at))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Profile {
+        format: profile::FORMAT.into(),
+        version: profile::VERSION,
+        rows,
+        bins: o.bins,
+        columns,
+    })
+}

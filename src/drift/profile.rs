@@ -1,0 +1,420 @@
+//! Baseline profiles: one streaming pass over training data/predictions builds, per
+//! column, its kind, counts, moments, quantile bin edges with their proportions, a small
+//! reservoir sample (for KS and Wasserstein) and category frequencies. The profile is
+//! versioned JSON of a few KB per column and mergeable.
+//!
+//! Approximations (stated in the README): bin edges and proportions come from a uniform
+//! reservoir of `EDGE_RESERVOIR` values (exact below that many rows; rank error about
+//! 1/√20 000 above), the stored sample holds `--sample` values (default 1000), and at
+//! most `MAX_CATEGORIES` distinct categories are tracked, the rest pooled as "other".
+
+use std::collections::HashMap;
+
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::stats::moments::Moments;
+
+pub const FORMAT: &str = "mlctl-drift-profile";
+pub const VERSION: u32 = 1;
+pub const EDGE_RESERVOIR: usize = 20_000;
+pub const MAX_CATEGORIES: usize = 1000;
+/// Categories stored in a profile (the rest pooled as "other").
+pub const TOP_K: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Numeric,
+    Categorical,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub kind: Kind,
+    pub count: u64,
+    pub missing: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numeric: Option<NumericProfile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub categorical: Option<CategoricalProfile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NumericProfile {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    /// Inner bin edges (bins − 1 values); bin i is [edge[i-1], edge[i]).
+    pub edges: Vec<f64>,
+    /// Share of values per bin (edges.len() + 1 bins).
+    pub proportions: Vec<f64>,
+    /// Uniform reservoir sample of the values.
+    pub sample: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CategoricalProfile {
+    /// (value, count), most frequent first.
+    pub top: Vec<(String, u64)>,
+    pub other: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub format: String,
+    pub version: u32,
+    pub rows: u64,
+    pub bins: usize,
+    pub columns: Vec<ColumnProfile>,
+}
+
+impl Profile {
+    /// Read and validate a profile file; errors say what is wrong with it.
+    pub fn read(path: &std::path::Path) -> Result<Profile> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let at = path.display().to_string();
+        let v: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::input(&at, format!("not a drift profile (invalid JSON: {e})")))?;
+        if v["format"] != FORMAT {
+            return Err(Error::input(
+                &at,
+                format!("not a drift profile (format is {}, expected \"{FORMAT}\")", v["format"]),
+            ));
+        }
+        let version = v["version"].as_u64().unwrap_or(0);
+        if version > VERSION as u64 {
+            return Err(Error::input(
+                &at,
+                format!("profile version {version} is newer than this mlctl reads ({VERSION}); upgrade mlctl"),
+            ));
+        }
+        let p: Profile =
+            serde_json::from_value(v).map_err(|e| Error::input(&at, format!("corrupted drift profile: {e}")))?;
+        for c in &p.columns {
+            let ok = match c.kind {
+                Kind::Numeric => c
+                    .numeric
+                    .as_ref()
+                    .is_some_and(|n| n.proportions.len() == n.edges.len() + 1),
+                Kind::Categorical => c.categorical.is_some(),
+            };
+            if !ok {
+                return Err(Error::input(
+                    &at,
+                    format!("corrupted drift profile: column \"{}\" is incomplete", c.name),
+                ));
+            }
+        }
+        Ok(p)
+    }
+
+    pub fn column(&self, name: &str) -> Option<&ColumnProfile> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// Reservoir sampling (Vitter's algorithm R) with a fixed seed, so profiles of the same
+/// data are identical.
+#[derive(Debug, Clone)]
+pub struct Reservoir {
+    pub cap: usize,
+    pub seen: u64,
+    pub values: Vec<f64>,
+    rng: rand::rngs::StdRng,
+}
+
+impl Reservoir {
+    pub fn new(cap: usize, seed: u64) -> Self {
+        Reservoir {
+            cap,
+            seen: 0,
+            values: Vec::with_capacity(cap.min(1 << 16)),
+            rng: rand::rngs::StdRng::seed_from_u64(seed),
+        }
+    }
+    pub fn push(&mut self, v: f64) {
+        self.seen += 1;
+        if self.values.len() < self.cap {
+            self.values.push(v);
+        } else {
+            let j = self.rng.random_range(0..self.seen);
+            if (j as usize) < self.cap {
+                self.values[j as usize] = v;
+            }
+        }
+    }
+}
+
+/// Streaming accumulator for one column (kind decided at the end unless forced).
+#[derive(Debug, Clone)]
+pub struct ColumnBuilder {
+    pub name: String,
+    forced: Option<Kind>,
+    pub count: u64,
+    pub missing: u64,
+    non_numeric: u64,
+    moments: Moments,
+    min: f64,
+    max: f64,
+    edges_res: Reservoir,
+    sample: Reservoir,
+    cats: HashMap<String, u64>,
+    cats_overflow: u64,
+}
+
+impl ColumnBuilder {
+    pub fn new(name: &str, forced: Option<Kind>, sample: usize, seed: u64) -> Self {
+        ColumnBuilder {
+            name: name.into(),
+            forced,
+            count: 0,
+            missing: 0,
+            non_numeric: 0,
+            moments: Moments::default(),
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            edges_res: Reservoir::new(EDGE_RESERVOIR, seed),
+            sample: Reservoir::new(sample, seed ^ 0x9e37_79b9),
+            cats: HashMap::new(),
+            cats_overflow: 0,
+        }
+    }
+
+    pub fn push(&mut self, cell: Option<&str>) {
+        let Some(v) = cell else {
+            self.missing += 1;
+            return;
+        };
+        self.count += 1;
+        if self.forced != Some(Kind::Categorical) {
+            match v.parse::<f64>().ok().filter(|x| x.is_finite()) {
+                Some(x) => {
+                    self.moments.push(x);
+                    self.min = self.min.min(x);
+                    self.max = self.max.max(x);
+                    self.edges_res.push(x);
+                    self.sample.push(x);
+                }
+                None => self.non_numeric += 1,
+            }
+        }
+        if self.forced != Some(Kind::Numeric) {
+            if let Some(c) = self.cats.get_mut(v) {
+                *c += 1;
+            } else if self.cats.len() < MAX_CATEGORIES {
+                self.cats.insert(v.to_string(), 1);
+            } else {
+                self.cats_overflow += 1;
+            }
+        }
+    }
+
+    /// The kind: forced, else numeric when every present value parsed as a number.
+    pub fn kind(&self) -> Kind {
+        self.forced.unwrap_or(if self.non_numeric == 0 && self.count > 0 {
+            Kind::Numeric
+        } else {
+            Kind::Categorical
+        })
+    }
+
+    /// Finish into a profile column with `bins` equal-frequency bins.
+    pub fn finish(self, bins: usize, at: &str) -> Result<ColumnProfile> {
+        let kind = self.kind();
+        if kind == Kind::Numeric && self.non_numeric > 0 {
+            return Err(Error::input(
+                at,
+                format!(
+                    "column \"{}\" was declared numeric but has {} non-numeric values",
+                    self.name, self.non_numeric
+                ),
+            ));
+        }
+        let (numeric, categorical) = match kind {
+            Kind::Numeric => {
+                let mut sorted = self.edges_res.values.clone();
+                sorted.sort_by(f64::total_cmp);
+                let edges = quantile_edges(&sorted, bins);
+                let proportions = bin_shares(&sorted, &edges);
+                let sample: Vec<f64> = self.sample.values.iter().map(|v| round_sig(*v, 10)).collect();
+                (
+                    Some(NumericProfile {
+                        mean: self.moments.mean,
+                        std: self.moments.var().sqrt(),
+                        min: if self.moments.n > 0 { self.min } else { 0.0 },
+                        max: if self.moments.n > 0 { self.max } else { 0.0 },
+                        edges,
+                        proportions,
+                        sample,
+                    }),
+                    None,
+                )
+            }
+            Kind::Categorical => {
+                let mut all: Vec<(String, u64)> = self.cats.into_iter().collect();
+                all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                let other: u64 = all.iter().skip(TOP_K).map(|(_, c)| c).sum::<u64>() + self.cats_overflow;
+                all.truncate(TOP_K);
+                (None, Some(CategoricalProfile { top: all, other }))
+            }
+        };
+        Ok(ColumnProfile {
+            name: self.name,
+            kind,
+            count: self.count,
+            missing: self.missing,
+            numeric,
+            categorical,
+        })
+    }
+}
+
+/// `bins` equal-frequency bins over sorted values: the inner edges, deduplicated.
+pub fn quantile_edges(sorted: &[f64], bins: usize) -> Vec<f64> {
+    if sorted.is_empty() || bins < 2 {
+        return Vec::new();
+    }
+    let mut edges: Vec<f64> = (1..bins)
+        .map(|i| sorted[(i * sorted.len() / bins).min(sorted.len() - 1)])
+        .collect();
+    edges.dedup();
+    edges
+}
+
+/// Index of the bin of `x` given inner edges (bin i = [edge[i-1], edge[i])).
+pub fn bin_of(edges: &[f64], x: f64) -> usize {
+    edges.partition_point(|e| *e <= x)
+}
+
+pub fn bin_shares(values: &[f64], edges: &[f64]) -> Vec<f64> {
+    let mut counts = vec![0.0; edges.len() + 1];
+    for &v in values {
+        counts[bin_of(edges, v)] += 1.0;
+    }
+    let n = values.len().max(1) as f64;
+    counts.iter().map(|c| c / n).collect()
+}
+
+fn round_sig(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let mag = x.abs().log10().floor() as i32;
+    let scale = 10f64.powi(digits - 1 - mag);
+    if !scale.is_finite() || scale == 0.0 {
+        x
+    } else {
+        (x * scale).round() / scale
+    }
+}
+
+/// Merge profiles of the same columns (e.g. from shards). Counts and moments combine
+/// exactly; samples combine by drawing from each in proportion to its row count; edges
+/// and proportions are recomputed from the merged samples (approximate).
+pub fn merge(profiles: &[Profile], sample: usize) -> Result<Profile> {
+    let first = profiles
+        .first()
+        .ok_or_else(|| Error::Usage("--merge needs at least one profile".into()))?;
+    let mut columns = Vec::new();
+    for col in &first.columns {
+        let parts: Vec<&ColumnProfile> = profiles
+            .iter()
+            .map(|p| p.column(&col.name).filter(|c| c.kind == col.kind))
+            .collect::<Option<_>>()
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "profiles disagree on column \"{}\" (missing or of another kind)",
+                    col.name
+                ))
+            })?;
+        let count: u64 = parts.iter().map(|c| c.count).sum();
+        let missing: u64 = parts.iter().map(|c| c.missing).sum();
+        let merged = match col.kind {
+            Kind::Numeric => {
+                let mut m = Moments::default();
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+                let mut pooled = Vec::new();
+                for c in &parts {
+                    let n = c
+                        .numeric
+                        .as_ref()
+                        .ok_or_else(|| Error::State("numeric column without numbers".into()))?;
+                    let nn = c.count as f64;
+                    m.merge(&Moments {
+                        n: c.count,
+                        mean: n.mean,
+                        m2: n.std * n.std * (nn - 1.0).max(0.0),
+                    });
+                    lo = lo.min(n.min);
+                    hi = hi.max(n.max);
+                    let want = ((c.count as f64 / count.max(1) as f64) * sample as f64).round() as usize;
+                    let mut s = n.sample.clone();
+                    for i in 0..want.min(s.len()) {
+                        let j = rng.random_range(i..s.len());
+                        s.swap(i, j);
+                    }
+                    pooled.extend(s.into_iter().take(want));
+                }
+                let mut sorted = pooled.clone();
+                sorted.sort_by(f64::total_cmp);
+                let edges = quantile_edges(&sorted, first.bins);
+                let proportions = bin_shares(&sorted, &edges);
+                ColumnProfile {
+                    name: col.name.clone(),
+                    kind: Kind::Numeric,
+                    count,
+                    missing,
+                    numeric: Some(NumericProfile {
+                        mean: m.mean,
+                        std: m.var().sqrt(),
+                        min: lo,
+                        max: hi,
+                        edges,
+                        proportions,
+                        sample: pooled,
+                    }),
+                    categorical: None,
+                }
+            }
+            Kind::Categorical => {
+                let mut counts: HashMap<String, u64> = HashMap::new();
+                let mut other = 0;
+                for c in &parts {
+                    let k = c
+                        .categorical
+                        .as_ref()
+                        .ok_or_else(|| Error::State("categorical column without categories".into()))?;
+                    for (v, n) in &k.top {
+                        *counts.entry(v.clone()).or_default() += n;
+                    }
+                    other += k.other;
+                }
+                let mut all: Vec<(String, u64)> = counts.into_iter().collect();
+                all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                other += all.iter().skip(TOP_K).map(|(_, c)| c).sum::<u64>();
+                all.truncate(TOP_K);
+                ColumnProfile {
+                    name: col.name.clone(),
+                    kind: Kind::Categorical,
+                    count,
+                    missing,
+                    numeric: None,
+                    categorical: Some(CategoricalProfile { top: all, other }),
+                }
+            }
+        };
+        columns.push(merged);
+    }
+    Ok(Profile {
+        format: FORMAT.into(),
+        version: VERSION,
+        rows: profiles.iter().map(|p| p.rows).sum(),
+        bins: first.bins,
+        columns,
+    })
+}
