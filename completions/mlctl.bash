@@ -711,7 +711,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__drift__subcmd__check)
-            opts="-o -h --baseline --columns --method --threshold --drift-share --endpoint --token --data-dir --output --help"
+            opts="-o -h --baseline --columns --method --threshold --drift-share --window --time-col --report --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -734,6 +734,18 @@ _mlctl() {
                     return 0
                     ;;
                 --drift-share)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --window)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --time-col)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -234,6 +234,9 @@ chisquare\t''
 js\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l threshold -d 'Per-column threshold, e.g. score=0.2 (repeatable or comma-separated)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l drift-share -d 'Share of drifted columns that makes the dataset drifted' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l window -d 'Also judge consecutive windows of this length (needs --time-col), e.g. 1h' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l time-col -d 'Column with each row\'s time (RFC 3339 or epoch seconds), for --window' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l report -d 'Write a self-contained HTML report (inline SVG charts) here' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

@@ -387,6 +387,15 @@ pub struct DriftCheckArgs {
     /// Share of drifted columns that makes the dataset drifted.
     #[arg(long, default_value_t = 0.5)]
     pub drift_share: f64,
+    /// Also judge consecutive windows of this length (needs --time-col), e.g. 1h.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "time_col")]
+    pub window: Option<std::time::Duration>,
+    /// Column with each row's time (RFC 3339 or epoch seconds), for --window.
+    #[arg(long)]
+    pub time_col: Option<String>,
+    /// Write a self-contained HTML report (inline SVG charts) here.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -305,3 +305,83 @@ fn bad_input_exits_2_with_one_clear_line() {
         .code(2)
         .stderr(predicate::str::contains("declared numeric but has 1 non-numeric"));
 }
+
+#[test]
+fn windows_show_when_a_gradual_shift_starts_and_the_html_report_is_self_contained() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, c, p, html) = (
+        dir.path().join("b.csv"),
+        dir.path().join("c.csv"),
+        dir.path().join("p.json"),
+        dir.path().join("r.html"),
+    );
+    let normal = |u: f64| mlctl::stats::dist::norm_ppf(u.clamp(1e-9, 1.0 - 1e-9));
+    write_column(&b, "score", golden(20_000, 1.0, 0.0).map(normal));
+    // 4 hours of one row per 2 s; the score drifts by 1 sigma during the last two hours
+    let mut text = String::from("ts,score\n");
+    let values: Vec<f64> = silver(7200, 1.0, 0.0).map(normal).collect();
+    for (i, v) in values.iter().enumerate() {
+        let shift = if i < 3600 { 0.0 } else { 1.0 };
+        text.push_str(&format!("{},{}\n", 1_800_000_000 + 2 * i as i64, v + shift));
+    }
+    std::fs::write(&c, text).unwrap();
+    mlctl()
+        .args(["drift", "baseline"])
+        .arg(&b)
+        .arg("--out")
+        .arg(&p)
+        .assert()
+        .success();
+    let out = mlctl()
+        .args(["drift", "check", "--baseline"])
+        .arg(&p)
+        .arg(&c)
+        .args([
+            "--columns",
+            "score",
+            "--window",
+            "1h",
+            "--time-col",
+            "ts",
+            "-o",
+            "json",
+            "--report",
+        ])
+        .arg(&html)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let flags: Vec<bool> = v["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["columns"][0]["drift"].as_bool().unwrap())
+        .collect();
+    assert_eq!(flags, [false, false, true, true], "{v}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(page.matches("<svg").count() >= 2, "histogram and timeline");
+    for external in ["<script", "<link", "src=", "url("] {
+        assert!(!page.contains(external), "external asset: {external}");
+    }
+    mlctl()
+        .args(["drift", "check", "--baseline"])
+        .arg(&p)
+        .arg(&c)
+        .args(["--columns", "score", "--window", "0s", "--time-col", "ts"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--window must be longer than 0s"));
+    let bad_time = dir.path().join("bt.csv");
+    std::fs::write(&bad_time, "ts,score\nyesterday,0.5\n").unwrap();
+    mlctl()
+        .args(["drift", "check", "--baseline"])
+        .arg(&p)
+        .arg(&bad_time)
+        .args(["--columns", "score", "--window", "1h", "--time-col", "ts"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "bt.csv:2: column \"ts\": expected an RFC 3339 time",
+        ));
+}

@@ -119,7 +119,27 @@ pub fn check_cmd(a: DriftCheckArgs) -> Result<(DriftReport, Option<Error>)> {
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
-    let report = check(&profile, &a.files, &columns, a.method, &thresholds, a.drift_share)?;
+    let windowing = match (&a.window, &a.time_col) {
+        (Some(w), _) if w.is_zero() => return Err(Error::Usage("--window must be longer than 0s".into())),
+        (Some(w), Some(t)) => Some(crate::drift::check::Windowing {
+            time_col: t.clone(),
+            length: *w,
+        }),
+        _ => None,
+    };
+    let report = check(
+        &profile,
+        &a.files,
+        &columns,
+        a.method,
+        &thresholds,
+        a.drift_share,
+        windowing.as_ref(),
+    )?;
+    if let Some(path) = &a.report {
+        let html = crate::drift::html::render(&report);
+        std::fs::write(path, html).map_err(|e| Error::io(path, e))?;
+    }
     let gate = report.dataset_drift.then(|| {
         let cols: Vec<&str> = report
             .columns

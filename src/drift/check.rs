@@ -66,12 +66,12 @@ pub struct CurrentColumn {
 }
 
 impl CurrentColumn {
-    pub fn new(base: &ColumnProfile) -> Self {
+    pub fn new(base: &ColumnProfile, reservoir: usize) -> Self {
         let bins = base.numeric.as_ref().map_or(0, |n| n.edges.len() + 1);
         CurrentColumn {
             rows: 0,
             missing: 0,
-            sample: Reservoir::new(CURRENT_RESERVOIR, 11),
+            sample: Reservoir::new(reservoir, 11),
             bins: vec![0; bins],
             cats: HashMap::new(),
         }
@@ -137,6 +137,43 @@ pub struct DriftReport {
     pub drift_share: f64,
     pub drift_share_threshold: f64,
     pub dataset_drift: bool,
+    /// With `--window`: the same judgement per consecutive window (a drift timeline).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowDrift>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WindowDrift {
+    pub start: String,
+    pub end: String,
+    pub rows: u64,
+    pub drifted: usize,
+    pub drift_share: f64,
+    pub dataset_drift: bool,
+    pub columns: Vec<ColumnDrift>,
+}
+
+/// `--window` settings: the time column and the window length.
+pub struct Windowing {
+    pub time_col: String,
+    pub length: std::time::Duration,
+}
+
+/// Values kept per numeric column per window.
+pub const WINDOW_RESERVOIR: usize = 10_000;
+
+/// Seconds since the epoch from RFC 3339 or a number of seconds.
+fn parse_time(s: &str) -> Option<f64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros() as f64 / 1e6);
+    }
+    s.parse::<f64>().ok().filter(|x| x.is_finite())
+}
+
+fn label(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| secs.to_string())
 }
 
 /// Judge one column.
@@ -297,7 +334,7 @@ impl Report for DriftReport {
                 ]
             })
             .collect();
-        vec![Grid {
+        let mut grids = vec![Grid {
             title: Some(format!(
                 "{} of {} columns drifted ({:.0}%, threshold {:.0}%) → {} ({} baseline rows, {} current rows)",
                 self.drifted,
@@ -327,7 +364,46 @@ impl Report for DriftReport {
             .map(|s| s.to_string())
             .collect(),
             rows,
-        }]
+        }];
+        if !self.windows.is_empty() {
+            let mut headers = vec!["window start".to_string(), "rows".into()];
+            headers.extend(self.columns.iter().map(|c| c.column.clone()));
+            headers.push("dataset".into());
+            let rows = self
+                .windows
+                .iter()
+                .map(|w| {
+                    let mut r = vec![w.start.clone(), w.rows.to_string()];
+                    for c in &self.columns {
+                        r.push(match w.columns.iter().find(|x| x.column == c.column) {
+                            Some(x) => format!(
+                                "{}{}",
+                                x.p_value
+                                    .or(x.statistic)
+                                    .map(crate::commands::fmt_num)
+                                    .unwrap_or_else(|| "-".into()),
+                                if x.drift { " DRIFT" } else { "" }
+                            ),
+                            None => "no data".into(),
+                        });
+                    }
+                    r.push(if w.dataset_drift {
+                        "DRIFT".into()
+                    } else if w.rows == 0 {
+                        "-".into()
+                    } else {
+                        "ok".into()
+                    });
+                    r
+                })
+                .collect();
+            grids.push(Grid {
+                title: Some("timeline".into()),
+                headers,
+                rows,
+            });
+        }
+        grids
     }
 }
 
@@ -339,6 +415,7 @@ pub fn check(
     method: Method,
     thresholds: &[(String, f64)],
     drift_share: f64,
+    window: Option<&Windowing>,
 ) -> Result<DriftReport> {
     let bases: Vec<&ColumnProfile> = columns
         .iter()
@@ -359,13 +436,38 @@ pub fn check(
             )));
         }
     }
-    let mut state: Vec<CurrentColumn> = bases.iter().map(|b| CurrentColumn::new(b)).collect();
+    let mut state: Vec<CurrentColumn> = bases.iter().map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR)).collect();
+    let mut per_window: std::collections::BTreeMap<i64, (u64, Vec<CurrentColumn>)> = Default::default();
+    let wlen = window.map(|w| w.length.as_secs().max(1) as i64);
+    let mut scan_cols = columns.to_vec();
+    if let Some(w) = window {
+        scan_cols.push(w.time_col.clone());
+    }
     let mut rows = 0;
     for f in files {
-        rows += crate::data::scan(f, columns, |line, cells| {
+        rows += crate::data::scan(f, &scan_cols, |line, cells| {
+            let at = || format!("{}:{line}", f.display());
             for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {
-                st.push(base, *cell)
-                    .map_err(|m| Error::input(format!("{}:{line}", f.display()), m))?;
+                st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
+            }
+            if let (Some(w), Some(len)) = (window, wlen) {
+                let t = cells[columns.len()].and_then(parse_time).ok_or_else(|| {
+                    Error::input(
+                        at(),
+                        format!("column \"{}\": expected an RFC 3339 time or epoch seconds", w.time_col),
+                    )
+                })?;
+                let start = (t / len as f64).floor() as i64 * len;
+                let slot = per_window.entry(start).or_insert_with(|| {
+                    (
+                        0,
+                        bases.iter().map(|b| CurrentColumn::new(b, WINDOW_RESERVOIR)).collect(),
+                    )
+                });
+                slot.0 += 1;
+                for ((st, base), cell) in slot.1.iter_mut().zip(&bases).zip(cells) {
+                    st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
+                }
             }
             Ok(())
         })?;
@@ -388,6 +490,46 @@ pub fn check(
         .collect();
     let drifted = judged.iter().filter(|c| c.drift).count();
     let share = drifted as f64 / judged.len().max(1) as f64;
+    let threshold_of = |name: &str| thresholds.iter().find(|(c, _)| c == name).map(|(_, t)| *t);
+    let mut windows = Vec::new();
+    if let (Some(len), Some(first), Some(last)) = (
+        wlen,
+        per_window.keys().next().copied(),
+        per_window.keys().last().copied(),
+    ) {
+        if (last - first) / len > 10_000 {
+            return Err(Error::Usage(
+                "--window: more than 10 000 windows; choose a longer window".into(),
+            ));
+        }
+        let mut start = first;
+        while start <= last {
+            let (n, cols) = match per_window.remove(&start) {
+                Some((n, cols)) => (
+                    n,
+                    bases
+                        .iter()
+                        .zip(&cols)
+                        .map(|(b, s)| judge(b, s, method, threshold_of(&b.name)))
+                        .collect::<Vec<_>>(),
+                ),
+                // A gap in the data: reported, judged on nothing.
+                None => (0, Vec::new()),
+            };
+            let d = cols.iter().filter(|c| c.drift).count();
+            let sh = d as f64 / cols.len().max(1) as f64;
+            windows.push(WindowDrift {
+                start: label(start),
+                end: label(start + len),
+                rows: n,
+                drifted: d,
+                drift_share: sh,
+                dataset_drift: sh >= drift_share && d > 0,
+                columns: cols,
+            });
+            start += len;
+        }
+    }
     Ok(DriftReport {
         baseline_rows: profile.rows,
         current_rows: rows,
@@ -396,5 +538,6 @@ pub fn check(
         drift_share: share,
         drift_share_threshold: drift_share,
         dataset_drift: share >= drift_share && drifted > 0,
+        windows,
     })
 }
