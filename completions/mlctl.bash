@@ -525,7 +525,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__deploy)
-            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --wait --reason --endpoint --token --data-dir --output --help"
+            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -580,6 +580,14 @@ _mlctl() {
                     return 0
                     ;;
                 --alpha)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --baseline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --baseline-column)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -80,6 +80,8 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l mirror-pct -d 'Sh
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l tolerance -d 'Shadow: |Δ| within which regression outputs agree' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l watch-for -d 'Single: how long guards watch after the switch [default: 10m when guards are given]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l alpha -d 'Significance level of outcome guards' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l baseline -d 'Training baseline profile (`mlctl drift baseline`) that drift_psi compares the candidate\'s scores with [default: the stable version\'s scores]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l baseline-column -d 'The numeric profile column holding the model\'s score [default: the only numeric one]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l reason -d 'Why (recorded in the audit log)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r

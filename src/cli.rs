@@ -163,6 +163,13 @@ pub struct DeployArgs {
     /// Significance level of outcome guards.
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Training baseline profile (`mlctl drift baseline`) that drift_psi compares the
+    /// candidate's scores with [default: the stable version's scores].
+    #[arg(long, value_name = "PROFILE")]
+    pub baseline: Option<PathBuf>,
+    /// The numeric profile column holding the model's score [default: the only numeric one].
+    #[arg(long, requires = "baseline")]
+    pub baseline_column: Option<String>,
     /// Follow the rollout; exit 0 when promoted, 1 when rolled back or paused.
     #[arg(long)]
     pub wait: bool,

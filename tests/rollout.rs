@@ -577,3 +577,59 @@ fn bad_rollout_requests_exit_2_with_one_line_and_admin_needs_the_token() {
     let ev = rt.block_on(events(&s, "m"));
     assert_eq!(kinds(&ev), ["register", "route"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_guard_against_a_training_baseline_rolls_back_a_shifted_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    deploy(&s, "churn", "1", "churn_lr");
+    // a baseline whose scores all sit in [0.9, 1.0): the candidate's look nothing like it
+    let base_csv = dir.path().join("train_scores.csv");
+    let mut text = String::from("score\n");
+    for i in 0..2000 {
+        text.push_str(&format!("{}\n", 0.9 + (i as f64 * 0.618_033_988_7 % 1.0) * 0.1));
+    }
+    std::fs::write(&base_csv, text).unwrap();
+    let profile = dir.path().join("baseline.json");
+    s.cli()
+        .args(["drift", "baseline"])
+        .arg(&base_csv)
+        .arg("--out")
+        .arg(&profile)
+        .assert()
+        .success();
+    s.cli()
+        .args(["deploy", "churn", "--version", "2", "--onnx"])
+        .arg(fixture("models/churn_lr_bad.onnx"))
+        .args([
+            "--strategy",
+            "single",
+            "--guard",
+            "drift_psi<0.2",
+            "--watch-for",
+            "1h",
+            "--baseline",
+        ])
+        .arg(&profile)
+        .assert()
+        .success();
+    traffic(&s.url, "churn", 120, 120, 0, Duration::ZERO).await;
+    let v = wait_rollout(&s, "churn", 10, |v| v["rollout"]["phase"] == "rolled_back").await;
+    assert!(
+        v["rollout"]["reason"].as_str().unwrap().contains("drift_psi<0.2"),
+        "{v}"
+    );
+    let ev = events(&s, "churn").await;
+    let g = &ev.last().unwrap()["detail"]["evidence"]["guards"][0];
+    assert!(g["note"].as_str().unwrap().contains("baseline column \"score\""), "{g}");
+    assert!(g["value"].as_f64().unwrap() > 1.0);
+    // without a drift guard the baseline is refused
+    s.cli()
+        .args(["deploy", "churn", "--version", "3", "--onnx"])
+        .arg(fixture("models/churn_rf.onnx"))
+        .args(["--strategy", "canary", "--baseline"])
+        .arg(&profile)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("add --guard 'drift_psi<X'"));
+}

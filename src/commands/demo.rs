@@ -208,6 +208,7 @@ async fn act(
         watch_for_ms: 0,
         alpha: 0.05,
         tune_n: 1000.0,
+        baseline: None,
     };
     eprintln!(
         "demo: {name}: canary of version {version} (steps {:?}, 4s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",

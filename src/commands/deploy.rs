@@ -81,11 +81,51 @@ impl Report for DeployReport {
     }
 }
 
+/// The score column's bins from a drift baseline profile.
+fn baseline_bins(path: &std::path::Path, column: Option<&str>) -> Result<crate::rollout::strategy::BaselineBins> {
+    use crate::drift::profile::{Kind, Profile};
+    let profile = Profile::read(path)?;
+    let numeric: Vec<&str> = profile
+        .columns
+        .iter()
+        .filter(|c| c.kind == Kind::Numeric)
+        .map(|c| c.name.as_str())
+        .collect();
+    let name = match column {
+        Some(c) => c.to_string(),
+        None if numeric.len() == 1 => numeric[0].to_string(),
+        None => {
+            return Err(Error::Usage(format!(
+                "--baseline {}: say which numeric column holds the score with --baseline-column (one of: {})",
+                path.display(),
+                numeric.join(", ")
+            )));
+        }
+    };
+    let col = profile.column(&name).and_then(|c| c.numeric.as_ref()).ok_or_else(|| {
+        Error::Usage(format!(
+            "--baseline-column {name:?}: not a numeric column of {} (numeric: {})",
+            path.display(),
+            numeric.join(", ")
+        ))
+    })?;
+    Ok(crate::rollout::strategy::BaselineBins {
+        column: name,
+        edges: col.edges.clone(),
+        proportions: col.proportions.clone(),
+    })
+}
+
 /// Build the rollout spec from the flags; conflicting or missing flags are usage errors.
 pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
     use crate::rollout::strategy::{parse_guard, parse_steps, parse_weights};
     let guards = args.guards.iter().map(|g| parse_guard(g)).collect::<Result<Vec<_>>>()?;
-    crate::rollout::strategy::check_guards(args.strategy, &guards)?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|p| baseline_bins(p, args.baseline_column.as_deref()))
+        .transpose()?;
+    crate::rollout::strategy::check_guards(args.strategy, &guards, baseline.is_some())?;
     let only = |flag: &str, set: bool, strategy: Strategy| -> Result<()> {
         if set && args.strategy != strategy {
             return Err(Error::Usage(format!(
@@ -101,6 +141,11 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
     only("--mirror-pct", args.mirror_pct.is_some(), Strategy::Shadow)?;
     only("--tolerance", args.tolerance.is_some(), Strategy::Shadow)?;
     only("--watch-for", args.watch_for.is_some(), Strategy::Single)?;
+    if args.baseline.is_some() && !args.guards.iter().any(|g| g.contains("drift_psi")) {
+        return Err(Error::Usage(
+            "--baseline is the reference of a drift_psi guard: add --guard 'drift_psi<X'".into(),
+        ));
+    }
     if !(0.0 < args.alpha && args.alpha < 1.0) {
         return Err(Error::Usage(format!("--alpha {}: must be between 0 and 1", args.alpha)));
     }
@@ -121,6 +166,7 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
         watch_for_ms: 0,
         alpha: args.alpha,
         tune_n: 5000.0,
+        baseline,
     };
     match args.strategy {
         Strategy::Single => {

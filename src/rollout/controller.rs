@@ -187,7 +187,7 @@ pub async fn start(st: &Arc<AppState>, model: &str, mut spec: RolloutSpec, actor
             return Err(Error::Usage(format!("version {stable} is already the stable version")));
         }
     }
-    super::strategy::check_guards(spec.strategy, &spec.guards)?;
+    super::strategy::check_guards(spec.strategy, &spec.guards, spec.baseline.is_some())?;
     if spec.strategy == Strategy::Canary && (spec.steps.is_empty() || spec.interval_ms == 0) {
         return Err(Error::Usage("canary needs --steps and --interval".into()));
     }
@@ -349,6 +349,7 @@ async fn rollback_plain(
             watch_for_ms: 0,
             alpha: 0.05,
             tune_n: 5000.0,
+            baseline: None,
         },
         stable: to.to_string(),
         phase: Phase::RolledBack,

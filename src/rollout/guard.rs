@@ -93,14 +93,21 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
                 }
                 Guard::DriftPsi { max } => {
                     gv.threshold = *max;
-                    let (n_s, n_c) = (stable.scores.len() as u64, cand.scores.len() as u64);
-                    if n_s >= MIN_COMPARED && n_c >= MIN_COMPARED {
-                        let v = distance::psi(&stable.scores, &cand.scores, 10).unwrap_or(0.0);
-                        gv.value = Some(v);
-                        gv.pass = v < *max;
-                        gv.note = "PSI of the candidate's scores against the stable version's, same step".into();
-                    } else {
-                        gv.note = format!("waiting for {MIN_COMPARED} scores per arm");
+                    let n_c = cand.scores.len() as u64;
+                    match &state.spec.baseline {
+                        Some(b) if n_c >= MIN_COMPARED => {
+                            let v = distance::psi_against_bins(&b.edges, &b.proportions, &cand.scores).unwrap_or(0.0);
+                            gv.value = Some(v);
+                            gv.pass = v < *max;
+                            gv.note = format!("PSI of the candidate's scores against baseline column \"{}\"", b.column);
+                        }
+                        None if n_c >= MIN_COMPARED && stable.scores.len() as u64 >= MIN_COMPARED => {
+                            let v = distance::psi(&stable.scores, &cand.scores, 10).unwrap_or(0.0);
+                            gv.value = Some(v);
+                            gv.pass = v < *max;
+                            gv.note = "PSI of the candidate's scores against the stable version's, same step".into();
+                        }
+                        _ => gv.note = format!("waiting for {MIN_COMPARED} scores"),
                     }
                 }
                 Guard::Outcome { metric } => {

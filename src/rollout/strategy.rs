@@ -134,6 +134,18 @@ pub struct RolloutSpec {
     /// Tuning N* of the outcome guard's confidence sequence.
     #[serde(default = "default_tune_n")]
     pub tune_n: f64,
+    /// `drift_psi` reference: a training-baseline column's bins (from `drift baseline`);
+    /// without it the candidate is compared with the stable version's scores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineBins>,
+}
+
+/// The quantile bins of one baseline-profile column, carried in the rollout spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineBins {
+    pub column: String,
+    pub edges: Vec<f64>,
+    pub proportions: Vec<f64>,
 }
 
 fn hundred() -> f64 {
@@ -150,11 +162,13 @@ fn default_tune_n() -> f64 {
 }
 
 /// Guards that need what a strategy cannot give are refused: agreement needs shadow
-/// traffic; outcome and drift guards need a concurrent control (canary or flight).
-pub fn check_guards(strategy: Strategy, guards: &[Guard]) -> Result<()> {
+/// traffic; outcome guards need a concurrent control (canary or flight), and so does drift
+/// unless a `--baseline` profile is the reference.
+pub fn check_guards(strategy: Strategy, guards: &[Guard], has_baseline: bool) -> Result<()> {
     for g in guards {
         let ok = match g {
             Guard::ShadowAgreement { .. } => strategy == Strategy::Shadow,
+            Guard::DriftPsi { .. } if has_baseline => true,
             Guard::Outcome { .. } | Guard::DriftPsi { .. } => matches!(strategy, Strategy::Canary | Strategy::Flight),
             _ => true,
         };

@@ -39,6 +39,34 @@ pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
     )
 }
 
+/// PSI of `actual` values against `expected` shares over fixed inner bin `edges`
+/// (bin i = [edge[i-1], edge[i])), with the same ε floor as `psi`.
+pub fn psi_against_bins(edges: &[f64], expected: &[f64], actual: &[f64]) -> Option<f64> {
+    if expected.len() != edges.len() + 1 || actual.is_empty() {
+        return None;
+    }
+    let mut counts = vec![0.0f64; expected.len()];
+    let mut n = 0.0f64;
+    for &x in actual.iter().filter(|x| x.is_finite()) {
+        counts[edges.partition_point(|e| *e <= x)] += 1.0;
+        n += 1.0;
+    }
+    if n == 0.0 {
+        return None;
+    }
+    const EPS: f64 = 1e-4;
+    Some(
+        expected
+            .iter()
+            .zip(&counts)
+            .map(|(&e, &c)| {
+                let a = c / n;
+                (a.max(EPS) - e.max(EPS)) * (a.max(EPS) / e.max(EPS)).ln()
+            })
+            .sum(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
