@@ -6,8 +6,6 @@
 //! `auto`: up to 1000 current rows KS / chi-square at p < 0.05, above that Wasserstein /
 //! JS ≥ 0.1 (p-values flag everything on large samples; distances keep a fixed meaning).
 
-use std::collections::HashMap;
-
 use serde::Serialize;
 
 use super::profile::{ColumnProfile, Kind, Profile, Reservoir, bin_of};
@@ -18,7 +16,7 @@ use crate::stats::drift::{chi_square, jensen_shannon, ks_2samp, wasserstein_1};
 /// Current rows up to which `auto` uses tests (KS, chi-square) rather than distances.
 pub const AUTO_SMALL_N: u64 = 1000;
 /// Values kept per numeric column for KS and Wasserstein (exact below this many rows).
-pub const CURRENT_RESERVOIR: usize = 100_000;
+pub const CURRENT_RESERVOIR: usize = 50_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -62,7 +60,7 @@ pub struct CurrentColumn {
     pub missing: u64,
     pub sample: Reservoir,
     pub bins: Vec<u64>,
-    pub cats: HashMap<String, u64>,
+    pub cats: rustc_hash::FxHashMap<String, u64>,
 }
 
 impl CurrentColumn {
@@ -73,7 +71,20 @@ impl CurrentColumn {
             missing: 0,
             sample: Reservoir::new(reservoir, 11),
             bins: vec![0; bins],
-            cats: HashMap::new(),
+            cats: Default::default(),
+        }
+    }
+
+    /// Fold in the state of another part of the data (parallel scans).
+    pub fn merge(&mut self, o: &CurrentColumn) {
+        self.rows += o.rows;
+        self.missing += o.missing;
+        self.sample.merge(&o.sample);
+        for (a, b) in self.bins.iter_mut().zip(&o.bins) {
+            *a += b;
+        }
+        for (k, v) in &o.cats {
+            *self.cats.entry(k.clone()).or_default() += v;
         }
     }
 
@@ -445,6 +456,36 @@ pub fn check(
     }
     let mut rows = 0;
     for f in files {
+        if window.is_none() {
+            // Plain CSV without windows: parts scanned in parallel, merged in order; any
+            // error falls back to the sequential scan, which reports it with its line.
+            let fast = crate::data::scan_parallel(
+                f,
+                &scan_cols,
+                super::PARTS,
+                || {
+                    bases
+                        .iter()
+                        .map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR))
+                        .collect::<Vec<_>>()
+                },
+                |part: &mut Vec<CurrentColumn>, cells| {
+                    for ((st, base), cell) in part.iter_mut().zip(&bases).zip(cells) {
+                        st.push(base, *cell).map_err(Error::Usage)?;
+                    }
+                    Ok(())
+                },
+            )?;
+            if let crate::data::FastScan::Done(parts, n) = fast {
+                for part in parts {
+                    for (st, p) in state.iter_mut().zip(&part) {
+                        st.merge(p);
+                    }
+                }
+                rows += n;
+                continue;
+            }
+        }
         rows += crate::data::scan(f, &scan_cols, |line, cells| {
             let at = || format!("{}:{line}", f.display());
             for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {

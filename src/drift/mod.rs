@@ -48,6 +48,9 @@ pub fn header_columns(path: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Parts a plain CSV is split into for parallel profiling and checking.
+pub const PARTS: usize = 4;
+
 pub struct BaselineOptions {
     pub columns: Option<Vec<String>>,
     pub numeric: Vec<String>,
@@ -91,6 +94,29 @@ pub fn baseline(files: &[PathBuf], o: &BaselineOptions) -> Result<Profile> {
         .collect();
     let mut rows = 0;
     for f in files {
+        // Plain CSV: a builder per part of the file (a fixed number of parts, so the
+        // profile does not depend on the machine's core count), merged in order.
+        let fast = crate::data::scan_parallel(
+            f,
+            &columns,
+            PARTS,
+            || builders.clone(),
+            |part: &mut Vec<ColumnBuilder>, cells| {
+                for (b, cell) in part.iter_mut().zip(cells) {
+                    b.push(*cell);
+                }
+                Ok(())
+            },
+        )?;
+        if let crate::data::FastScan::Done(parts, n) = fast {
+            for part in parts {
+                for (b, p) in builders.iter_mut().zip(&part) {
+                    b.merge(p);
+                }
+            }
+            rows += n;
+            continue;
+        }
         rows += crate::data::scan(f, &columns, |_, cells| {
             for (b, cell) in builders.iter_mut().zip(cells) {
                 b.push(*cell);

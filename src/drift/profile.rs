@@ -117,14 +117,17 @@ impl Profile {
     }
 }
 
-/// Reservoir sampling (Vitter's algorithm R) with a fixed seed, so profiles of the same
-/// data are identical.
+/// Uniform reservoir sample with a fixed seed (profiles of the same data are identical),
+/// by Li's Algorithm L: after the reservoir fills, it jumps ahead by geometric skips, so
+/// random numbers are drawn O(k·log(N/k)) times instead of once per value.
 #[derive(Debug, Clone)]
 pub struct Reservoir {
     pub cap: usize,
     pub seen: u64,
     pub values: Vec<f64>,
-    rng: rand::rngs::StdRng,
+    rng: rand::rngs::SmallRng,
+    w: f64,
+    next: u64,
 }
 
 impl Reservoir {
@@ -133,18 +136,72 @@ impl Reservoir {
             cap,
             seen: 0,
             values: Vec::with_capacity(cap.min(1 << 16)),
-            rng: rand::rngs::StdRng::seed_from_u64(seed),
+            rng: rand::rngs::SmallRng::seed_from_u64(seed),
+            w: 1.0,
+            next: 0,
         }
     }
+
+    fn unit(&mut self) -> f64 {
+        // (0, 1]: never 0, so its logarithm is finite.
+        1.0 - self.rng.random::<f64>()
+    }
+
+    fn schedule(&mut self) {
+        self.w *= (self.unit().ln() / self.cap as f64).exp();
+        let skip = (self.unit().ln() / (1.0 - self.w).ln()).floor();
+        self.next = self.seen
+            + if skip.is_finite() && skip >= 0.0 {
+                skip as u64
+            } else {
+                u64::MAX / 2
+            }
+            + 1;
+    }
+
     pub fn push(&mut self, v: f64) {
         self.seen += 1;
         if self.values.len() < self.cap {
             self.values.push(v);
-        } else {
-            let j = self.rng.random_range(0..self.seen);
-            if (j as usize) < self.cap {
-                self.values[j as usize] = v;
+            if self.values.len() == self.cap {
+                self.schedule();
             }
+        } else if self.seen == self.next {
+            let i = self.rng.random_range(0..self.cap);
+            self.values[i] = v;
+            self.schedule();
+        }
+    }
+
+    /// Combine with another reservoir of the same stream's other part: each slot is drawn
+    /// from one side with probability proportional to how many values that side saw.
+    pub fn merge(&mut self, other: &Reservoir) {
+        if other.seen == 0 {
+            return;
+        }
+        if self.seen == 0 {
+            *self = other.clone();
+            return;
+        }
+        let total = self.seen + other.seen;
+        if (total as usize) <= self.cap {
+            self.values.extend_from_slice(&other.values);
+        } else {
+            let (mut a, mut b) = (self.values.clone(), other.values.clone());
+            let mut out = Vec::with_capacity(self.cap);
+            let p_a = self.seen as f64 / total as f64;
+            while out.len() < self.cap && (!a.is_empty() || !b.is_empty()) {
+                let from_a = !a.is_empty() && (b.is_empty() || self.rng.random::<f64>() < p_a);
+                let side = if from_a { &mut a } else { &mut b };
+                let i = self.rng.random_range(0..side.len());
+                out.push(side.swap_remove(i));
+            }
+            self.values = out;
+        }
+        self.seen = total;
+        if self.values.len() >= self.cap {
+            self.w = 1.0;
+            self.schedule();
         }
     }
 }
@@ -162,7 +219,7 @@ pub struct ColumnBuilder {
     max: f64,
     edges_res: Reservoir,
     sample: Reservoir,
-    cats: HashMap<String, u64>,
+    cats: rustc_hash::FxHashMap<String, u64>,
     cats_overflow: u64,
 }
 
@@ -179,7 +236,7 @@ impl ColumnBuilder {
             max: f64::NEG_INFINITY,
             edges_res: Reservoir::new(EDGE_RESERVOIR, seed),
             sample: Reservoir::new(sample, seed ^ 0x9e37_79b9),
-            cats: HashMap::new(),
+            cats: Default::default(),
             cats_overflow: 0,
         }
     }
@@ -202,7 +259,12 @@ impl ColumnBuilder {
                 None => self.non_numeric += 1,
             }
         }
-        if self.forced != Some(Kind::Numeric) {
+        // A column that has only seen numbers and already overflowed the category table
+        // is (almost surely) numeric: stop hashing its values, just count them as "other".
+        let hopeless = self.non_numeric == 0 && self.cats.len() >= MAX_CATEGORIES;
+        if hopeless {
+            self.cats_overflow += 1;
+        } else if self.forced != Some(Kind::Numeric) {
             if let Some(c) = self.cats.get_mut(v) {
                 *c += 1;
             } else if self.cats.len() < MAX_CATEGORIES {
@@ -211,6 +273,28 @@ impl ColumnBuilder {
                 self.cats_overflow += 1;
             }
         }
+    }
+
+    /// Fold in the builder of another part of the same column (parallel scans).
+    pub fn merge(&mut self, o: &ColumnBuilder) {
+        self.count += o.count;
+        self.missing += o.missing;
+        self.non_numeric += o.non_numeric;
+        self.moments.merge(&o.moments);
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+        self.edges_res.merge(&o.edges_res);
+        self.sample.merge(&o.sample);
+        for (k, v) in &o.cats {
+            if let Some(c) = self.cats.get_mut(k) {
+                *c += v;
+            } else if self.cats.len() < MAX_CATEGORIES {
+                self.cats.insert(k.clone(), *v);
+            } else {
+                self.cats_overflow += v;
+            }
+        }
+        self.cats_overflow += o.cats_overflow;
     }
 
     /// The kind: forced, else numeric when every present value parsed as a number.
