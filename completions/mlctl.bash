@@ -719,12 +719,28 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__drift__subcmd__check)
-            opts="-o -h --baseline --columns --method --threshold --drift-share --window --time-col --report --endpoint --token --data-dir --output --help"
+            opts="-o -h --from-gateway --model --version --since --baseline --columns --method --threshold --drift-share --window --time-col --report --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --from-gateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --baseline)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

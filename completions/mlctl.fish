@@ -226,6 +226,10 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subco
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from baseline" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l from-gateway -d 'Read the gateway\'s prediction log (its data dir or logs dir) instead: outputs become columns (label, probabilities[1], …; inputs as input:NAME[j] where logged), plus ts' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l model -d 'With --from-gateway: the model' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l version -d 'With --from-gateway: only this version\'s answers' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l since -d 'With --from-gateway: only requests newer than this, e.g. 1h' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l baseline -d 'The baseline profile (from `drift baseline`)' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l columns -d 'Columns to check, comma-separated [default: every profiled column]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand drift; and __fish_seen_subcommand_from check" -l method -d 'auto (Evidently\'s choice by size), or force psi, ks, wasserstein, chisquare, js' -r -f -a "auto\t''

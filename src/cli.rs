@@ -375,10 +375,23 @@ pub struct DriftBaselineArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("drift_source").required(true).args(["files", "from_gateway"])))]
 pub struct DriftCheckArgs {
     /// Current data: CSV, TSV or JSONL files (gzip with .gz).
-    #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Read the gateway's prediction log (its data dir or logs dir) instead: outputs become
+    /// columns (label, probabilities[1], …; inputs as input:NAME[j] where logged), plus ts.
+    #[arg(long, value_name = "DIR", conflicts_with = "files", requires = "model")]
+    pub from_gateway: Option<PathBuf>,
+    /// With --from-gateway: the model.
+    #[arg(long, requires = "from_gateway")]
+    pub model: Option<String>,
+    /// With --from-gateway: only this version's answers.
+    #[arg(long, requires = "from_gateway")]
+    pub version: Option<String>,
+    /// With --from-gateway: only requests newer than this, e.g. 1h.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "from_gateway")]
+    pub since: Option<std::time::Duration>,
     /// The baseline profile (from `drift baseline`).
     #[arg(long, value_name = "FILE")]
     pub baseline: PathBuf,

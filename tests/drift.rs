@@ -1,6 +1,8 @@
 //! `mlctl drift baseline|check` end to end: statistics through the CLI equal scipy's
 //! (fixtures/drift/reference.json), exit codes, large-sample behaviour of `auto`, bad input.
 
+mod common;
+
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
@@ -384,4 +386,61 @@ fn windows_show_when_a_gradual_shift_starts_and_the_html_report_is_self_containe
         .stderr(predicate::str::contains(
             "bt.csv:2: column \"ts\": expected an RFC 3339 time",
         ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reads_the_gateway_prediction_log_by_model_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = common::Server::start_in(dir.path(), &[]);
+    common::deploy(&s, "churn", "1", "churn_lr");
+    common::traffic(&s.url, "churn", 150, 150, 0, std::time::Duration::ZERO).await;
+    common::deploy(&s, "churn", "2", "churn_lr_bad");
+    common::traffic(&s.url, "churn", 50, 50, 0, std::time::Duration::ZERO).await;
+    assert_eq!(s.terminate(), Some(0));
+    // a baseline whose positive-class probabilities all sit in [0.9, 1.0)
+    let base = dir.path().join("train.csv");
+    let mut text = String::from("probabilities[1],label\n");
+    for i in 0..1000 {
+        text.push_str(&format!("{},1\n", 0.9 + (i as f64 * 0.618_033_988_7 % 1.0) * 0.1));
+    }
+    std::fs::write(&base, text).unwrap();
+    let profile = dir.path().join("p.json");
+    mlctl()
+        .args(["drift", "baseline", "--categorical", "label"])
+        .arg(&base)
+        .arg("--out")
+        .arg(&profile)
+        .assert()
+        .success();
+    let run = |extra: &[&str]| {
+        let out = mlctl()
+            .args(["drift", "check", "--baseline"])
+            .arg(&profile)
+            .arg("--from-gateway")
+            .arg(dir.path())
+            .args(["--model", "churn", "-o", "json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, v, err) = run(&[]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(v["current_rows"], 200);
+    let probs = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["column"] == "probabilities[1]")
+        .unwrap();
+    assert_eq!(probs["drift"], true);
+    let (_, v, _) = run(&["--version", "2"]);
+    assert_eq!(v["current_rows"], 50);
+    let (code, _, err) = run(&["--version", "9"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no data rows to check"), "{err}");
 }

@@ -6,7 +6,7 @@
 //! Memory is O(units in the window).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -38,56 +38,6 @@ struct Outcome {
     value: f64,
 }
 
-fn log_files(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
-    let logs = if dir.join("logs").is_dir() {
-        dir.join("logs")
-    } else {
-        dir.to_path_buf()
-    };
-    let rd = std::fs::read_dir(&logs).map_err(|e| Error::io(&logs, e))?;
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix) && (n.ends_with(".jsonl") || n.ends_with(".jsonl.gz")))
-        })
-        .collect();
-    files.sort();
-    Ok(files)
-}
-
-fn each_line<T: for<'de> Deserialize<'de>>(path: &Path, mut f: impl FnMut(T) -> Result<()>) -> Result<()> {
-    // The gateway's own schema: scan rows as whole objects.
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    for (i, line) in std::io::BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| Error::input(format!("{}:{}", path.display(), i + 1), e.to_string()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        // A torn last line (machine crash inside the fsync window) is skipped, not fatal.
-        match serde_json::from_str::<T>(&line) {
-            Ok(v) => f(v)?,
-            Err(e) if !line.ends_with('}') => {
-                tracing::warn!("{}:{}: skipping a torn record: {e}", path.display(), i + 1);
-            }
-            Err(e) => {
-                return Err(Error::input(
-                    format!("{}:{}", path.display(), i + 1),
-                    format!("not a log record: {e}"),
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[MetricSpec]) -> Result<Accumulator> {
     let cutoff = since.map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
     let in_window = |ts: &str| match (cutoff, chrono::DateTime::parse_from_rfc3339(ts)) {
@@ -100,7 +50,7 @@ pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[M
     let mut units: HashMap<String, (usize, Vec<f64>)> = HashMap::new();
     let mut by_request: HashMap<String, String> = HashMap::new();
     let mut models_seen: Vec<String> = Vec::new();
-    let pred_files = log_files(dir, "predictions-")?;
+    let pred_files = crate::data::gateway_logs::log_files(dir, "predictions-")?;
     if pred_files.is_empty() {
         return Err(Error::input(
             dir.display().to_string(),
@@ -108,7 +58,7 @@ pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[M
         ));
     }
     for f in &pred_files {
-        each_line(f, |p: Prediction| {
+        crate::data::gateway_logs::each_record(f, |p: Prediction| {
             if !models_seen.contains(&p.model) {
                 models_seen.push(p.model.clone());
             }
@@ -141,8 +91,8 @@ pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[M
             )));
         }
     }
-    for f in log_files(dir, "outcomes-")? {
-        each_line(&f, |o: Outcome| {
+    for f in crate::data::gateway_logs::log_files(dir, "outcomes-")? {
+        crate::data::gateway_logs::each_record(&f, |o: Outcome| {
             if !in_window(&o.ts) {
                 return Ok(());
             }

@@ -127,9 +127,18 @@ pub fn check_cmd(a: DriftCheckArgs) -> Result<(DriftReport, Option<Error>)> {
         }),
         _ => None,
     };
+    let current = match (&a.from_gateway, &a.model) {
+        (Some(dir), Some(model)) => crate::drift::check::Current::Gateway {
+            dir: dir.clone(),
+            model: model.clone(),
+            version: a.version.clone(),
+            since: a.since,
+        },
+        _ => crate::drift::check::Current::Files(a.files.clone()),
+    };
     let report = check(
         &profile,
-        &a.files,
+        &current,
         &columns,
         a.method,
         &thresholds,

@@ -6,6 +6,8 @@
 //! `auto`: up to 1000 current rows KS / chi-square at p < 0.05, above that Wasserstein /
 //! JS ≥ 0.1 (p-values flag everything on large samples; distances keep a fixed meaning).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::profile::{ColumnProfile, Kind, Profile, Reservoir, bin_of};
@@ -172,6 +174,125 @@ pub struct Windowing {
 
 /// Values kept per numeric column per window.
 pub const WINDOW_RESERVOIR: usize = 10_000;
+
+/// Where the current data comes from.
+pub enum Current {
+    Files(Vec<std::path::PathBuf>),
+    /// The gateway's prediction log: outputs (and inputs where logged) become columns —
+    /// `label`, `probabilities[1]`, `input:input[0]`, … — one row per batch row; `ts` is
+    /// the request time.
+    Gateway {
+        dir: std::path::PathBuf,
+        model: String,
+        version: Option<String>,
+        since: Option<std::time::Duration>,
+    },
+}
+
+#[derive(serde::Deserialize)]
+struct LoggedPrediction {
+    ts: String,
+    model: String,
+    version: String,
+    status: u16,
+    #[serde(default)]
+    outputs: serde_json::Value,
+    #[serde(default)]
+    inputs: Option<serde_json::Value>,
+}
+
+fn cell_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Rows (column → value) of one logged prediction.
+fn logged_rows(p: &LoggedPrediction) -> Vec<HashMap<String, String>> {
+    let tensors = |v: &serde_json::Value, prefix: &str| -> Vec<(String, Vec<usize>, Vec<serde_json::Value>)> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                let name = format!("{prefix}{}", t["name"].as_str()?);
+                let shape: Vec<usize> = t["shape"]
+                    .as_array()?
+                    .iter()
+                    .filter_map(|d| d.as_u64().map(|d| d as usize))
+                    .collect();
+                Some((name, shape, t["data"].as_array()?.clone()))
+            })
+            .collect()
+    };
+    let mut all = tensors(&p.outputs, "");
+    if let Some(i) = &p.inputs {
+        all.extend(tensors(i, "input:"));
+    }
+    let batch = all.first().and_then(|t| t.1.first().copied()).unwrap_or(1).max(1);
+    (0..batch)
+        .map(|r| {
+            let mut row = HashMap::new();
+            row.insert("ts".to_string(), p.ts.clone());
+            for (name, shape, data) in &all {
+                let per_row: usize = shape.iter().skip(1).product::<usize>().max(1);
+                for j in 0..per_row {
+                    let key = if per_row == 1 {
+                        name.clone()
+                    } else {
+                        format!("{name}[{j}]")
+                    };
+                    if let Some(v) = data.get(r * per_row + j).and_then(cell_text) {
+                        row.insert(key, v);
+                    }
+                }
+            }
+            row
+        })
+        .collect()
+}
+
+/// Visit the rows of the gateway's prediction log for `model` (and `version`), newer
+/// than `since`, handing `f` the values of `cols`.
+fn scan_gateway(
+    dir: &std::path::Path,
+    model: &str,
+    version: Option<&str>,
+    since: Option<std::time::Duration>,
+    cols: &[String],
+    mut f: impl FnMut(&dyn Fn() -> String, &[Option<&str>]) -> Result<()>,
+) -> Result<u64> {
+    let cutoff = since.map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
+    let files = crate::data::gateway_logs::log_files(dir, "predictions-")?;
+    if files.is_empty() {
+        return Err(Error::input(
+            dir.display().to_string(),
+            "no predictions-*.jsonl gateway logs here",
+        ));
+    }
+    let mut rows = 0;
+    for file in files {
+        crate::data::gateway_logs::each_record(&file, |p: LoggedPrediction| {
+            if p.model != model || p.status != 200 || version.is_some_and(|v| v != p.version) {
+                return Ok(());
+            }
+            if let Some(c) = cutoff
+                && chrono::DateTime::parse_from_rfc3339(&p.ts).map_or(true, |t| t < c)
+            {
+                return Ok(());
+            }
+            for row in logged_rows(&p) {
+                let cells: Vec<Option<&str>> = cols.iter().map(|c| row.get(c).map(String::as_str)).collect();
+                let at = || format!("{} ({} request at {})", file.display(), p.model, p.ts);
+                f(&at, &cells)?;
+                rows += 1;
+            }
+            Ok(())
+        })?;
+    }
+    Ok(rows)
+}
 
 /// Seconds since the epoch from RFC 3339 or a number of seconds.
 fn parse_time(s: &str) -> Option<f64> {
@@ -421,7 +542,7 @@ impl Report for DriftReport {
 /// Scan `files` against `profile` for `columns`, then judge each column.
 pub fn check(
     profile: &Profile,
-    files: &[std::path::PathBuf],
+    current: &Current,
     columns: &[String],
     method: Method,
     thresholds: &[(String, f64)],
@@ -455,6 +576,10 @@ pub fn check(
         scan_cols.push(w.time_col.clone());
     }
     let mut rows = 0;
+    let files: &[std::path::PathBuf] = match current {
+        Current::Files(f) => f,
+        Current::Gateway { .. } => &[],
+    };
     for f in files {
         if window.is_none() {
             // Plain CSV without windows: parts scanned in parallel, merged in order; any
@@ -513,8 +638,44 @@ pub fn check(
             Ok(())
         })?;
     }
+    if let Current::Gateway {
+        dir,
+        model,
+        version,
+        since,
+    } = current
+    {
+        rows += scan_gateway(dir, model, version.as_deref(), *since, &scan_cols, |at, cells| {
+            for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {
+                st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
+            }
+            if let (Some(w), Some(len)) = (window, wlen) {
+                let t = cells[columns.len()].and_then(parse_time).ok_or_else(|| {
+                    Error::input(
+                        at(),
+                        format!("column \"{}\": expected an RFC 3339 time or epoch seconds", w.time_col),
+                    )
+                })?;
+                let start = (t / len as f64).floor() as i64 * len;
+                let slot = per_window.entry(start).or_insert_with(|| {
+                    (
+                        0,
+                        bases.iter().map(|b| CurrentColumn::new(b, WINDOW_RESERVOIR)).collect(),
+                    )
+                });
+                slot.0 += 1;
+                for ((st, base), cell) in slot.1.iter_mut().zip(&bases).zip(cells) {
+                    st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
+                }
+            }
+            Ok(())
+        })?;
+    }
     if rows == 0 {
-        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        let names: Vec<String> = match current {
+            Current::Files(files) => files.iter().map(|f| f.display().to_string()).collect(),
+            Current::Gateway { dir, model, .. } => vec![format!("{} (model {model})", dir.display())],
+        };
         return Err(Error::input(names.join(", "), "no data rows to check"));
     }
     let judged: Vec<ColumnDrift> = bases
