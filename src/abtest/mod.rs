@@ -134,7 +134,7 @@ pub fn read_files(
                 file,
                 &cols,
                 threads,
-                || (Accumulator::new(specs.len()), Vec::with_capacity(specs.len())),
+                |_| (Accumulator::new(specs.len()), Vec::with_capacity(specs.len())),
                 |(acc, values): &mut (Accumulator, Vec<Option<UnitValue>>), cells| {
                     let arm = cells[0].ok_or_else(|| Error::input("", ""))?;
                     let i = if cuped_col.is_some() { 2 } else { 1 };

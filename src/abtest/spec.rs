@@ -179,7 +179,7 @@ pub fn parse_binary(s: &str) -> Option<f64> {
 
 /// Parse a numeric cell (finite only).
 pub fn parse_number(s: &str) -> Option<f64> {
-    s.parse::<f64>().ok().filter(|v| v.is_finite())
+    crate::data::parse_f64(s)
 }
 
 #[cfg(test)]

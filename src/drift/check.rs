@@ -18,7 +18,7 @@ use crate::stats::drift::{chi_square, jensen_shannon, ks_2samp, wasserstein_1};
 /// Current rows up to which `auto` uses tests (KS, chi-square) rather than distances.
 pub const AUTO_SMALL_N: u64 = 1000;
 /// Values kept per numeric column for KS and Wasserstein (exact below this many rows).
-pub const CURRENT_RESERVOIR: usize = 50_000;
+pub const CURRENT_RESERVOIR: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -99,7 +99,7 @@ impl CurrentColumn {
         self.rows += 1;
         match (&base.kind, &base.numeric) {
             (Kind::Numeric, Some(n)) => {
-                let x = v.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
+                let x = crate::data::parse_f64(v).ok_or_else(|| {
                     format!(
                         "column \"{}\": expected a number (the baseline profile says numeric), got {v:?}",
                         base.name
@@ -588,10 +588,10 @@ pub fn check(
                 f,
                 &scan_cols,
                 super::PARTS,
-                || {
+                |parts| {
                     bases
                         .iter()
-                        .map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR))
+                        .map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR / parts))
                         .collect::<Vec<_>>()
                 },
                 |part: &mut Vec<CurrentColumn>, cells| {

@@ -100,7 +100,7 @@ pub fn baseline(files: &[PathBuf], o: &BaselineOptions) -> Result<Profile> {
             f,
             &columns,
             PARTS,
-            || builders.clone(),
+            |parts| builders.iter().map(|b| b.for_part(parts)).collect::<Vec<_>>(),
             |part: &mut Vec<ColumnBuilder>, cells| {
                 for (b, cell) in part.iter_mut().zip(cells) {
                     b.push(*cell);

@@ -179,12 +179,9 @@ impl Reservoir {
         if other.seen == 0 {
             return;
         }
-        if self.seen == 0 {
-            *self = other.clone();
-            return;
-        }
         let total = self.seen + other.seen;
-        if (total as usize) <= self.cap {
+        if self.values.len() + other.values.len() <= self.cap {
+            // Everything fits (this reservoir keeps its own, larger capacity).
             self.values.extend_from_slice(&other.values);
         } else {
             let (mut a, mut b) = (self.values.clone(), other.values.clone());
@@ -248,7 +245,7 @@ impl ColumnBuilder {
         };
         self.count += 1;
         if self.forced != Some(Kind::Categorical) {
-            match v.parse::<f64>().ok().filter(|x| x.is_finite()) {
+            match crate::data::parse_f64(v) {
                 Some(x) => {
                     self.moments.push(x);
                     self.min = self.min.min(x);
@@ -273,6 +270,17 @@ impl ColumnBuilder {
                 self.cats_overflow += 1;
             }
         }
+    }
+
+    /// An empty builder for one of `parts` parts of the data: reservoirs of 1/parts the
+    /// size, so that merging the parts refills this builder's full-size reservoirs without
+    /// each part paying for a full-size one.
+    pub fn for_part(&self, parts: usize) -> ColumnBuilder {
+        let mut b = self.clone();
+        let seed = 7919 * parts as u64;
+        b.edges_res = Reservoir::new((self.edges_res.cap / parts).max(1), seed);
+        b.sample = Reservoir::new((self.sample.cap / parts).max(1), seed ^ 0x9e37_79b9);
+        b
     }
 
     /// Fold in the builder of another part of the same column (parallel scans).
@@ -501,4 +509,51 @@ pub fn merge(profiles: &[Profile], sample: usize) -> Result<Profile> {
         bins: first.bins,
         columns,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reservoir_keeps_its_capacity_when_merging_smaller_parts() {
+        let mut whole = Reservoir::new(1000, 1);
+        for p in 0..4 {
+            let mut part = Reservoir::new(250, 2 + p);
+            for i in 0..10_000 {
+                part.push((p * 10_000 + i) as f64);
+            }
+            whole.merge(&part);
+        }
+        assert_eq!(whole.cap, 1000);
+        assert_eq!(whole.values.len(), 1000);
+        assert_eq!(whole.seen, 40_000);
+        // every part is represented about equally
+        for p in 0..4 {
+            let n = whole
+                .values
+                .iter()
+                .filter(|v| (**v as usize) / 10_000 == p as usize)
+                .count();
+            assert!((200..=300).contains(&n), "part {p}: {n}");
+        }
+    }
+
+    #[test]
+    fn algorithm_l_samples_uniformly() {
+        // 200 reservoirs of 100 from 10 000: each decile should hold ~10% of picks.
+        let mut deciles = [0u32; 10];
+        for seed in 0..200 {
+            let mut r = Reservoir::new(100, seed);
+            for i in 0..10_000 {
+                r.push(i as f64);
+            }
+            for v in &r.values {
+                deciles[(*v as usize) / 1000] += 1;
+            }
+        }
+        for d in deciles {
+            assert!((1800..=2200).contains(&d), "{deciles:?}");
+        }
+    }
 }
