@@ -575,6 +575,35 @@ pub fn check(
     if let Some(w) = window {
         scan_cols.push(w.time_col.clone());
     }
+    // States of parallel-scanned parts, merged in file order after the scans.
+    let mut fast_parts: Vec<Vec<CurrentColumn>> = Vec::new();
+    // One row of the sequential or gateway scan: into the whole-data state and, with
+    // --window, into its window's state.
+    let mut ingest = |at: &dyn Fn() -> String, cells: &[Option<&str>]| -> Result<()> {
+        for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {
+            st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
+        }
+        if let (Some(w), Some(len)) = (window, wlen) {
+            let t = cells[columns.len()].and_then(parse_time).ok_or_else(|| {
+                Error::input(
+                    at(),
+                    format!("column \"{}\": expected an RFC 3339 time or epoch seconds", w.time_col),
+                )
+            })?;
+            let start = (t / len as f64).floor() as i64 * len;
+            let slot = per_window.entry(start).or_insert_with(|| {
+                (
+                    0,
+                    bases.iter().map(|b| CurrentColumn::new(b, WINDOW_RESERVOIR)).collect(),
+                )
+            });
+            slot.0 += 1;
+            for ((st, base), cell) in slot.1.iter_mut().zip(&bases).zip(cells) {
+                st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
+            }
+        }
+        Ok(())
+    };
     let mut rows = 0;
     let files: &[std::path::PathBuf] = match current {
         Current::Files(f) => f,
@@ -602,40 +631,13 @@ pub fn check(
                 },
             )?;
             if let crate::data::FastScan::Done(parts, n) = fast {
-                for part in parts {
-                    for (st, p) in state.iter_mut().zip(&part) {
-                        st.merge(p);
-                    }
-                }
+                fast_parts.extend(parts);
                 rows += n;
                 continue;
             }
         }
         rows += crate::data::scan(f, &scan_cols, |line, cells| {
-            let at = || format!("{}:{line}", f.display());
-            for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {
-                st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
-            }
-            if let (Some(w), Some(len)) = (window, wlen) {
-                let t = cells[columns.len()].and_then(parse_time).ok_or_else(|| {
-                    Error::input(
-                        at(),
-                        format!("column \"{}\": expected an RFC 3339 time or epoch seconds", w.time_col),
-                    )
-                })?;
-                let start = (t / len as f64).floor() as i64 * len;
-                let slot = per_window.entry(start).or_insert_with(|| {
-                    (
-                        0,
-                        bases.iter().map(|b| CurrentColumn::new(b, WINDOW_RESERVOIR)).collect(),
-                    )
-                });
-                slot.0 += 1;
-                for ((st, base), cell) in slot.1.iter_mut().zip(&bases).zip(cells) {
-                    st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
-                }
-            }
-            Ok(())
+            ingest(&|| format!("{}:{line}", f.display()), cells)
         })?;
     }
     if let Current::Gateway {
@@ -646,30 +648,13 @@ pub fn check(
     } = current
     {
         rows += scan_gateway(dir, model, version.as_deref(), *since, &scan_cols, |at, cells| {
-            for ((st, base), cell) in state.iter_mut().zip(&bases).zip(cells) {
-                st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
-            }
-            if let (Some(w), Some(len)) = (window, wlen) {
-                let t = cells[columns.len()].and_then(parse_time).ok_or_else(|| {
-                    Error::input(
-                        at(),
-                        format!("column \"{}\": expected an RFC 3339 time or epoch seconds", w.time_col),
-                    )
-                })?;
-                let start = (t / len as f64).floor() as i64 * len;
-                let slot = per_window.entry(start).or_insert_with(|| {
-                    (
-                        0,
-                        bases.iter().map(|b| CurrentColumn::new(b, WINDOW_RESERVOIR)).collect(),
-                    )
-                });
-                slot.0 += 1;
-                for ((st, base), cell) in slot.1.iter_mut().zip(&bases).zip(cells) {
-                    st.push(base, *cell).map_err(|m| Error::input(at(), m))?;
-                }
-            }
-            Ok(())
+            ingest(at, cells)
         })?;
+    }
+    for part in &fast_parts {
+        for (st, p) in state.iter_mut().zip(part) {
+            st.merge(p);
+        }
     }
     if rows == 0 {
         let names: Vec<String> = match current {
