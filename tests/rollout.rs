@@ -352,10 +352,22 @@ async fn kill_9_mid_step_resumes_the_same_step_without_lost_or_duplicated_events
     s.cli()
         .args(["deploy", "churn", "--version", "2", "--onnx"])
         .arg(fixture("models/churn_lr_bad.onnx"))
-        .args(["--strategy", "canary", "--steps", "10,40,100", "--interval", "3s"])
+        .args(["--strategy", "canary", "--steps", "10,40,100", "--interval", "4s"])
         .assert()
         .success();
-    let before = wait_rollout(&s, "churn", 10, |v| v["rollout"]["step"] == 1).await;
+    wait_rollout(&s, "churn", 10, |v| v["rollout"]["step"] == 1).await;
+    traffic(&s.url, "churn", 40, 40, 0, Duration::ZERO).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // past the log's 100 ms flush
+    let before = wait_rollout(&s, "churn", 5, |_| true).await;
+    let count = |v: &Value| -> u64 {
+        v["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["requests"].as_u64().unwrap())
+            .sum()
+    };
+    assert_eq!(count(&before), 40);
     s.kill9();
     let s = Server::start_in(dir.path(), FAST);
     let after = wait_rollout(&s, "churn", 5, |_| true).await;
@@ -365,6 +377,12 @@ async fn kill_9_mid_step_resumes_the_same_step_without_lost_or_duplicated_events
         "same timer"
     );
     assert_eq!(after["weights"], before["weights"]);
+    assert_eq!(
+        count(&after),
+        40,
+        "the step's evidence was rebuilt from the prediction log"
+    );
+    assert_eq!(after["arms"], before["arms"]);
     wait_rollout(&s, "churn", 15, |v| v["rollout"]["phase"] == "promoted").await;
     let ev = events(&s, "churn").await;
     assert_eq!(

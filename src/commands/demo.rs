@@ -31,8 +31,8 @@ const CANDIDATE: &[u8] = include_bytes!("../../fixtures/models/churn_rf.onnx");
 const TRAFFIC: &str = include_str!("../../fixtures/models/churn_traffic.json");
 
 /// Conversion probability when the model was right / wrong about the row.
-const P_CONVERT_RIGHT: f64 = 0.6;
-const P_CONVERT_WRONG: f64 = 0.1;
+const P_CONVERT_RIGHT: f64 = 0.8;
+const P_CONVERT_WRONG: f64 = 0.0;
 
 #[derive(Debug, Serialize)]
 pub struct ArmFigures {
@@ -196,7 +196,7 @@ async fn act(
         strategy: Strategy::Canary,
         candidate: version.into(),
         steps,
-        interval_ms: 4000,
+        interval_ms: 5000,
         weights: vec![],
         guards: vec![
             parse_guard("error_rate<0.05")?,
@@ -211,7 +211,7 @@ async fn act(
         baseline: None,
     };
     eprintln!(
-        "demo: {name}: canary of version {version} (steps {:?}, 4s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",
+        "demo: {name}: canary of version {version} (steps {:?}, 5s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",
         spec.steps
     );
     client.start_rollout("churn", &spec).await?;
@@ -320,7 +320,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         "act 2: a bad model",
         "2",
         BAD,
-        vec![25.0, 50.0, 100.0],
+        vec![25.0, 50.0, 75.0, 100.0],
     )
     .await?;
     let good = act(

@@ -4,6 +4,7 @@
 
 pub mod controller;
 pub mod guard;
+pub mod replay;
 pub mod stats;
 pub mod strategy;
 

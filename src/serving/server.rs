@@ -141,6 +141,15 @@ pub async fn serve(
         load_failures: Mutex::new(failures),
     });
     state.publish(table);
+    // Evidence of a step interrupted by a restart is rebuilt from the logs before serving.
+    {
+        let (st, dir) = (state.clone(), state.config.data_dir.clone());
+        match tokio::task::spawn_blocking(move || crate::rollout::replay::replay(&st, &dir)).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!("rollout statistics: replayed {n} logged records"),
+            Ok(Err(e)) => tracing::warn!("rollout statistics could not be replayed from the logs: {e}"),
+            _ => {}
+        }
+    }
     let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
     let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
     let gateway = Gateway {
