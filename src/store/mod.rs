@@ -255,38 +255,25 @@ impl Store {
         reason: Option<&str>,
     ) -> Result<DeploymentRecord> {
         let tx = self.conn.transaction()?;
-        if get_version(&tx, model, version)?.is_none() {
-            return Err(Error::Usage(format!("{model} has no version {version}")));
-        }
         let prev = get_deployment(&tx, model)?;
-        let now = now_rfc3339();
-        let salt = prev
-            .as_ref()
-            .map(|d| d.salt.clone())
-            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-        tx.execute(
-            "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at) VALUES (?1, ?2, 'single', ?3, 'promoted', ?4)
-             ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy, state = excluded.state, updated_at = excluded.updated_at, rollout = NULL",
-            params![model, version, salt, now],
-        )?;
-        let from = prev.as_ref().map(|d| format!("live:{}", d.live_version));
-        let detail = serde_json::json!({
-            "strategy": "single",
-            "weights": {version: 100},
-            "previous_version": prev.as_ref().map(|d| d.live_version.clone()),
-            "reason": reason,
-        });
-        append_event(
-            &tx,
+        let change = RouteChange {
             model,
+            live_version: version,
+            strategy: "single",
+            state: "promoted",
+            rollout: None,
             actor,
-            "route",
-            from.as_deref(),
-            Some(&format!("live:{version}")),
-            &detail,
-        )?;
-        let dep = get_deployment(&tx, model)?
-            .ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))?;
+            kind: "route",
+            from: prev.as_ref().map(|d| format!("live:{}", d.live_version)),
+            to: Some(format!("live:{version}")),
+            detail: serde_json::json!({
+                "strategy": "single",
+                "weights": {version: 100},
+                "previous_version": prev.as_ref().map(|d| d.live_version.clone()),
+                "reason": reason,
+            }),
+        };
+        let dep = write_route(&tx, &change)?;
         tx.commit()?;
         Ok(dep)
     }
@@ -295,32 +282,7 @@ impl Store {
     /// return): the route change is durable before anyone is told, or routes by it.
     pub fn commit_route(&mut self, c: RouteChange<'_>) -> Result<DeploymentRecord> {
         let tx = self.conn.transaction()?;
-        if get_version(&tx, c.model, c.live_version)?.is_none() {
-            return Err(Error::Usage(format!("{} has no version {}", c.model, c.live_version)));
-        }
-        let prev = get_deployment(&tx, c.model)?;
-        let salt = prev
-            .as_ref()
-            .map(|d| d.salt.clone())
-            .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-        let now = now_rfc3339();
-        tx.execute(
-            "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at, rollout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy,
-               state = excluded.state, updated_at = excluded.updated_at, rollout = excluded.rollout",
-            params![c.model, c.live_version, c.strategy, salt, c.state, now, c.rollout],
-        )?;
-        append_event(
-            &tx,
-            c.model,
-            c.actor,
-            c.kind,
-            c.from.as_deref(),
-            c.to.as_deref(),
-            &c.detail,
-        )?;
-        let dep = get_deployment(&tx, c.model)?
-            .ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))?;
+        let dep = write_route(&tx, &c)?;
         tx.commit()?;
         Ok(dep)
     }
@@ -365,6 +327,33 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// Inside a transaction: check the version exists, upsert the deployment row (keeping
+/// its salt), append the event, and read the row back.
+fn write_route(tx: &Connection, c: &RouteChange<'_>) -> Result<DeploymentRecord> {
+    if get_version(tx, c.model, c.live_version)?.is_none() {
+        return Err(Error::Usage(format!("{} has no version {}", c.model, c.live_version)));
+    }
+    let salt = get_deployment(tx, c.model)?
+        .map(|d| d.salt)
+        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
+    tx.execute(
+        "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at, rollout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy,
+           state = excluded.state, updated_at = excluded.updated_at, rollout = excluded.rollout",
+        params![c.model, c.live_version, c.strategy, salt, c.state, now_rfc3339(), c.rollout],
+    )?;
+    append_event(
+        tx,
+        c.model,
+        c.actor,
+        c.kind,
+        c.from.as_deref(),
+        c.to.as_deref(),
+        &c.detail,
+    )?;
+    get_deployment(tx, c.model)?.ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))
 }
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
