@@ -58,6 +58,9 @@ pub enum Command {
     Deploy(DeployArgs),
     /// Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs.
     Predict(PredictArgs),
+    /// Load-test an inference endpoint (or any HTTP URL): constant rate or fixed concurrency,
+    /// coordinated-omission-correct latency, per-variant breakdown, SLO gates.
+    Loadtest(LoadtestArgs),
     /// Show models, versions, weights, rollout state and guard values.
     Status(StatusArgs),
     /// Finish a rollout: the candidate (or --to arm) becomes stable.
@@ -218,6 +221,82 @@ pub struct PredictArgs {
     /// Routing key (x-mlctl-key), for sticky assignment.
     #[arg(long)]
     pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(
+    group(clap::ArgGroup::new("target").required(true).args(["url", "model"])),
+    group(clap::ArgGroup::new("load").required(true).args(["rate", "concurrency", "sweep"])),
+    after_help = "Examples:
+  mlctl loadtest --model churn --input rows.csv --rate 500/s --duration 30s --slo 'p99<20ms' --slo 'error_rate<0.001'
+  mlctl loadtest --model churn --input requests.jsonl --concurrency 16 --requests 100000
+  mlctl loadtest --model churn --sweep 100,200,400,800/s --duration 10s --slo 'p99<20ms'
+  mlctl loadtest http://127.0.0.1:9000/score --body @req.json --rate 200/s
+
+Open loop (--rate) measures latency from each request's intended send time, so a stall is
+charged to every request that was due during it (coordinated omission corrected).
+Exit: 0 ok, 1 an SLO failed (or no swept rate met them), 2 bad flags or input, 3 endpoint unreachable."
+)]
+pub struct LoadtestArgs {
+    /// Any http:// URL to load (instead of --model).
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// Load the V2 infer endpoint of this model on --endpoint.
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// With --model: a specific version (bypasses routing).
+    #[arg(long, requires = "model")]
+    pub version: Option<String>,
+    /// HTTP method [default: POST with a body, else GET].
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Extra request header (repeatable), e.g. 'authorization: Bearer X'.
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Request body: a string, or @FILE.
+    #[arg(long, conflicts_with = "input")]
+    pub body: Option<String>,
+    /// Request bodies, cycled: .jsonl (one V2 request per line), .json (one request) or
+    /// .csv (feature rows → V2 tensors, needs --model).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// CSV rows per request.
+    #[arg(long, default_value_t = 1, requires = "input")]
+    pub batch: usize,
+    /// Spread requests over N routing keys (x-mlctl-key), so weighted rollouts are exercised.
+    #[arg(long, value_name = "N")]
+    pub routing_keys: Option<usize>,
+    /// Open loop: requests per second on a fixed timetable, e.g. 500/s.
+    #[arg(long, value_parser = parse_per_second, conflicts_with = "concurrency")]
+    pub rate: Option<f64>,
+    /// Closed loop: this many workers, each sending when its last answer arrived.
+    #[arg(long, short = 'c')]
+    pub concurrency: Option<usize>,
+    /// Closed loop: stop after this many measured requests (instead of --duration).
+    #[arg(long, short = 'n', requires = "concurrency", conflicts_with = "duration")]
+    pub requests: Option<u64>,
+    /// Measured time (per rate with --sweep).
+    #[arg(long, short = 'd', default_value = "10s", value_parser = humantime::parse_duration)]
+    pub duration: std::time::Duration,
+    /// Load before measuring, excluded from the results.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub warmup: std::time::Duration,
+    /// Open-loop rates to run in turn, e.g. 100,200,400,800/s; reports the highest that meets the SLOs.
+    #[arg(long, value_name = "RATES", conflicts_with_all = ["rate", "concurrency"])]
+    pub sweep: Option<String>,
+    /// Open loop: most connections (requests in flight) [default: 64].
+    #[arg(long)]
+    pub connections: Option<usize>,
+    /// Longest wait for one answer; also how long due requests may still go out after the window.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Gate (repeatable): p50|p90|p95|p99|p999|max|mean<20ms, error_rate<0.001, rps>=450,
+    /// errors<=N; exit 1 when one fails.
+    #[arg(long = "slo", value_name = "EXPR")]
+    pub slos: Vec<String>,
+    /// Write the latency histogram, one interval per second, in HdrHistogram log format.
+    #[arg(long, value_name = "FILE")]
+    pub save_hdr: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -477,6 +556,29 @@ pub fn parse_pairs(flag: &str, s: &str) -> crate::error::Result<Vec<(String, f64
     Ok(out)
 }
 
+/// A rate like `500/s`, `500` (per second), `30000/m` or `2/ms`.
+pub fn parse_per_second(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, per) = t.split_once('/').unwrap_or((t, "s"));
+    let secs = match per.trim() {
+        "s" | "sec" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => return Err(format!("unknown rate unit /{other} in {s:?} (use /s, /m or /h)")),
+    };
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected a rate like 500/s, got {s:?}"))?;
+    let rate = n / secs;
+    if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 {
+        Ok(rate)
+    } else {
+        Err(format!("rate {s:?} must be above 0 and at most 10000000/s"))
+    }
+}
+
 /// A share in 0..=1.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
     let v: f64 = s
@@ -497,6 +599,17 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn rates_parse_with_units() {
+        assert_eq!(parse_per_second("500/s"), Ok(500.0));
+        assert_eq!(parse_per_second("500"), Ok(500.0));
+        assert_eq!(parse_per_second("600/m"), Ok(10.0));
+        assert_eq!(parse_per_second("2/ms"), Ok(2000.0));
+        assert!(parse_per_second("0/s").is_err());
+        assert!(parse_per_second("fast").is_err());
+        assert!(parse_per_second("5/week").unwrap_err().contains("unknown rate unit"));
     }
 
     #[test]

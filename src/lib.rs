@@ -10,6 +10,7 @@ pub mod commands;
 pub mod data;
 pub mod drift;
 pub mod error;
+pub mod loadtest;
 pub mod output;
 pub mod rollout;
 pub mod serving;

@@ -37,6 +37,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Rollback(a) => print(&commands::rollout::rollback(a, &g).await?, fmt),
         Command::History(a) => print(&commands::rollout::history(a, &g).await?, fmt),
         Command::Predict(a) => print(&commands::predict::run(a, &g).await?, fmt),
+        Command::Loadtest(a) => {
+            let (report, gate) = commands::loadtest::run(a, &g).await?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
         Command::Status(a) if a.watch => loop {
             let report = commands::status::run(&a, &g).await?;
             if std::io::IsTerminal::is_terminal(&std::io::stdout()) {

@@ -5,6 +5,7 @@ pub mod completions;
 pub mod demo;
 pub mod deploy;
 pub mod drift;
+pub mod loadtest;
 pub mod predict;
 pub mod rollout;
 pub mod serve;

@@ -130,14 +130,57 @@ pub fn from_jsonl(path: &Path) -> Result<Vec<PreparedRequest>> {
     Ok(out)
 }
 
-/// CSV rows → one `[rows, columns]` tensor named and typed as the model's only input.
-/// A first row that is not all numbers is a header. Errors name file:line:column.
-pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
+/// Numeric feature rows read from a CSV for a single-input model.
+#[derive(Debug)]
+pub struct CsvRows {
+    /// The model input they feed, and its datatype.
+    pub name: String,
+    pub datatype: DataType,
+    pub columns: usize,
+    /// Row-major values.
+    pub values: Vec<f64>,
+}
+
+impl CsvRows {
+    pub fn len(&self) -> usize {
+        self.values.len() / self.columns.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// A V2 request with rows `range` as one `[rows, columns]` tensor.
+    pub fn request(&self, range: std::ops::Range<usize>) -> Vec<u8> {
+        let rows = range.len();
+        let slice = &self.values[range.start * self.columns..range.end * self.columns];
+        let data: Value = match self.datatype {
+            DataType::F32 | DataType::F64 | DataType::F16 => json!(slice),
+            _ => json!(slice.iter().map(|v| *v as i64).collect::<Vec<_>>()),
+        };
+        json!({"inputs": [{"name": self.name, "shape": [rows, self.columns], "datatype": self.datatype.name(), "data": data}]})
+            .to_string()
+            .into_bytes()
+    }
+}
+
+/// CSV rows for the model's only input (`input` is its metadata entry). A first row that is
+/// not all numbers is a header. Errors name file:line:column.
+pub fn read_csv_rows(path: &Path, input: &Value) -> Result<CsvRows> {
     let name = input["name"].as_str().unwrap_or("input").to_string();
     let dt = input["datatype"]
         .as_str()
         .and_then(DataType::parse)
         .unwrap_or(DataType::F32);
+    if !matches!(
+        dt,
+        DataType::F32 | DataType::F64 | DataType::F16 | DataType::I64 | DataType::I32 | DataType::I16 | DataType::I8
+    ) {
+        return Err(Error::Usage(format!(
+            "model input '{name}' is {}; CSV rows can feed numeric inputs only (use a JSON request)",
+            dt.name()
+        )));
+    }
     let expected_cols = input["shape"].get(1).and_then(Value::as_i64).filter(|&d| d > 0);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -188,22 +231,20 @@ pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
             format!("model input '{name}' takes {want} columns, file has {ncols}"),
         ));
     }
-    let data: Value = match dt {
-        DataType::F32 | DataType::F64 | DataType::F16 => json!(values),
-        DataType::I64 | DataType::I32 | DataType::I16 | DataType::I8 => {
-            json!(values.iter().map(|v| *v as i64).collect::<Vec<_>>())
-        }
-        other => {
-            return Err(Error::Usage(format!(
-                "model input '{name}' is {}; CSV rows can feed numeric inputs only (use a JSON request)",
-                other.name()
-            )));
-        }
-    };
-    let body = json!({"inputs": [{"name": name, "shape": [rows, ncols], "datatype": dt.name(), "data": data}]});
+    Ok(CsvRows {
+        name,
+        datatype: dt,
+        columns: ncols,
+        values,
+    })
+}
+
+/// CSV rows → one `[rows, columns]` tensor named and typed as the model's only input.
+pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
+    let rows = read_csv_rows(path, input)?;
     Ok(vec![PreparedRequest {
         source: path.display().to_string(),
-        body: body.to_string().into_bytes(),
+        body: rows.request(0..rows.len()),
     }])
 }
 

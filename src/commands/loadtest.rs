@@ -1,0 +1,424 @@
+//! `mlctl loadtest`: flags → target and run settings, live progress, one run or a sweep,
+//! SLO gates → exit code.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::cli::{GlobalArgs, LoadtestArgs, parse_per_second};
+use crate::error::{Error, Result};
+use crate::loadtest::collector::Live;
+use crate::loadtest::report::{RunReport, SweepReport};
+use crate::loadtest::scheduler::LoadModel;
+use crate::loadtest::slo::Slo;
+use crate::loadtest::{self, RunConfig, target};
+use crate::output::{Grid, Report};
+use crate::serving::protocol;
+
+/// Open-loop connections when `--connections` is not given.
+pub const DEFAULT_CONNECTIONS: usize = 64;
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum LoadtestReport {
+    Run(Box<RunReport>),
+    Sweep(SweepReport),
+}
+
+impl Report for LoadtestReport {
+    fn grids(&self) -> Vec<Grid> {
+        match self {
+            LoadtestReport::Run(r) => r.grids(),
+            LoadtestReport::Sweep(s) => s.grids(),
+        }
+    }
+}
+
+/// `--sweep 100,200,400/s` → rates per second (a unit on any item applies to the items
+/// before it that have none).
+pub fn parse_sweep(s: &str) -> Result<Vec<f64>> {
+    let items: Vec<&str> = s.split(',').map(str::trim).collect();
+    let mut out = vec![0.0; items.len()];
+    let mut unit = "/s".to_string();
+    for (i, item) in items.iter().enumerate().rev() {
+        if let Some(pos) = item.find('/') {
+            unit = item[pos..].to_string();
+        }
+        let with_unit = if item.contains('/') {
+            item.to_string()
+        } else {
+            format!("{item}{unit}")
+        };
+        out[i] = parse_per_second(&with_unit).map_err(|e| Error::Usage(format!("--sweep {s:?}: {e}")))?;
+    }
+    if out.windows(2).any(|w| w[1] <= w[0]) {
+        return Err(Error::Usage(format!("--sweep {s:?}: rates must increase")));
+    }
+    Ok(out)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+}
+
+/// Bodies from `--input`: validated as V2 requests when `v2`, as JSON otherwise.
+fn bodies_from_jsonl(path: &Path, v2: bool) -> Result<Vec<Bytes>> {
+    let text = read(path)?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        check_body(&format!("{}:{}", path.display(), i + 1), line.as_bytes(), v2)?;
+        out.push(Bytes::copy_from_slice(line.trim().as_bytes()));
+    }
+    if out.is_empty() {
+        return Err(Error::input(path.display().to_string(), "no requests (file is empty)"));
+    }
+    Ok(out)
+}
+
+fn check_body(at: &str, body: &[u8], v2: bool) -> Result<()> {
+    if v2 {
+        protocol::parse_request(body, None).map_err(|e| Error::input(at, e.0))?;
+    } else {
+        serde_json::from_slice::<Value>(body).map_err(|e| Error::input(at, format!("not JSON: {e}")))?;
+    }
+    Ok(())
+}
+
+/// A one-row request of zeros shaped like the model's inputs (no `--input` given).
+fn zeros_request(meta: &Value, model: &str) -> Result<Bytes> {
+    let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
+    if inputs.is_empty() {
+        return Err(Error::Usage(format!(
+            "model '{model}' publishes no inputs in its metadata; give requests with --input"
+        )));
+    }
+    let mut tensors = Vec::new();
+    for inp in &inputs {
+        let name = inp["name"].as_str().unwrap_or("input");
+        let dt = inp["datatype"].as_str().unwrap_or("FP32");
+        let shape: Vec<i64> = inp["shape"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|d| d.as_i64().unwrap_or(1))
+                    .map(|d| if d < 1 { 1 } else { d })
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![1]);
+        let n: i64 = shape.iter().product();
+        let zero = match dt {
+            "BOOL" => json!(false),
+            "BYTES" => json!(""),
+            _ => json!(0),
+        };
+        tensors.push(json!({"name": name, "shape": shape, "datatype": dt, "data": vec![zero; n as usize]}));
+    }
+    Ok(Bytes::from(json!({ "inputs": tensors }).to_string()))
+}
+
+async fn bodies(args: &LoadtestArgs, g: &GlobalArgs) -> Result<Vec<Bytes>> {
+    let v2 = args.model.is_some();
+    if let Some(b) = &args.body {
+        return match b.strip_prefix('@') {
+            Some(file) => {
+                let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+                Ok(vec![Bytes::from(bytes)])
+            }
+            None => Ok(vec![Bytes::from(b.clone())]),
+        };
+    }
+    if args.batch == 0 {
+        return Err(Error::Usage("--batch must be at least 1".into()));
+    }
+    let Some(path) = &args.input else {
+        return match &args.model {
+            Some(model) => {
+                let meta = super::client(g)?.model_metadata(model, args.version.as_deref()).await?;
+                Ok(vec![zeros_request(&meta, model)?])
+            }
+            None => Ok(Vec::new()),
+        };
+    };
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "jsonl" | "ndjson" => bodies_from_jsonl(path, v2),
+        "json" => {
+            let text = read(path)?;
+            check_body(&path.display().to_string(), text.as_bytes(), v2)?;
+            Ok(vec![Bytes::from(text.trim().to_string())])
+        }
+        "csv" => {
+            let Some(model) = &args.model else {
+                return Err(Error::Usage(
+                    "CSV input needs --model: the tensor's name and type come from the model's metadata".into(),
+                ));
+            };
+            let meta = super::client(g)?.model_metadata(model, args.version.as_deref()).await?;
+            let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
+            if inputs.len() != 1 {
+                return Err(Error::Usage(format!(
+                    "model '{model}' has {} inputs; CSV rows feed single-input models (use --input requests.jsonl)",
+                    inputs.len()
+                )));
+            }
+            let rows = super::predict::read_csv_rows(path, &inputs[0])?;
+            let n = rows.len();
+            Ok((0..n)
+                .step_by(args.batch)
+                .map(|s| Bytes::from(rows.request(s..(s + args.batch).min(n))))
+                .collect())
+        }
+        _ => Err(Error::input(
+            path.display().to_string(),
+            "unknown file type: expected .jsonl (one request per line), .json (one request) or .csv (feature rows)",
+        )),
+    }
+}
+
+fn target_url(args: &LoadtestArgs, g: &GlobalArgs) -> String {
+    match (&args.url, &args.model) {
+        (Some(u), _) => u.clone(),
+        (None, Some(m)) => {
+            let base = g.endpoint.trim_end_matches('/');
+            match &args.version {
+                Some(v) => format!("{base}/v2/models/{m}/versions/{v}/infer"),
+                None => format!("{base}/v2/models/{m}/infer"),
+            }
+        }
+        (None, None) => String::new(),
+    }
+}
+
+fn check_flags(args: &LoadtestArgs) -> Result<()> {
+    if args.concurrency == Some(0) {
+        return Err(Error::Usage("--concurrency must be at least 1".into()));
+    }
+    if args.connections == Some(0) {
+        return Err(Error::Usage("--connections must be at least 1".into()));
+    }
+    if args.connections.is_some() && args.concurrency.is_some() {
+        return Err(Error::Usage(
+            "--connections applies to --rate/--sweep; a closed loop uses one connection per --concurrency worker"
+                .into(),
+        ));
+    }
+    if args.requests == Some(0) {
+        return Err(Error::Usage("--requests must be at least 1".into()));
+    }
+    if args.duration.is_zero() && args.requests.is_none() {
+        return Err(Error::Usage("--duration must be above 0".into()));
+    }
+    if args.timeout.is_zero() || args.timeout > Duration::from_secs(60) {
+        return Err(Error::Usage(
+            "--timeout must be above 0 and at most 60s (the latency histogram's range)".into(),
+        ));
+    }
+    if args.routing_keys == Some(0) {
+        return Err(Error::Usage("--routing-keys must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Live progress on stderr while `live` changes; returns when `done` is set.
+fn progress(live: Arc<Live>, label: String, total: Duration, done: Arc<std::sync::atomic::AtomicBool>) {
+    let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} {bar:24} {elapsed:>4} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(label);
+    let t0 = Instant::now();
+    let mut last = (t0, 0u64);
+    while !done.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(250));
+        let started = live.started.load(Ordering::Relaxed);
+        let now = Instant::now();
+        let rps = (started - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
+        last = (now, started);
+        let p99 = live.recent_p99_us.load(Ordering::Relaxed) as f64 / 1000.0;
+        bar.set_position(t0.elapsed().as_millis() as u64);
+        bar.set_message(format!(
+            "sent {started} · {rps:.0} req/s · p99 {p99:.2} ms · errors {}",
+            live.errors.load(Ordering::Relaxed)
+        ));
+    }
+    bar.finish_and_clear();
+}
+
+async fn run_once(
+    target: Arc<target::Target>,
+    addr: std::net::SocketAddr,
+    cfg: &RunConfig,
+    slos: &[Slo],
+    label: String,
+) -> Result<RunReport> {
+    let live = Arc::new(Live::default());
+    let show = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bar = if show {
+        let (live, done) = (live.clone(), done.clone());
+        let total = cfg.warmup + cfg.duration;
+        Some(std::thread::spawn(move || progress(live, label, total, done)))
+    } else {
+        None
+    };
+    let out = loadtest::run(target.clone(), addr, cfg, live).await;
+    done.store(true, Ordering::Relaxed);
+    if let Some(b) = bar {
+        let _ = b.join();
+    }
+    Ok(RunReport::build(&target.url, &out?, slos))
+}
+
+pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, Option<Error>)> {
+    check_flags(&args)?;
+    let slos = args.slos.iter().map(|s| Slo::parse(s)).collect::<Result<Vec<_>>>()?;
+    let sweep = args.sweep.as_deref().map(parse_sweep).transpose()?;
+    let url = target_url(&args, g);
+    // Validate the URL before touching the network.
+    target::parse_url(&url)?;
+    if let Some(p) = &args.save_hdr
+        && let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(Error::Usage(format!("--save-hdr {}: no such directory", p.display())));
+    }
+    let bodies = bodies(&args, g).await?;
+    let mut headers = args.headers.clone();
+    if args.model.is_some()
+        && let Some(token) = &g.token
+        && !headers
+            .iter()
+            .any(|h| h.to_ascii_lowercase().starts_with("authorization:"))
+    {
+        headers.push(format!("authorization: Bearer {token}"));
+    }
+    let json_bodies = args.model.is_some() || args.input.is_some();
+    let target = Arc::new(target::build(
+        &url,
+        args.method.as_deref(),
+        &headers,
+        bodies,
+        json_bodies,
+        args.routing_keys.unwrap_or(0),
+    )?);
+    let addr = loadtest::reach(&target, args.timeout).await?;
+    let config = |model: LoadModel| RunConfig {
+        model,
+        warmup: args.warmup,
+        duration: args.duration,
+        connections: match model {
+            LoadModel::Open { .. } => args.connections.unwrap_or(DEFAULT_CONNECTIONS),
+            LoadModel::Closed { concurrency, .. } => concurrency,
+        },
+        timeout: args.timeout,
+        save_hdr: args.save_hdr.clone(),
+    };
+    if let Some(rates) = sweep {
+        let mut runs = Vec::new();
+        for (i, rate) in rates.iter().enumerate() {
+            let mut cfg = config(LoadModel::Open { rate: *rate });
+            // One HdrHistogram log per run would overwrite; keep the last rate's.
+            if i + 1 < rates.len() {
+                cfg.save_hdr = None;
+            }
+            let label = format!("{}/s", crate::commands::fmt_num(*rate));
+            let report = run_once(target.clone(), addr, &cfg, &slos, label).await?;
+            let unreachable = report.unreachable();
+            let ok = SweepReport::sustained(&report);
+            runs.push(report);
+            if unreachable {
+                let report = SweepReport::build(&url, runs, !slos.is_empty());
+                return Ok((
+                    LoadtestReport::Sweep(report),
+                    Some(Error::Endpoint(format!(
+                        "cannot reach {url}: every connection was refused"
+                    ))),
+                ));
+            }
+            if !ok || report_interrupted(runs.last()) {
+                break;
+            }
+        }
+        let report = SweepReport::build(&url, runs, !slos.is_empty());
+        let gate = match report.knee_rps {
+            Some(_) => None,
+            None => Some(Error::GateFailed(format!(
+                "no swept rate met the target ({})",
+                report.criterion
+            ))),
+        };
+        return Ok((LoadtestReport::Sweep(report), gate));
+    }
+    let model = match (args.rate, args.concurrency) {
+        (Some(rate), _) => LoadModel::Open { rate },
+        (None, Some(concurrency)) => LoadModel::Closed {
+            concurrency,
+            requests: args.requests,
+        },
+        // clap's "load" group requires one of --rate, --concurrency, --sweep.
+        (None, None) => return Err(Error::Usage("choose --rate, --concurrency or --sweep".into())),
+    };
+    let cfg = config(model);
+    let label = match model {
+        LoadModel::Open { rate } => format!("{}/s", crate::commands::fmt_num(rate)),
+        LoadModel::Closed { concurrency, .. } => format!("c={concurrency}"),
+    };
+    let report = run_once(target, addr, &cfg, &slos, label).await?;
+    let gate = if report.unreachable() {
+        Some(Error::Endpoint(format!(
+            "cannot reach {url}: every connection was refused"
+        )))
+    } else if report.slo_failed() {
+        let failed: Vec<String> = report
+            .slo
+            .iter()
+            .filter(|s| !s.pass)
+            .map(|s| format!("{} (measured {})", s.expr, crate::commands::fmt_num(s.value)))
+            .collect();
+        Some(Error::GateFailed(format!("SLO failed: {}", failed.join("; "))))
+    } else {
+        None
+    };
+    Ok((LoadtestReport::Run(Box::new(report)), gate))
+}
+
+fn report_interrupted(r: Option<&RunReport>) -> bool {
+    r.is_some_and(|r| r.interrupted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeps_parse_with_a_shared_unit() {
+        assert_eq!(parse_sweep("100,200,400/s").unwrap(), vec![100.0, 200.0, 400.0]);
+        assert_eq!(parse_sweep("60/m,120/m").unwrap(), vec![1.0, 2.0]);
+        assert_eq!(parse_sweep("5, 10").unwrap(), vec![5.0, 10.0]);
+        assert!(parse_sweep("200,100/s").unwrap_err().to_string().contains("increase"));
+        assert!(parse_sweep("100,x/s").is_err());
+    }
+
+    #[test]
+    fn zero_requests_follow_the_metadata_shapes() {
+        let meta = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}]});
+        let body = zeros_request(&meta, "m").unwrap();
+        let req = protocol::parse_request(&body, None).unwrap();
+        assert_eq!(req.inputs[0].shape, vec![1, 3]);
+        assert!(zeros_request(&json!({}), "m").is_err());
+    }
+}

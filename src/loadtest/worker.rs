@@ -1,0 +1,292 @@
+//! Sending. One worker owns one HTTP/1.1 keep-alive connection (hyper's connection-level
+//! client, no pool in the way), claims slots from the schedule, sends, drains the answer
+//! and hands a compact `Sample` to the collector in batches. Workers never format or
+//! aggregate; the collector never sends.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::HeaderValue;
+use hyper_util::rt::TokioIo;
+
+use super::collector::Live;
+use super::scheduler::{LoadModel, Schedule, Slot};
+use super::target::{ROUTING_KEY_HEADER, Target, VARIANT_HEADER};
+
+/// How a request ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// An HTTP answer with this status (any status; ≥ 400 counts as an error).
+    Status(u16),
+    /// The TCP connection (or HTTP handshake) could not be made.
+    Connect,
+    /// No complete answer within `--timeout`.
+    Timeout,
+    /// The connection broke mid-request (reset, closed, malformed answer).
+    Io,
+}
+
+/// What one request measured. Durations in microseconds (they fit: ≤ 60 s is recorded).
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Completion time, µs since the schedule started.
+    pub end_us: u64,
+    /// Open loop: from the intended send time (minus the client's own lateness);
+    /// closed loop: from the send.
+    pub latency_us: u64,
+    /// From the moment the request was written to the last byte of the answer.
+    pub service_us: u64,
+    /// The generator's own lateness: how long after the slot was due *and* a connection
+    /// was free the request actually went out (timer granularity, a busy client).
+    pub lag_us: u64,
+    /// The slot was due while every connection was busy (it queued for one).
+    pub waited: bool,
+    pub measured: bool,
+    pub outcome: Outcome,
+    /// Index into the variant names (`NO_VARIANT` when the answer carried none).
+    pub variant: u16,
+}
+
+pub const NO_VARIANT: u16 = u16::MAX;
+/// Distinct `x-mlctl-variant` values tracked; further ones are counted as "other".
+pub const MAX_VARIANTS: usize = 64;
+/// Samples a worker buffers before handing them over (or after 100 ms).
+const BATCH: usize = 128;
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// Variant names seen by any worker; each worker caches the header bytes → id mapping.
+#[derive(Debug, Default)]
+pub struct VariantNames(Mutex<Vec<String>>);
+
+impl VariantNames {
+    pub fn names(&self) -> Vec<String> {
+        self.0.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    fn intern(&self, value: &HeaderValue) -> u16 {
+        let Ok(mut names) = self.0.lock() else {
+            return NO_VARIANT;
+        };
+        let name = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if let Some(i) = names.iter().position(|n| *n == name) {
+            return i as u16;
+        }
+        if names.len() >= MAX_VARIANTS {
+            let other = "(other)".to_string();
+            return match names.iter().position(|n| *n == other) {
+                Some(i) => i as u16,
+                None => {
+                    names.push(other);
+                    (names.len() - 1) as u16
+                }
+            };
+        }
+        names.push(name);
+        (names.len() - 1) as u16
+    }
+}
+
+/// Everything a worker shares with the others.
+pub struct Shared {
+    pub target: Arc<Target>,
+    pub addr: SocketAddr,
+    pub schedule: Arc<Schedule>,
+    pub timeout: Duration,
+    pub variants: Arc<VariantNames>,
+    pub live: Arc<Live>,
+}
+
+pub struct Worker {
+    shared: Arc<Shared>,
+    conn: Option<SendRequest<Full<Bytes>>>,
+    variant_cache: Vec<(HeaderValue, u16)>,
+    batch: Vec<Sample>,
+    last_flush: Instant,
+    tx: mpsc::Sender<Vec<Sample>>,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>, tx: mpsc::Sender<Vec<Sample>>) -> Self {
+        Worker {
+            shared,
+            conn: None,
+            variant_cache: Vec::new(),
+            batch: Vec::with_capacity(BATCH),
+            last_flush: Instant::now(),
+            tx,
+        }
+    }
+
+    /// Run until the schedule has no more slots.
+    pub async fn run(mut self) {
+        match self.shared.schedule.model() {
+            LoadModel::Open { .. } => self.run_open().await,
+            LoadModel::Closed { .. } => self.run_closed().await,
+        }
+        self.flush();
+    }
+
+    async fn run_open(&mut self) {
+        let schedule = self.shared.schedule.clone();
+        loop {
+            let free_at = Instant::now();
+            let Some(slot) = schedule.claim(free_at) else { break };
+            // Infallible: open-loop slots always carry their due time.
+            let due = slot.intended.unwrap_or(free_at);
+            let waited = due < free_at;
+            if !waited {
+                tokio::time::sleep_until(due.into()).await;
+            }
+            if schedule.is_stopped() {
+                break;
+            }
+            let start = Instant::now();
+            let ready_at = due.max(free_at);
+            let (outcome, variant) = self.send(&slot).await;
+            let end = Instant::now();
+            let lag = start.saturating_duration_since(ready_at);
+            // Latency from the due time, less the generator's own lateness.
+            let latency = end.saturating_duration_since(due).saturating_sub(lag);
+            self.push(&slot, end, latency, end - start, lag, waited, outcome, variant);
+        }
+    }
+
+    async fn run_closed(&mut self) {
+        let schedule = self.shared.schedule.clone();
+        // All workers begin together at the schedule's start.
+        tokio::time::sleep_until(schedule.start().into()).await;
+        loop {
+            let start = Instant::now();
+            let Some(slot) = schedule.claim(start) else { break };
+            let (outcome, variant) = self.send(&slot).await;
+            let end = Instant::now();
+            let service = end - start;
+            self.push(&slot, end, service, service, Duration::ZERO, false, outcome, variant);
+            if outcome == Outcome::Connect {
+                // A refused connection returns at once; do not spin the CPU on it.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        slot: &Slot,
+        end: Instant,
+        latency: Duration,
+        service: Duration,
+        lag: Duration,
+        waited: bool,
+        outcome: Outcome,
+        variant: u16,
+    ) {
+        let us = |d: Duration| d.as_micros().min(u64::MAX as u128) as u64;
+        self.batch.push(Sample {
+            end_us: us(end.saturating_duration_since(self.shared.schedule.start())),
+            latency_us: us(latency),
+            service_us: us(service),
+            lag_us: us(lag),
+            waited,
+            measured: slot.measured,
+            outcome,
+            variant,
+        });
+        if self.batch.len() >= BATCH || end.duration_since(self.last_flush) >= FLUSH_EVERY {
+            self.last_flush = end;
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            // The collector outlives the workers; a closed channel means the run is over.
+            let _ = self.tx.send(batch);
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Outcome> {
+        let tcp = tokio::net::TcpStream::connect(self.shared.addr)
+            .await
+            .map_err(|_| Outcome::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|_| Outcome::Connect)?;
+        tokio::spawn(async move {
+            // Errors surface on the request that hits them.
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+
+    /// One request on this worker's connection (made or remade as needed).
+    async fn send(&mut self, slot: &Slot) -> (Outcome, u16) {
+        self.shared.live.started.fetch_add(1, Ordering::Relaxed);
+        let timeout = self.shared.timeout;
+        match tokio::time::timeout(timeout, self.exchange(slot)).await {
+            Ok(Ok((status, variant))) => (Outcome::Status(status), variant),
+            Ok(Err(outcome)) => {
+                self.conn = None;
+                (outcome, NO_VARIANT)
+            }
+            Err(_) => {
+                // The connection is mid-answer; it cannot be reused.
+                self.conn = None;
+                (Outcome::Timeout, NO_VARIANT)
+            }
+        }
+    }
+
+    async fn exchange(&mut self, slot: &Slot) -> Result<(u16, u16), Outcome> {
+        if let Some(c) = self.conn.as_mut()
+            && c.ready().await.is_err()
+        {
+            // The server closed the idle connection (keep-alive timeout): reconnect.
+            self.conn = None;
+        }
+        if self.conn.is_none() {
+            self.conn = Some(self.connect().await?);
+        }
+        let target = &self.shared.target;
+        let mut req = Request::new(Full::new(target.body(slot.index)));
+        *req.method_mut() = target.method.clone();
+        *req.uri_mut() = target.path.clone();
+        *req.headers_mut() = target.headers.clone();
+        if let Some(key) = target.routing_key(slot.index) {
+            req.headers_mut().insert(ROUTING_KEY_HEADER, key.clone());
+        }
+        let Some(conn) = self.conn.as_mut() else {
+            return Err(Outcome::Connect);
+        };
+        let resp = conn.send_request(req).await.map_err(|_| Outcome::Io)?;
+        let status = resp.status().as_u16();
+        let variant = match resp.headers().get(VARIANT_HEADER) {
+            Some(v) => self.variant_id(v),
+            None => NO_VARIANT,
+        };
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            frame.map_err(|_| Outcome::Io)?;
+        }
+        Ok((status, variant))
+    }
+
+    fn variant_id(&mut self, v: &HeaderValue) -> u16 {
+        if let Some((_, id)) = self.variant_cache.iter().find(|(h, _)| h == v) {
+            return *id;
+        }
+        let id = self.shared.variants.intern(v);
+        if self.variant_cache.len() < MAX_VARIANTS {
+            self.variant_cache.push((v.clone(), id));
+        }
+        id
+    }
+}
