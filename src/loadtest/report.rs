@@ -530,11 +530,13 @@ mod tests {
     use std::time::Duration;
 
     fn open_run(rate: f64, started: u64, waited: u64) -> RunOutput {
-        let mut c = Collected::default();
-        c.requests = started;
-        c.started_in_window = started;
-        c.waited = waited;
-        c.last_end_us = 10_000_000;
+        let mut c = Collected {
+            requests: started,
+            started_in_window: started,
+            waited,
+            last_end_us: 10_000_000,
+            ..Collected::default()
+        };
         *c.status.entry(200).or_default() = started;
         for _ in 0..started {
             histogram::record(&mut c.latency, Duration::from_millis(2));
