@@ -51,7 +51,7 @@ async fn answer(state: Arc<State>) -> Response {
     if !b.delay.is_zero() {
         tokio::time::sleep(b.delay).await;
     }
-    let status = if b.error_every > 0 && n % b.error_every == 0 {
+    let status = if b.error_every > 0 && n.is_multiple_of(b.error_every) {
         StatusCode::from_u16(b.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     } else {
         StatusCode::OK
