@@ -124,10 +124,10 @@ pub fn collect(
     // Seconds below this index have been written; late samples join the oldest open one.
     let mut written_upto = 0u64;
     while let Ok(batch) = rx.recv() {
+        live.finished.fetch_add(batch.len() as u64, Ordering::Relaxed);
         for s in &batch {
             let answered = matches!(s.outcome, Outcome::Status(_));
             let error = !matches!(s.outcome, Outcome::Status(c) if c < 400);
-            live.finished.fetch_add(1, Ordering::Relaxed);
             if error {
                 live.errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -173,7 +173,7 @@ pub fn collect(
                     open.entry(second.max(written_upto)).or_insert_with(histogram::new),
                     s.latency_us,
                 );
-                // Samples arrive at most ~100 ms late: intervals two seconds old are complete.
+                // Samples arrive at most ~200 ms late: intervals two seconds old are complete.
                 while let Some((&first, _)) = open.first_key_value() {
                     if first + 2 > second {
                         break;

@@ -109,13 +109,28 @@ pub async fn run(target: Arc<Target>, addr: SocketAddr, cfg: &RunConfig, live: A
         .spawn(move || collector::collect(rx, window_us, collector_live, hdr_log))
         .map_err(|e| Error::Usage(format!("cannot start the collector thread: {e}")))?;
 
-    let workers: Vec<_> = (0..cfg.connections)
-        .map(|_| tokio::spawn(Worker::new(shared.clone(), tx.clone()).run()))
-        .collect();
+    // One single-threaded runtime per core, each driving its share of the connections
+    // (wrk's model): no work stealing and no cross-thread wake-ups on the hot path.
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(cfg.connections.max(1));
+    let mut load_threads = Vec::with_capacity(threads);
+    for t in 0..threads {
+        let n = cfg.connections / threads + usize::from(t < cfg.connections % threads);
+        let workers: Vec<Worker> = (0..n)
+            .map(|i| {
+                let id = (t + i * threads) as u64;
+                Worker::new(shared.clone(), tx.clone(), id, cfg.connections as u64)
+            })
+            .collect();
+        let handle = std::thread::Builder::new()
+            .name(format!("mlctl-loadtest-{t}"))
+            .spawn(move || load_thread(workers))
+            .map_err(|e| Error::Usage(format!("cannot start a load thread: {e}")))?;
+        load_threads.push(handle);
+    }
     drop(tx);
-
-    let probe_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let probe = tokio::spawn(hiccup_probe(probe_stop.clone()));
 
     // Open loop: due slots may still be queued when the window ends; they get `timeout`
     // to go out, then the run stops. Ctrl-C stops at once; what was measured is reported.
@@ -137,18 +152,24 @@ pub async fn run(target: Arc<Target>, addr: SocketAddr, cfg: &RunConfig, live: A
             }
         })
     };
-    for w in workers {
-        // A panicking worker would be a bug; its samples are lost, the others are kept.
-        let _ = w.await;
-    }
+    let hiccups = tokio::task::spawn_blocking(move || {
+        let mut all = histogram::new();
+        for h in load_threads {
+            // A panicking load thread would be a bug; its samples are lost, the rest kept.
+            if let Ok(Ok(h)) = h.join() {
+                let _ = all.add(&h);
+            }
+        }
+        all
+    })
+    .await
+    .unwrap_or_else(|_| histogram::new());
     let interrupted = if stopper.is_finished() {
         stopper.await.unwrap_or(false)
     } else {
         stopper.abort();
         false
     };
-    probe_stop.store(true, Ordering::Relaxed);
-    let hiccups = probe.await.unwrap_or_else(|_| histogram::new());
     let collected = tokio::task::spawn_blocking(move || collector.join())
         .await
         .map_err(|e| Error::Usage(format!("collector: {e}")))?
@@ -164,6 +185,21 @@ pub async fn run(target: Arc<Target>, addr: SocketAddr, cfg: &RunConfig, live: A
             LoadModel::Closed { .. } => 0,
         },
         interrupted,
+    })
+}
+
+/// Run `workers` to the end on a current-thread runtime, with a hiccup probe beside them.
+fn load_thread(workers: Vec<Worker>) -> std::io::Result<Histogram<u64>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let probe_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    rt.block_on(async move {
+        let probe = tokio::spawn(hiccup_probe(probe_stop.clone()));
+        let tasks: Vec<_> = workers.into_iter().map(|w| tokio::spawn(w.run())).collect();
+        for t in tasks {
+            let _ = t.await;
+        }
+        probe_stop.store(true, Ordering::Relaxed);
+        Ok(probe.await.unwrap_or_else(|_| histogram::new()))
     })
 }
 

@@ -4,6 +4,7 @@
 //! aggregate; the collector never sends.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -11,9 +12,10 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper::header::HeaderValue;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use super::collector::Live;
 use super::scheduler::{LoadModel, Schedule, Slot};
@@ -56,9 +58,9 @@ pub struct Sample {
 pub const NO_VARIANT: u16 = u16::MAX;
 /// Distinct `x-mlctl-variant` values tracked; further ones are counted as "other".
 pub const MAX_VARIANTS: usize = 64;
-/// Samples a worker buffers before handing them over (or after 100 ms).
-const BATCH: usize = 128;
-const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Samples a worker buffers before handing them over (or after 200 ms).
+const BATCH: usize = 1024;
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
 
 /// Variant names seen by any worker; each worker caches the header bytes → id mapping.
 #[derive(Debug, Default)]
@@ -102,9 +104,71 @@ pub struct Shared {
     pub live: Arc<Live>,
 }
 
+/// A keep-alive HTTP/1.1 connection whose protocol state machine (`driver`) is polled by
+/// the worker itself, alongside its request: no separate connection task, so an answer
+/// wakes one task instead of two.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    driver: Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>>>>,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Result<Conn, Outcome> {
+        let tcp = TcpStream::connect(addr).await.map_err(|_| Outcome::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|_| Outcome::Connect)?;
+        Ok(Conn {
+            sender,
+            driver: Box::pin(driver),
+        })
+    }
+
+    /// Wait until a request may be sent; false when the connection has ended.
+    async fn ready(&mut self) -> bool {
+        let Conn { sender, driver } = self;
+        tokio::select! {
+            biased;
+            r = sender.ready() => r.is_ok(),
+            _ = driver.as_mut() => false,
+        }
+    }
+
+    /// Send and drain the answer. Returns the status and variant header, and whether the
+    /// connection can be used again.
+    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> (Result<(u16, Option<HeaderValue>), Outcome>, bool) {
+        let Conn { sender, driver } = self;
+        let exchange = async {
+            let resp = sender.send_request(req).await.map_err(|_| Outcome::Io)?;
+            let status = resp.status().as_u16();
+            let variant = resp.headers().get(VARIANT_HEADER).cloned();
+            let mut body = resp.into_body();
+            while let Some(frame) = body.frame().await {
+                frame.map_err(|_| Outcome::Io)?;
+            }
+            Ok((status, variant))
+        };
+        tokio::pin!(exchange);
+        tokio::select! {
+            biased;
+            r = &mut exchange => (r, true),
+            // The connection ended (the server closed it after this answer, or broke it):
+            // finish the exchange on what was received, then drop it.
+            _ = driver.as_mut() => (exchange.await, false),
+        }
+    }
+}
+
 pub struct Worker {
     shared: Arc<Shared>,
-    conn: Option<SendRequest<Full<Bytes>>>,
+    /// Closed loop: this worker's requests are numbered id, id + stride, id + 2·stride, …
+    next_index: u64,
+    stride: u64,
+    /// Started since the last hand-over (published to the live view in batches, so the
+    /// workers never contend on one counter).
+    started: u64,
+    conn: Option<Conn>,
     variant_cache: Vec<(HeaderValue, u16)>,
     batch: Vec<Sample>,
     last_flush: Instant,
@@ -112,9 +176,12 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(shared: Arc<Shared>, tx: mpsc::Sender<Vec<Sample>>) -> Self {
+    pub fn new(shared: Arc<Shared>, tx: mpsc::Sender<Vec<Sample>>, id: u64, stride: u64) -> Self {
         Worker {
             shared,
+            next_index: id,
+            stride: stride.max(1),
+            started: 0,
             conn: None,
             variant_cache: Vec::new(),
             batch: Vec::with_capacity(BATCH),
@@ -163,7 +230,9 @@ impl Worker {
         tokio::time::sleep_until(schedule.start().into()).await;
         loop {
             let start = Instant::now();
-            let Some(slot) = schedule.claim(start) else { break };
+            let Some(mut slot) = schedule.claim(start) else { break };
+            slot.index = self.next_index;
+            self.next_index += self.stride;
             let (outcome, variant) = self.send(&slot).await;
             let end = Instant::now();
             let service = end - start;
@@ -205,6 +274,10 @@ impl Worker {
     }
 
     fn flush(&mut self) {
+        self.shared
+            .live
+            .started
+            .fetch_add(std::mem::take(&mut self.started), Ordering::Relaxed);
         if !self.batch.is_empty() {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             // The collector outlives the workers; a closed channel means the run is over.
@@ -212,27 +285,18 @@ impl Worker {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Outcome> {
-        let tcp = tokio::net::TcpStream::connect(self.shared.addr)
-            .await
-            .map_err(|_| Outcome::Connect)?;
-        let _ = tcp.set_nodelay(true);
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-            .await
-            .map_err(|_| Outcome::Connect)?;
-        tokio::spawn(async move {
-            // Errors surface on the request that hits them.
-            let _ = conn.await;
-        });
-        Ok(sender)
-    }
-
     /// One request on this worker's connection (made or remade as needed).
     async fn send(&mut self, slot: &Slot) -> (Outcome, u16) {
-        self.shared.live.started.fetch_add(1, Ordering::Relaxed);
+        self.started += 1;
         let timeout = self.shared.timeout;
         match tokio::time::timeout(timeout, self.exchange(slot)).await {
-            Ok(Ok((status, variant))) => (Outcome::Status(status), variant),
+            Ok(Ok((status, variant))) => {
+                let id = match variant {
+                    Some(v) => self.variant_id(&v),
+                    None => NO_VARIANT,
+                };
+                (Outcome::Status(status), id)
+            }
             Ok(Err(outcome)) => {
                 self.conn = None;
                 (outcome, NO_VARIANT)
@@ -245,15 +309,20 @@ impl Worker {
         }
     }
 
-    async fn exchange(&mut self, slot: &Slot) -> Result<(u16, u16), Outcome> {
+    async fn exchange(&mut self, slot: &Slot) -> Result<(u16, Option<HeaderValue>), Outcome> {
         if let Some(c) = self.conn.as_mut()
-            && c.ready().await.is_err()
+            && !c.ready().await
         {
-            // The server closed the idle connection (keep-alive timeout): reconnect.
+            // The server closed the idle connection (keep-alive limit or timeout): nothing
+            // was sent on it, so reconnecting is not an error.
             self.conn = None;
         }
         if self.conn.is_none() {
-            self.conn = Some(self.connect().await?);
+            let mut c = Conn::open(self.shared.addr).await?;
+            if !c.ready().await {
+                return Err(Outcome::Connect);
+            }
+            self.conn = Some(c);
         }
         let target = &self.shared.target;
         let mut req = Request::new(Full::new(target.body(slot.index)));
@@ -266,17 +335,11 @@ impl Worker {
         let Some(conn) = self.conn.as_mut() else {
             return Err(Outcome::Connect);
         };
-        let resp = conn.send_request(req).await.map_err(|_| Outcome::Io)?;
-        let status = resp.status().as_u16();
-        let variant = match resp.headers().get(VARIANT_HEADER) {
-            Some(v) => self.variant_id(v),
-            None => NO_VARIANT,
-        };
-        let mut body = resp.into_body();
-        while let Some(frame) = body.frame().await {
-            frame.map_err(|_| Outcome::Io)?;
+        let (result, alive) = conn.round_trip(req).await;
+        if !alive {
+            self.conn = None;
         }
-        Ok((status, variant))
+        result
     }
 
     fn variant_id(&mut self, v: &HeaderValue) -> u16 {
