@@ -35,6 +35,7 @@ complete -c mlctl -n "__fish_mlctl_needs_command" -s V -l version -d 'Print vers
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "deploy" -d 'Register a model version and route live traffic to it'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "loadtest" -d 'Load-test an inference endpoint (or any HTTP URL): constant rate or fixed concurrency, coordinated-omission-correct latency, per-variant breakdown, SLO gates'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
@@ -101,6 +102,31 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -s o -l output -d '
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l model -d 'Load the V2 infer endpoint of this model on --endpoint' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l version -d 'With --model: a specific version (bypasses routing)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l method -d 'HTTP method [default: POST with a body, else GET]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s H -l header -d 'Extra request header (repeatable), e.g. \'authorization: Bearer X\'' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l body -d 'Request body: a string, or @FILE' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l input -d 'Request bodies, cycled: .jsonl (one V2 request per line), .json (one request) or .csv (feature rows → V2 tensors, needs --model)' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l batch -d 'CSV rows per request' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l routing-keys -d 'Spread requests over N routing keys (x-mlctl-key), so weighted rollouts are exercised' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l rate -d 'Open loop: requests per second on a fixed timetable, e.g. 500/s' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s c -l concurrency -d 'Closed loop: this many workers, each sending when its last answer arrived' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s n -l requests -d 'Closed loop: stop after this many measured requests (instead of --duration)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s d -l duration -d 'Measured time (per rate with --sweep)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l warmup -d 'Load before measuring, excluded from the results' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l sweep -d 'Open-loop rates to run in turn, e.g. 100,200,400,800/s; reports the highest that meets the SLOs' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l connections -d 'Open loop: most connections (requests in flight) [default: 64]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l timeout -d 'Longest wait for one answer; also how long due requests may still go out after the window' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l slo -d 'Gate (repeatable): p50|p90|p95|p99|p999|max|mean<20ms, error_rate<0.001, rps>=450, errors<=N; exit 1 when one fails' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l save-hdr -d 'Write the latency histogram, one interval per second, in HdrHistogram log format' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s h -l help -d 'Print help'
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -276,21 +302,22 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s o -l output -d 'Repo
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand man" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "resume" -d 'Continue a paused rollout (the step timer restarts)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "drift" -d 'Compare live data with a training baseline (output and input drift)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "demo" -d 'Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "completions" -d 'Print shell completions'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict status promote pause resume rollback history abtest drift demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "serve" -d 'Run the gateway: V2 inference (ONNX in-process or upstream), admin API, logs, metrics'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "deploy" -d 'Register a model version and route live traffic to it'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "predict" -d 'Send V2 inference requests (JSON, JSONL or CSV rows) and print the outputs'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "loadtest" -d 'Load-test an inference endpoint (or any HTTP URL): constant rate or fixed concurrency, coordinated-omission-correct latency, per-variant breakdown, SLO gates'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "status" -d 'Show models, versions, weights, rollout state and guard values'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "promote" -d 'Finish a rollout: the candidate (or --to arm) becomes stable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "pause" -d 'Hold a rollout at its current weights (timers stop)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "resume" -d 'Continue a paused rollout (the step timer restarts)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "rollback" -d 'Route 100% to the stable version (or --to V) at once; recorded with who and why'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "history" -d 'The audit log of a model: every transition with its evidence'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "abtest" -d 'A/B/n significance on logged outcomes, and experiment planning'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "drift" -d 'Compare live data with a training baseline (output and input drift)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "demo" -d 'Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "completions" -d 'Print shell completions'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and not __fish_seen_subcommand_from serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "analyze" -d 'Compare arms on binary, mean and ratio metrics from CSV/JSONL files or gateway logs'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from abtest" -f -a "plan" -d 'Sample size (or detectable effect) for an experiment'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from drift" -f -a "baseline" -d 'Profile training data or predictions into a baseline JSON (one streaming pass)'

@@ -99,8 +99,8 @@ impl RunReport {
         let window_s = cfg.duration.as_secs_f64();
         let measured_end_s = (c.last_end_us as f64 / 1e6 - cfg.warmup.as_secs_f64()).max(0.0);
         let duration_s = match cfg.model {
-            LoadModel::Open { .. } => window_s.max(measured_end_s),
-            LoadModel::Closed { .. } => measured_end_s,
+            LoadModel::Open { .. } if !out.interrupted => window_s.max(measured_end_s),
+            _ => measured_end_s,
         };
         let rps = if duration_s > 0.0 {
             c.requests as f64 / duration_s
@@ -115,7 +115,7 @@ impl RunReport {
             LoadModel::Closed { concurrency, .. } => (None, Some(concurrency)),
         };
         let send_rps = match cfg.model {
-            LoadModel::Open { .. } if window_s > 0.0 => c.started_in_window as f64 / window_s,
+            LoadModel::Open { .. } if window_s > 0.0 && !out.interrupted => c.started_in_window as f64 / window_s,
             _ => rps,
         };
         let open = matches!(cfg.model, LoadModel::Open { .. });

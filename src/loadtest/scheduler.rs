@@ -45,6 +45,8 @@ pub struct Schedule {
     next: AtomicU64,
     measured_claims: AtomicU64,
     stopped: AtomicBool,
+    /// When `stop` was called, ns since `start` (u64::MAX: not stopped).
+    stopped_at_ns: AtomicU64,
 }
 
 impl Schedule {
@@ -63,6 +65,7 @@ impl Schedule {
             next: AtomicU64::new(0),
             measured_claims: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
+            stopped_at_ns: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -90,8 +93,15 @@ impl Schedule {
         self.start + Duration::from_secs_f64(i as f64 * self.interval_s)
     }
 
-    /// Stop handing out slots (the drain window closed).
+    /// Stop handing out slots (the drain window closed, or Ctrl-C).
     pub fn stop(&self) {
+        let at = Instant::now().saturating_duration_since(self.start).as_nanos();
+        let _ = self.stopped_at_ns.compare_exchange(
+            u64::MAX,
+            at.min(u64::MAX as u128 - 1) as u64,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         self.stopped.store(true, Ordering::Relaxed);
     }
 
@@ -99,15 +109,19 @@ impl Schedule {
         self.stopped.load(Ordering::Relaxed)
     }
 
-    /// Open loop: slots of the measured window that were never claimed (the run stopped
-    /// with them still waiting for a connection).
+    /// Open loop: slots of the measured window that were due before the run stopped but
+    /// never claimed (still waiting for a connection when it ended).
     pub fn unsent_measured(&self) -> u64 {
         let LoadModel::Open { .. } = self.model else {
             return 0;
         };
+        let due_before_stop = match self.stopped_at_ns.load(Ordering::Relaxed) {
+            u64::MAX => self.total_slots,
+            ns => ((ns as f64 / 1e9 / self.interval_s).floor() as u64 + 1).min(self.total_slots),
+        };
         let claimed = self.next.load(Ordering::Relaxed).min(self.total_slots);
         let first_measured = (self.warmup.as_secs_f64() / self.interval_s).ceil() as u64;
-        self.total_slots.saturating_sub(claimed.max(first_measured))
+        due_before_stop.saturating_sub(claimed.max(first_measured))
     }
 
     /// Open loop: slots due in the measured window.
@@ -192,8 +206,26 @@ mod tests {
         for _ in 0..5 {
             s.claim(t0).unwrap();
         }
+        std::thread::sleep(Duration::from_millis(20).saturating_sub(t0.elapsed()));
         s.stop();
         assert!(s.claim(t0).is_none());
+        // Stopped right after t0 (before the 6th slot was due at 500 ms): nothing was owed.
+        assert_eq!(s.unsent_measured(), 0);
+    }
+
+    #[test]
+    fn slots_due_before_a_late_stop_are_unsent() {
+        let t0 = Instant::now() - Duration::from_secs(5);
+        let s = Schedule::new(
+            LoadModel::Open { rate: 10.0 },
+            t0,
+            Duration::ZERO,
+            Duration::from_secs(2),
+        );
+        for _ in 0..5 {
+            s.claim(t0).unwrap();
+        }
+        s.stop();
         assert_eq!(s.unsent_measured(), 15);
     }
 

@@ -303,3 +303,40 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    //! The flag parsers of `loadtest` take arbitrary text: never a panic, and what parses
+    //! re-parses from its own expression to the same gate.
+    use super::*;
+    use crate::cli::parse_per_second;
+    use crate::commands::loadtest::parse_sweep;
+    use crate::loadtest::target::{parse_header, parse_url};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn slo_parser_never_panics(s in "\\PC{0,40}") {
+            if let Ok(slo) = Slo::parse(&s) {
+                prop_assert_eq!(Slo::parse(&slo.expr).unwrap(), slo);
+            }
+        }
+
+        #[test]
+        fn slo_like_text_never_panics(
+            m in "(p50|p90|p95|p99|p999|p99\\.9|max|mean|error_rate|rps|errors|requests|p99_ms|x)",
+            op in "(<|<=|>|>=|=|=<)",
+            v in "[-+0-9.eE%]{0,8}(ms|s|us|µs|/s|%|)?",
+        ) {
+            let _ = Slo::parse(&format!("{m}{op}{v}"));
+        }
+
+        #[test]
+        fn rate_sweep_header_and_url_parsers_never_panic(s in "\\PC{0,30}") {
+            let _ = parse_per_second(&s);
+            let _ = parse_sweep(&s);
+            let _ = parse_header(&s);
+            let _ = parse_url(&s);
+        }
+    }
+}

@@ -61,6 +61,7 @@ pub const MAX_VARIANTS: usize = 64;
 /// Samples a worker buffers before handing them over (or after 200 ms).
 const BATCH: usize = 1024;
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+const STOP_CHECK: Duration = Duration::from_millis(100);
 
 /// Variant names seen by any worker; each worker caches the header bytes → id mapping.
 #[derive(Debug, Default)]
@@ -207,8 +208,10 @@ impl Worker {
             // Infallible: open-loop slots always carry their due time.
             let due = slot.intended.unwrap_or(free_at);
             let waited = due < free_at;
-            if !waited {
-                tokio::time::sleep_until(due.into()).await;
+            // Sleep until due, waking at least every 100 ms so a stop (Ctrl-C) is seen
+            // even at low rates where a slot may be due far ahead.
+            while !waited && !schedule.is_stopped() && Instant::now() < due {
+                tokio::time::sleep_until(due.min(Instant::now() + STOP_CHECK).into()).await;
             }
             if schedule.is_stopped() {
                 break;
