@@ -30,6 +30,9 @@ pub struct Behaviour {
     pub error_status: u16,
     /// `x-mlctl-variant` values, assigned round-robin by request count.
     pub variants: Vec<String>,
+    /// The first `slow_first` requests take `slow_for` longer (a cold start).
+    pub slow_first: u64,
+    pub slow_for: Duration,
 }
 
 struct State {
@@ -50,6 +53,9 @@ async fn answer(state: Arc<State>) -> Response {
     }
     if !b.delay.is_zero() {
         tokio::time::sleep(b.delay).await;
+    }
+    if n <= b.slow_first {
+        tokio::time::sleep(b.slow_for).await;
     }
     let status = if b.error_every > 0 && n.is_multiple_of(b.error_every) {
         StatusCode::from_u16(b.error_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
@@ -125,6 +131,8 @@ async fn main() -> std::io::Result<()> {
         variants: flag(&args, "--variants")
             .map(|v| v.split(',').map(String::from).collect())
             .unwrap_or_default(),
+        slow_first: flag(&args, "--slow-first").and_then(|v| v.parse().ok()).unwrap_or(0),
+        slow_for: duration(&args, "--slow-for"),
     };
     let listen = flag(&args, "--listen").unwrap_or("127.0.0.1:0").to_string();
     serve(&listen, behaviour, |a| {

@@ -106,6 +106,71 @@ fn open_loop_charges_a_stall_to_every_request_due_during_it() {
 }
 
 #[test]
+fn warmup_requests_are_excluded_from_the_results() {
+    // A cold start: the first answers take 300 ms more.
+    let cold = |slow_first| {
+        target::spawn(Behaviour {
+            slow_first,
+            slow_for: Duration::from_millis(300),
+            ..Behaviour::default()
+        })
+    };
+    let out = loadtest(&url(cold(20)))
+        .args(["--rate", "50/s", "--duration", "1s", "--warmup", "1s", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let warm = json_of(&out);
+    assert_eq!(warm["requests"], 50, "only the measured second counts");
+    assert_eq!(f(&warm, "/warmup_s"), 1.0);
+    assert!(f(&warm, "/latency_ms/max") < 250.0, "{}", warm["latency_ms"]);
+    // Without the warm-up the cold start is in the figures.
+    let out = loadtest(&url(cold(20)))
+        .args(["--rate", "50/s", "--duration", "1s", "-o", "json"])
+        .output()
+        .unwrap();
+    let cold_run = json_of(&out);
+    assert!(f(&cold_run, "/latency_ms/max") >= 300.0, "{}", cold_run["latency_ms"]);
+    // Closed loop: two workers go through the 4 cold answers in 600 ms of warm-up, and
+    // --requests counts measured requests only.
+    let out = loadtest(&url(cold(4)))
+        .args(["-c", "2", "-n", "30", "--warmup", "800ms", "-o", "json"])
+        .output()
+        .unwrap();
+    let closed = json_of(&out);
+    assert_eq!(closed["requests"], 30);
+    assert!(f(&closed, "/latency_ms/max") < 250.0, "{}", closed["latency_ms"]);
+}
+
+#[test]
+fn answers_slower_than_the_timeout_are_counted_as_timeouts() {
+    let addr = target::spawn(Behaviour {
+        delay: Duration::from_millis(400),
+        ..Behaviour::default()
+    });
+    let out = loadtest(&url(addr))
+        .args([
+            "-c",
+            "2",
+            "-n",
+            "4",
+            "--timeout",
+            "100ms",
+            "-o",
+            "json",
+            "--slo",
+            "error_rate<0.5",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json_of(&out);
+    assert_eq!(r["errors_by_kind"], serde_json::json!({"timeout": 4}));
+    assert_eq!(r["errors"], 4);
+    assert_eq!(r["status_codes"], serde_json::json!({}));
+}
+
+#[test]
 fn error_counts_by_status_are_exact() {
     let addr = target::spawn(Behaviour {
         error_every: 4,

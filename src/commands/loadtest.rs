@@ -236,22 +236,27 @@ fn check_flags(args: &LoadtestArgs) -> Result<()> {
 fn progress(live: Arc<Live>, label: String, total: Duration, done: Arc<std::sync::atomic::AtomicBool>) {
     let bar = indicatif::ProgressBar::new(total.as_millis() as u64);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} {bar:24} {elapsed:>4} {msg}")
+        indicatif::ProgressStyle::with_template("{prefix} {bar:16} {elapsed:>3} {msg}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar.set_prefix(label);
     let t0 = Instant::now();
-    let mut last = (t0, 0u64);
+    // Requests started over the last second, for a steady rate.
+    let mut recent: std::collections::VecDeque<(Instant, u64)> = std::collections::VecDeque::new();
     while !done.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(250));
         let started = live.started.load(Ordering::Relaxed);
         let now = Instant::now();
-        let rps = (started - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
-        last = (now, started);
+        recent.push_back((now, started));
+        while recent.len() > 2 && now.duration_since(recent[0].0) > Duration::from_secs(1) {
+            recent.pop_front();
+        }
+        let (t_first, n_first) = recent[0];
+        let rps = (started - n_first) as f64 / now.duration_since(t_first).as_secs_f64().max(0.25);
         let p99 = live.recent_p99_us.load(Ordering::Relaxed) as f64 / 1000.0;
         bar.set_position(t0.elapsed().as_millis() as u64);
         bar.set_message(format!(
-            "sent {started} · {rps:.0} req/s · p99 {p99:.2} ms · errors {}",
+            "sent {started} · {rps:.0}/s · p99 {p99:.1} ms · err {}",
             live.errors.load(Ordering::Relaxed)
         ));
     }
