@@ -33,6 +33,17 @@ fn json_of(out: &std::process::Output) -> Value {
     })
 }
 
+/// Run with `-o json`, expect exit 0, return the report.
+fn report_ok(url: &str, args: &[&str]) -> Value {
+    let out = loadtest(url).args(args).args(["-o", "json"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_of(&out)
+}
+
 fn f(v: &Value, path: &str) -> f64 {
     v.pointer(path)
         .and_then(Value::as_f64)
@@ -53,13 +64,7 @@ fn fixed_delay_percentiles_are_within_ten_percent_of_the_delay() {
         vec!["--rate", "20/s", "--duration", "2s"],
         vec!["--concurrency", "8", "--requests", "40"],
     ] {
-        let out = loadtest(&url(addr)).args(&load).args(["-o", "json"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{load:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let r = json_of(&out);
+        let r = report_ok(&url(addr), &load);
         for p in ["p50", "p90", "p99"] {
             let v = f(&r, &format!("/latency_ms/{p}"));
             assert!((200.0..=220.0).contains(&v), "{load:?} {p} = {v} ms, want 200 ms ± 10%");
@@ -77,12 +82,7 @@ fn open_loop_charges_a_stall_to_every_request_due_during_it() {
         stall_for: Duration::from_secs(1),
         ..Behaviour::default()
     });
-    let out = loadtest(&url(addr))
-        .args(["--rate", "100/s", "--duration", "4s", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let open = json_of(&out);
+    let open = report_ok(&url(addr), &["--rate", "100/s", "--duration", "4s"]);
     let p99 = f(&open, "/latency_ms/p99");
     assert!(p99 >= 500.0, "corrected p99 {p99} ms hides the stall");
     assert!(
@@ -92,11 +92,7 @@ fn open_loop_charges_a_stall_to_every_request_due_during_it() {
     assert_eq!(f(&open, "/requests"), 400.0);
 
     // A closed loop on the same server only ever has its few in-flight requests stalled.
-    let out = loadtest(&url(addr))
-        .args(["--concurrency", "2", "--duration", "4s", "-o", "json"])
-        .output()
-        .unwrap();
-    let closed = json_of(&out);
+    let closed = report_ok(&url(addr), &["--concurrency", "2", "--duration", "4s"]);
     let p99 = f(&closed, "/latency_ms/p99");
     assert!(
         p99 < 100.0,
@@ -115,29 +111,19 @@ fn warmup_requests_are_excluded_from_the_results() {
             ..Behaviour::default()
         })
     };
-    let out = loadtest(&url(cold(20)))
-        .args(["--rate", "50/s", "--duration", "1s", "--warmup", "1s", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let warm = json_of(&out);
+    let warm = report_ok(
+        &url(cold(20)),
+        &["--rate", "50/s", "--duration", "1s", "--warmup", "1s"],
+    );
     assert_eq!(warm["requests"], 50, "only the measured second counts");
     assert_eq!(f(&warm, "/warmup_s"), 1.0);
     assert!(f(&warm, "/latency_ms/max") < 250.0, "{}", warm["latency_ms"]);
     // Without the warm-up the cold start is in the figures.
-    let out = loadtest(&url(cold(20)))
-        .args(["--rate", "50/s", "--duration", "1s", "-o", "json"])
-        .output()
-        .unwrap();
-    let cold_run = json_of(&out);
+    let cold_run = report_ok(&url(cold(20)), &["--rate", "50/s", "--duration", "1s"]);
     assert!(f(&cold_run, "/latency_ms/max") >= 300.0, "{}", cold_run["latency_ms"]);
     // Closed loop: two workers go through the 4 cold answers in 600 ms of warm-up, and
     // --requests counts measured requests only.
-    let out = loadtest(&url(cold(4)))
-        .args(["-c", "2", "-n", "30", "--warmup", "800ms", "-o", "json"])
-        .output()
-        .unwrap();
-    let closed = json_of(&out);
+    let closed = report_ok(&url(cold(4)), &["-c", "2", "-n", "30", "--warmup", "800ms"]);
     assert_eq!(closed["requests"], 30);
     assert!(f(&closed, "/latency_ms/max") < 250.0, "{}", closed["latency_ms"]);
 }
@@ -177,12 +163,7 @@ fn error_counts_by_status_are_exact() {
         error_status: 503,
         ..Behaviour::default()
     });
-    let out = loadtest(&url(addr))
-        .args(["-c", "3", "-n", "200", "-o", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let r = json_of(&out);
+    let r = report_ok(&url(addr), &["-c", "3", "-n", "200"]);
     assert_eq!(r["requests"], 200);
     assert_eq!(r["status_codes"], serde_json::json!({"200": 150, "503": 50}));
     assert_eq!(r["errors"], 50);
@@ -196,11 +177,7 @@ fn variants_are_broken_down_from_the_response_header() {
         variants: vec!["stable".into(), "canary".into(), "canary".into()],
         ..Behaviour::default()
     });
-    let out = loadtest(&url(addr))
-        .args(["-c", "2", "-n", "300", "-o", "json"])
-        .output()
-        .unwrap();
-    let r = json_of(&out);
+    let r = report_ok(&url(addr), &["-c", "2", "-n", "300"]);
     assert_eq!(r["variants"]["stable"]["requests"], 100);
     assert_eq!(r["variants"]["canary"]["requests"], 200);
     assert!(f(&r, "/variants/canary/latency_ms/p99") > 0.0);

@@ -195,13 +195,7 @@ impl RunReport {
             0.0
         };
         let figures = Figures {
-            p50: latency.p50,
-            p90: latency.p90,
-            p95: latency.p95,
-            p99: latency.p99,
-            p999: latency.p999,
-            max: latency.max,
-            mean: latency.mean,
+            latency,
             error_rate,
             rps,
             errors,

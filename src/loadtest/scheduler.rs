@@ -194,9 +194,8 @@ mod tests {
         assert_eq!(s.unsent_measured(), 0);
     }
 
-    #[test]
-    fn unclaimed_open_slots_are_counted_as_unsent() {
-        let t0 = Instant::now();
+    /// 10/s for 2 s starting at `t0`, with the first five slots claimed, then stopped.
+    fn stopped_after_five(t0: Instant) -> Schedule {
         let s = Schedule::new(
             LoadModel::Open { rate: 10.0 },
             t0,
@@ -206,26 +205,18 @@ mod tests {
         for _ in 0..5 {
             s.claim(t0).unwrap();
         }
-        std::thread::sleep(Duration::from_millis(20).saturating_sub(t0.elapsed()));
         s.stop();
-        assert!(s.claim(t0).is_none());
-        // Stopped right after t0 (before the 6th slot was due at 500 ms): nothing was owed.
-        assert_eq!(s.unsent_measured(), 0);
+        s
     }
 
     #[test]
-    fn slots_due_before_a_late_stop_are_unsent() {
-        let t0 = Instant::now() - Duration::from_secs(5);
-        let s = Schedule::new(
-            LoadModel::Open { rate: 10.0 },
-            t0,
-            Duration::ZERO,
-            Duration::from_secs(2),
-        );
-        for _ in 0..5 {
-            s.claim(t0).unwrap();
-        }
-        s.stop();
+    fn only_slots_due_before_the_stop_are_unsent() {
+        // Stopped right after t0 (the 6th slot was due at 500 ms): nothing was owed.
+        let s = stopped_after_five(Instant::now());
+        assert!(s.claim(Instant::now()).is_none());
+        assert_eq!(s.unsent_measured(), 0);
+        // Stopped 5 s in: all 20 were due, 15 never went out.
+        let s = stopped_after_five(Instant::now() - Duration::from_secs(5));
         assert_eq!(s.unsent_measured(), 15);
     }
 

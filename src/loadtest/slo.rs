@@ -8,6 +8,8 @@
 
 use serde::Serialize;
 
+use super::histogram::LatencySummary;
+
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,13 +53,8 @@ pub struct Slo {
 /// The figures an SLO can be checked against.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Figures {
-    pub p50: f64,
-    pub p90: f64,
-    pub p95: f64,
-    pub p99: f64,
-    pub p999: f64,
-    pub max: f64,
-    pub mean: f64,
+    /// Milliseconds.
+    pub latency: LatencySummary,
     pub error_rate: f64,
     pub rps: f64,
     pub errors: u64,
@@ -158,13 +155,13 @@ impl Slo {
     pub fn value(&self, f: &Figures) -> f64 {
         match self.metric {
             Metric::Latency(q) => match q {
-                Quantile::P50 => f.p50,
-                Quantile::P90 => f.p90,
-                Quantile::P95 => f.p95,
-                Quantile::P99 => f.p99,
-                Quantile::P999 => f.p999,
-                Quantile::Max => f.max,
-                Quantile::Mean => f.mean,
+                Quantile::P50 => f.latency.p50,
+                Quantile::P90 => f.latency.p90,
+                Quantile::P95 => f.latency.p95,
+                Quantile::P99 => f.latency.p99,
+                Quantile::P999 => f.latency.p999,
+                Quantile::Max => f.latency.max,
+                Quantile::Mean => f.latency.mean,
             },
             Metric::ErrorRate => f.error_rate,
             Metric::Rps => f.rps,
@@ -229,13 +226,16 @@ mod tests {
 
     fn figures() -> Figures {
         Figures {
-            p50: 3.0,
-            p90: 8.0,
-            p95: 12.0,
-            p99: 19.5,
-            p999: 40.0,
-            max: 90.0,
-            mean: 4.0,
+            latency: LatencySummary {
+                p50: 3.0,
+                p90: 8.0,
+                p95: 12.0,
+                p99: 19.5,
+                p999: 40.0,
+                max: 90.0,
+                mean: 4.0,
+                min: 0.5,
+            },
             error_rate: 0.0005,
             rps: 451.0,
             errors: 2,
