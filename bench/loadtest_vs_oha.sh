@@ -41,16 +41,27 @@ PIDS+=($!)
 URL="http://127.0.0.1:$PORT/"
 wait_http "$URL" 20
 
+# Each runner prints "REQ_PER_S CPU_US_PER_REQUEST" (user + sys of the generator process).
+timed() { /usr/bin/time -f '%U %S' -o "$WORK/time" "$@"; }
+cpu_per_req() { # rps -> µs of generator CPU per request
+    python3 -c 'import sys; u, s = map(float, open(sys.argv[1]).read().split()[-2:]); r = float(sys.argv[2]); print(f"{r:.0f} {(u + s) * 1e6 / (r * float(sys.argv[3])):.2f}")' "$WORK/time" "$1" "$SECS"
+}
 run_oha() {
-    "$OHA" -z "${SECS}s" -c "$CONNS" --no-tui --output-format json "$URL" 2>/dev/null |
-        python3 -c 'import json,sys; print(round(json.load(sys.stdin)["summary"]["requestsPerSec"]))'
+    local r
+    r=$(timed "$OHA" -z "${SECS}s" -c "$CONNS" --no-tui --output-format json "$URL" 2>/dev/null |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["summary"]["requestsPerSec"])')
+    cpu_per_req "$r"
 }
 run_wrk() {
-    wrk -t2 -c"$CONNS" -d"${SECS}s" "$URL" | awk '/Requests\/sec/ {printf "%d\n", $2}'
+    local r
+    r=$(timed wrk -t2 -c"$CONNS" -d"${SECS}s" "$URL" | awk '/Requests\/sec/ {print $2}')
+    cpu_per_req "$r"
 }
 run_mlctl() {
-    "$MLCTL" loadtest "$URL" -c "$CONNS" -d "${SECS}s" -o json |
-        python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rps"]))'
+    local r
+    r=$(timed "$MLCTL" loadtest "$URL" -c "$CONNS" -d "${SECS}s" -o json |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
+    cpu_per_req "$r"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -59,12 +70,15 @@ echo "nginx static 200 at $URL; $CONNS connections, ${SECS}s per run, $ROUNDS ro
 for r in $(seq "$ROUNDS"); do
     o=$(run_oha); w=$(run_wrk); m=$(run_mlctl)
     echo "$o" >>"$WORK/oha"; echo "$w" >>"$WORK/wrk"; echo "$m" >>"$WORK/mlctl"
-    printf 'round %d: oha %s req/s · wrk %s req/s · mlctl %s req/s\n' "$r" "$o" "$w" "$m"
+    printf 'round %d: oha %s · wrk %s · mlctl %s   (req/s, generator CPU µs/request)\n' "$r" "$o" "$w" "$m"
 done
-O=$(median <"$WORK/oha"); W=$(median <"$WORK/wrk"); M=$(median <"$WORK/mlctl")
-python3 - "$O" "$W" "$M" <<'PY'
+O=$(cut -d' ' -f1 "$WORK/oha" | median); W=$(cut -d' ' -f1 "$WORK/wrk" | median); M=$(cut -d' ' -f1 "$WORK/mlctl" | median)
+OC=$(cut -d' ' -f2 "$WORK/oha" | median); WC=$(cut -d' ' -f2 "$WORK/wrk" | median); MC=$(cut -d' ' -f2 "$WORK/mlctl" | median)
+python3 - "$O" "$W" "$M" "$OC" "$WC" "$MC" <<'PY'
 import sys
-o, w, m = map(float, sys.argv[1:])
+o, w, m, oc, wc, mc = map(float, sys.argv[1:])
 print(f"median req/s: oha {o:.0f} · wrk {w:.0f} · mlctl {m:.0f}")
 print(f"mlctl / oha = {m / o:.2f}x (target >= 1.0x)   mlctl / wrk = {m / w:.2f}x")
+print(f"generator CPU per request (median µs): oha {oc:.2f} · wrk {wc:.2f} · mlctl {mc:.2f}"
+      f"  → mlctl costs {mc / oc:.2f}x oha's CPU per request")
 PY

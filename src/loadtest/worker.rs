@@ -174,6 +174,9 @@ pub struct Worker {
     batch: Vec<Sample>,
     last_flush: Instant,
     tx: mpsc::Sender<Vec<Sample>>,
+    /// Fires at the latest deadline it was armed with; see `send`. Made in `run`, on the
+    /// runtime whose timer drives it.
+    watchdog: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Worker {
@@ -188,11 +191,13 @@ impl Worker {
             batch: Vec::with_capacity(BATCH),
             last_flush: Instant::now(),
             tx,
+            watchdog: None,
         }
     }
 
     /// Run until the schedule has no more slots.
     pub async fn run(mut self) {
+        self.watchdog = Some(Box::pin(tokio::time::sleep(self.shared.timeout)));
         match self.shared.schedule.model() {
             LoadModel::Open { .. } => self.run_open().await,
             LoadModel::Closed { .. } => self.run_closed().await,
@@ -288,61 +293,46 @@ impl Worker {
         }
     }
 
-    /// One request on this worker's connection (made or remade as needed).
+    /// One request on this worker's connection (made or remade as needed), bounded by
+    /// `--timeout`. The deadline is enforced by one long-lived timer per worker that is only
+    /// re-armed when it fires early (a lazy watchdog): a fast answer costs no timer
+    /// registration at all.
     async fn send(&mut self, slot: &Slot) -> (Outcome, u16) {
         self.started += 1;
-        let timeout = self.shared.timeout;
-        match tokio::time::timeout(timeout, self.exchange(slot)).await {
-            Ok(Ok((status, variant))) => {
+        let deadline = Instant::now() + self.shared.timeout;
+        let watchdog = self
+            .watchdog
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        let result = {
+            let exchange = exchange(&mut self.conn, &self.shared, slot);
+            tokio::pin!(exchange);
+            loop {
+                tokio::select! {
+                    biased;
+                    r = &mut exchange => break r,
+                    _ = watchdog.as_mut() => {
+                        if Instant::now() >= deadline {
+                            break Err(Outcome::Timeout);
+                        }
+                        watchdog.as_mut().reset(deadline.into());
+                    }
+                }
+            }
+        };
+        match result {
+            Ok((status, variant)) => {
                 let id = match variant {
                     Some(v) => self.variant_id(&v),
                     None => NO_VARIANT,
                 };
                 (Outcome::Status(status), id)
             }
-            Ok(Err(outcome)) => {
+            Err(outcome) => {
+                // A timed-out connection is mid-answer and a broken one is gone.
                 self.conn = None;
                 (outcome, NO_VARIANT)
             }
-            Err(_) => {
-                // The connection is mid-answer; it cannot be reused.
-                self.conn = None;
-                (Outcome::Timeout, NO_VARIANT)
-            }
         }
-    }
-
-    async fn exchange(&mut self, slot: &Slot) -> Result<(u16, Option<HeaderValue>), Outcome> {
-        if let Some(c) = self.conn.as_mut()
-            && !c.ready().await
-        {
-            // The server closed the idle connection (keep-alive limit or timeout): nothing
-            // was sent on it, so reconnecting is not an error.
-            self.conn = None;
-        }
-        if self.conn.is_none() {
-            let mut c = Conn::open(self.shared.addr).await?;
-            if !c.ready().await {
-                return Err(Outcome::Connect);
-            }
-            self.conn = Some(c);
-        }
-        let target = &self.shared.target;
-        let mut req = Request::new(Full::new(target.body(slot.index)));
-        *req.method_mut() = target.method.clone();
-        *req.uri_mut() = target.path.clone();
-        *req.headers_mut() = target.headers.clone();
-        if let Some(key) = target.routing_key(slot.index) {
-            req.headers_mut().insert(ROUTING_KEY_HEADER, key.clone());
-        }
-        let Some(conn) = self.conn.as_mut() else {
-            return Err(Outcome::Connect);
-        };
-        let (result, alive) = conn.round_trip(req).await;
-        if !alive {
-            self.conn = None;
-        }
-        result
     }
 
     fn variant_id(&mut self, v: &HeaderValue) -> u16 {
@@ -355,4 +345,42 @@ impl Worker {
         }
         id
     }
+}
+
+/// Send request `slot` on `conn`, opening or reopening the connection as needed.
+async fn exchange(
+    conn: &mut Option<Conn>,
+    shared: &Shared,
+    slot: &Slot,
+) -> Result<(u16, Option<HeaderValue>), Outcome> {
+    if let Some(c) = conn.as_mut()
+        && !c.ready().await
+    {
+        // The server closed the idle connection (keep-alive limit or timeout): nothing was
+        // sent on it, so reconnecting is not an error.
+        *conn = None;
+    }
+    if conn.is_none() {
+        let mut c = Conn::open(shared.addr).await?;
+        if !c.ready().await {
+            return Err(Outcome::Connect);
+        }
+        *conn = Some(c);
+    }
+    let target = &shared.target;
+    let mut req = Request::new(Full::new(target.body(slot.index)));
+    *req.method_mut() = target.method.clone();
+    *req.uri_mut() = target.path.clone();
+    *req.headers_mut() = target.headers.clone();
+    if let Some(key) = target.routing_key(slot.index) {
+        req.headers_mut().insert(ROUTING_KEY_HEADER, key.clone());
+    }
+    let Some(c) = conn.as_mut() else {
+        return Err(Outcome::Connect);
+    };
+    let (result, alive) = c.round_trip(req).await;
+    if !alive {
+        *conn = None;
+    }
+    result
 }
