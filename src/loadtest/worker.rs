@@ -117,7 +117,12 @@ impl Conn {
     async fn open(addr: SocketAddr) -> Result<Conn, Outcome> {
         let tcp = TcpStream::connect(addr).await.map_err(|_| Outcome::Connect)?;
         let _ = tcp.set_nodelay(true);
-        let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        // One flattened write per request instead of writev: measured ~4% less generator
+        // CPU per request against nginx (the copy of a small request body is cheaper than
+        // the vectored syscall).
+        let (sender, driver) = hyper::client::conn::http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(tcp))
             .await
             .map_err(|_| Outcome::Connect)?;
         Ok(Conn {
