@@ -51,8 +51,6 @@ pub struct RunOutput {
     pub hiccups: Histogram<u64>,
     /// Open loop: measured slots that never went out (the run ended with them queued).
     pub unsent: u64,
-    /// Open loop: measured slots due in the window.
-    pub scheduled: u64,
     /// Stopped early by Ctrl-C.
     pub interrupted: bool,
 }
@@ -152,18 +150,23 @@ pub async fn run(target: Arc<Target>, addr: SocketAddr, cfg: &RunConfig, live: A
             }
         })
     };
-    let hiccups = tokio::task::spawn_blocking(move || {
+    let joined = tokio::task::spawn_blocking(move || {
         let mut all = histogram::new();
+        let mut failure = None;
         for h in load_threads {
-            // A panicking load thread would be a bug; its samples are lost, the rest kept.
-            if let Ok(Ok(h)) = h.join() {
-                let _ = all.add(&h);
+            match h.join() {
+                Ok(Ok(h)) => {
+                    let _ = all.add(&h);
+                }
+                Ok(Err(e)) => failure = Some(format!("cannot start a load runtime: {e}")),
+                // A panicking load thread would be a bug; say so rather than report less.
+                Err(_) => failure = Some("a load thread panicked".into()),
             }
         }
-        all
+        (all, failure)
     })
-    .await
-    .unwrap_or_else(|_| histogram::new());
+    .await;
+    let (hiccups, failure) = joined.unwrap_or_else(|e| (histogram::new(), Some(format!("load threads: {e}"))));
     let interrupted = if stopper.is_finished() {
         stopper.await.unwrap_or(false)
     } else {
@@ -174,16 +177,15 @@ pub async fn run(target: Arc<Target>, addr: SocketAddr, cfg: &RunConfig, live: A
         .await
         .map_err(|e| Error::Usage(format!("collector: {e}")))?
         .map_err(|_| Error::Usage("the collector thread panicked".into()))??;
+    if let Some(f) = failure {
+        return Err(Error::Usage(f));
+    }
     Ok(RunOutput {
         config: cfg.clone(),
         collected,
         variant_names: variants.names(),
         hiccups,
         unsent: schedule.unsent_measured(),
-        scheduled: match cfg.model {
-            LoadModel::Open { .. } => schedule.scheduled_measured(),
-            LoadModel::Closed { .. } => 0,
-        },
         interrupted,
     })
 }

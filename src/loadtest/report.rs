@@ -548,7 +548,6 @@ mod tests {
             variant_names: vec![],
             hiccups: histogram::new(),
             unsent: 0,
-            scheduled: (rate * 10.0) as u64,
             interrupted: false,
         }
     }

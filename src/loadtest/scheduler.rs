@@ -124,12 +124,6 @@ impl Schedule {
         due_before_stop.saturating_sub(claimed.max(first_measured))
     }
 
-    /// Open loop: slots due in the measured window.
-    pub fn scheduled_measured(&self) -> u64 {
-        let first_measured = (self.warmup.as_secs_f64() / self.interval_s).ceil() as u64;
-        self.total_slots.saturating_sub(first_measured)
-    }
-
     /// The next request to send, or `None` when the run is over. `now` is the claim time.
     pub fn claim(&self, now: Instant) -> Option<Slot> {
         if self.is_stopped() {
@@ -190,7 +184,6 @@ mod tests {
         assert_eq!(slots[10].intended.unwrap() - t0, Duration::from_millis(100));
         assert!(!slots[49].measured);
         assert!(slots[50].measured);
-        assert_eq!(s.scheduled_measured(), 100);
         assert_eq!(s.unsent_measured(), 0);
     }
 
