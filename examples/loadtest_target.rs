@@ -33,6 +33,15 @@ pub struct Behaviour {
     /// The first `slow_first` requests take `slow_for` longer (a cold start).
     pub slow_first: u64,
     pub slow_for: Duration,
+    /// When set, requests must match (method, header `name: value`, body) or get a 400.
+    pub expect: Option<Expect>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Expect {
+    pub method: String,
+    pub header: (String, String),
+    pub body: Vec<u8>,
 }
 
 struct State {
@@ -41,8 +50,19 @@ struct State {
     count: AtomicU64,
 }
 
-async fn answer(state: Arc<State>) -> Response {
+async fn answer(state: Arc<State>, req: axum::extract::Request) -> Response {
     let b = &state.behaviour;
+    if let Some(e) = &b.expect {
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+        let header_ok = parts
+            .headers
+            .get(e.header.0.as_str())
+            .is_some_and(|v| v == e.header.1.as_str());
+        if parts.method.as_str() != e.method || !header_ok || body.as_ref() != e.body.as_slice() {
+            return (StatusCode::BAD_REQUEST, "unexpected request").into_response();
+        }
+    }
     let n = state.count.fetch_add(1, Ordering::Relaxed) + 1;
     if !b.stall_every.is_zero() {
         let period = b.stall_every.as_nanos();
@@ -79,7 +99,7 @@ pub async fn serve(listen: &str, behaviour: Behaviour, on_bound: impl FnOnce(Soc
         t0: Instant::now(),
         count: AtomicU64::new(0),
     });
-    let app = Router::new().fallback(move || answer(state.clone()));
+    let app = Router::new().fallback(move |req: axum::extract::Request| answer(state.clone(), req));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     on_bound(listener.local_addr()?);
     axum::serve(listener, app).await
@@ -133,6 +153,7 @@ async fn main() -> std::io::Result<()> {
             .unwrap_or_default(),
         slow_first: flag(&args, "--slow-first").and_then(|v| v.parse().ok()).unwrap_or(0),
         slow_for: duration(&args, "--slow-for"),
+        expect: None,
     };
     let listen = flag(&args, "--listen").unwrap_or("127.0.0.1:0").to_string();
     serve(&listen, behaviour, |a| {

@@ -317,6 +317,44 @@ fn decode_base64(s: &str) -> Vec<u8> {
 }
 
 #[test]
+fn any_url_takes_a_method_headers_and_a_body_from_a_file() {
+    let addr = target::spawn(Behaviour {
+        expect: Some(target::Expect {
+            method: "PUT".into(),
+            header: ("x-team".into(), "ranking".into()),
+            body: br#"{"q": "shoes"}"#.to_vec(),
+        }),
+        ..Behaviour::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("req.json");
+    std::fs::write(&body, br#"{"q": "shoes"}"#).unwrap();
+    let at_file = format!("@{}", body.display());
+    let ok = report_ok(
+        &url(addr),
+        &[
+            "-c",
+            "2",
+            "-n",
+            "20",
+            "--method",
+            "put",
+            "-H",
+            "x-team: ranking",
+            "--body",
+            &at_file,
+        ],
+    );
+    assert_eq!(ok["status_codes"], serde_json::json!({"200": 20}));
+    // The same request without the header is refused by the server: 400s, counted by status.
+    let refused = report_ok(
+        &url(addr),
+        &["-c", "2", "-n", "20", "--method", "PUT", "--body", &at_file],
+    );
+    assert_eq!(refused["errors_by_kind"], serde_json::json!({"http_400": 20}));
+}
+
+#[test]
 fn an_unreachable_endpoint_exits_3() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
