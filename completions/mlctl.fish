@@ -119,7 +119,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l sweep -d 'Open-
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l connections -d 'Open loop: most connections (requests in flight) [default: 64]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l timeout -d 'Longest wait for one answer; also how long due requests may still go out after the window' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l slo -d 'Gate (repeatable): p50|p90|p95|p99|p999|max|mean<20ms, error_rate<0.001, rps>=450, errors<=N; exit 1 when one fails' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l save-hdr -d 'Write the latency histogram, one interval per second, in HdrHistogram log format' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l save-hdr -d 'Write the latency histogram, one interval per second, in HdrHistogram log format (with --sweep, one file per rate: run.200.hlog, …)' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

@@ -294,7 +294,8 @@ pub struct LoadtestArgs {
     /// errors<=N; exit 1 when one fails.
     #[arg(long = "slo", value_name = "EXPR")]
     pub slos: Vec<String>,
-    /// Write the latency histogram, one interval per second, in HdrHistogram log format.
+    /// Write the latency histogram, one interval per second, in HdrHistogram log format
+    /// (with --sweep, one file per rate: run.200.hlog, …).
     #[arg(long, value_name = "FILE")]
     pub save_hdr: Option<PathBuf>,
 }

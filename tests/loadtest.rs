@@ -249,9 +249,11 @@ fn a_sweep_reports_the_highest_rate_that_meets_the_slos() {
         delay: Duration::from_millis(20),
         ..Behaviour::default()
     });
+    let dir = tempfile::tempdir().unwrap();
     let out = loadtest(&url(addr))
         .args(["--sweep", "10,20,200/s", "--duration", "1s", "--connections", "1"])
-        .args(["--slo", "p99<100ms", "-o", "json"])
+        .args(["--slo", "p99<100ms", "-o", "json", "--save-hdr"])
+        .arg(dir.path().join("sweep.hlog"))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
@@ -261,6 +263,13 @@ fn a_sweep_reports_the_highest_rate_that_meets_the_slos() {
     assert_eq!(runs.len(), 3);
     assert_eq!(runs[2]["slo"][0]["pass"], false);
     assert!(f(&runs[2], "/latency_ms/p99") > 100.0);
+    for rate in ["10", "20", "200"] {
+        let log = dir.path().join(format!("sweep.{rate}.hlog"));
+        assert!(
+            std::fs::read_to_string(&log).unwrap().contains("Tag=latency"),
+            "{log:?}"
+        );
+    }
 
     // Not even the first rate: exit 1.
     loadtest(&url(addr))

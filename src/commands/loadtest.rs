@@ -334,12 +334,10 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
     };
     if let Some(rates) = sweep {
         let mut runs = Vec::new();
-        for (i, rate) in rates.iter().enumerate() {
+        for rate in &rates {
             let mut cfg = config(LoadModel::Open { rate: *rate });
-            // One HdrHistogram log per run would overwrite; keep the last rate's.
-            if i + 1 < rates.len() {
-                cfg.save_hdr = None;
-            }
+            // One HdrHistogram log per rate: run.hlog → run.200.hlog, run.400.hlog, …
+            cfg.save_hdr = args.save_hdr.as_deref().map(|p| per_rate_path(p, *rate));
             let label = format!("{}/s", crate::commands::fmt_num(*rate));
             let report = run_once(target.clone(), addr, &cfg, &slos, label).await?;
             let unreachable = report.unreachable();
@@ -401,6 +399,19 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
     Ok((LoadtestReport::Run(Box::new(report)), gate))
 }
 
+/// `run.hlog` at 200/s → `run.200.hlog`.
+fn per_rate_path(p: &Path, rate: f64) -> std::path::PathBuf {
+    let stem = p
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match p.extension() {
+        Some(ext) => format!("{stem}.{}.{}", crate::commands::fmt_num(rate), ext.to_string_lossy()),
+        None => format!("{stem}.{}", crate::commands::fmt_num(rate)),
+    };
+    p.with_file_name(name)
+}
+
 fn report_interrupted(r: Option<&RunReport>) -> bool {
     r.is_some_and(|r| r.interrupted)
 }
@@ -416,6 +427,15 @@ mod tests {
         assert_eq!(parse_sweep("5, 10").unwrap(), vec![5.0, 10.0]);
         assert!(parse_sweep("200,100/s").unwrap_err().to_string().contains("increase"));
         assert!(parse_sweep("100,x/s").is_err());
+    }
+
+    #[test]
+    fn sweep_logs_are_named_by_rate() {
+        assert_eq!(
+            per_rate_path(Path::new("out/run.hlog"), 200.0),
+            Path::new("out/run.200.hlog")
+        );
+        assert_eq!(per_rate_path(Path::new("run"), 0.5), Path::new("run.0.5"));
     }
 
     #[test]
