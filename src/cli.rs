@@ -11,7 +11,8 @@ Exit codes:
   1  a gate failed (drift found, SLO missed, guard tripped, regression with --fail-on)
   2  usage or input error (bad flag, unreadable or malformed file, model refused)
   3  endpoint error (gateway or upstream unreachable, 5xx, token refused)
-  4  invalid experiment (sample-ratio mismatch)";
+  4  invalid experiment (sample-ratio mismatch)
+  130  interrupted (Ctrl-C; loadtest prints what it measured first)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -235,7 +236,8 @@ pub struct PredictArgs {
 
 Open loop (--rate) measures latency from each request's intended send time, so a stall is
 charged to every request that was due during it (coordinated omission corrected).
-Exit: 0 ok, 1 an SLO failed (or no swept rate met them), 2 bad flags or input, 3 endpoint unreachable."
+Exit: 0 ok, 1 an SLO failed (or no swept rate met them), 2 bad flags or input, 3 endpoint unreachable,
+130 interrupted (the partial report is printed)."
 )]
 pub struct LoadtestArgs {
     /// Any http:// URL to load (instead of --model).

@@ -2,7 +2,8 @@
 //!
 //! Exit codes (README, `mlctl --help`):
 //! `0` ok · `1` a gate failed · `2` usage or input error · `3` endpoint error ·
-//! `4` invalid experiment (sample-ratio mismatch).
+//! `4` invalid experiment (sample-ratio mismatch) · `130` interrupted (Ctrl-C; `loadtest`
+//! prints what it measured first).
 
 use std::path::PathBuf;
 
@@ -38,6 +39,9 @@ pub enum Error {
     /// A model could not be loaded or run.
     #[error("model: {0}")]
     Model(String),
+    /// Stopped by Ctrl-C after reporting what was done (the shell's 128 + SIGINT).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -48,6 +52,7 @@ impl Error {
             Error::Endpoint(_) => 3,
             Error::InvalidExperiment(_) => 4,
             Error::State(_) => 2,
+            Error::Interrupted(_) => 130,
         }
     }
 

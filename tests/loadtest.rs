@@ -532,3 +532,49 @@ fn model_traffic_from_csv_rows_follows_routing_keys_through_a_canary() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(json_of(&out)["status_codes"], serde_json::json!({"200": 5}));
 }
+
+#[test]
+fn ctrl_c_prints_the_partial_report_and_exits_130() {
+    let addr = target::spawn(Behaviour::default());
+    let child = std::process::Command::new(bin())
+        .args([
+            "loadtest",
+            &url(addr),
+            "--rate",
+            "20/s",
+            "--duration",
+            "60s",
+            "-o",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped within the 100 ms check"
+    );
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = json_of(&out);
+    assert_eq!(r["interrupted"], true);
+    let n = r["requests"].as_u64().unwrap();
+    assert!((15..=40).contains(&n), "{n} requests in ~1.5 s at 20/s");
+    assert_eq!(
+        r["errors"], 0,
+        "slots not yet due are not unsent: {}",
+        r["errors_by_kind"]
+    );
+    assert!(f(&r, "/duration_s") < 5.0);
+}

@@ -356,8 +356,12 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
                 break;
             }
         }
+        let interrupted = report_interrupted(runs.last());
         let report = SweepReport::build(&url, runs, !slos.is_empty());
         let gate = match report.knee_rps {
+            _ if interrupted => Some(Error::Interrupted(
+                "interrupted: the sweep covers the rates run until Ctrl-C".into(),
+            )),
             Some(_) => None,
             None => Some(Error::GateFailed(format!(
                 "no swept rate met the target ({})",
@@ -381,7 +385,12 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
         LoadModel::Closed { concurrency, .. } => format!("c={concurrency}"),
     };
     let report = run_once(target, addr, &cfg, &slos, label).await?;
-    let gate = if report.unreachable() {
+    let gate = if report.interrupted {
+        // A partial run must not pass a CI gate.
+        Some(Error::Interrupted(
+            "interrupted: the report covers the run until Ctrl-C".into(),
+        ))
+    } else if report.unreachable() {
         Some(Error::Endpoint(format!(
             "cannot reach {url}: every connection was refused"
         )))
