@@ -19,7 +19,8 @@ use crate::loadtest::scheduler::LoadModel;
 use crate::loadtest::slo::Slo;
 use crate::loadtest::{self, RunConfig, target};
 use crate::output::{Grid, Report};
-use crate::serving::protocol;
+
+use super::predict;
 
 /// Open-loop connections when `--connections` is not given.
 pub const DEFAULT_CONNECTIONS: usize = 64;
@@ -63,33 +64,9 @@ pub fn parse_sweep(s: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
-}
-
-/// Bodies from `--input`: validated as V2 requests when `v2`, as JSON otherwise.
-fn bodies_from_jsonl(path: &Path, v2: bool) -> Result<Vec<Bytes>> {
-    let text = read(path)?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        check_body(&format!("{}:{}", path.display(), i + 1), line.as_bytes(), v2)?;
-        out.push(Bytes::copy_from_slice(line.trim().as_bytes()));
-    }
-    if out.is_empty() {
-        return Err(Error::input(path.display().to_string(), "no requests (file is empty)"));
-    }
-    Ok(out)
-}
-
-fn check_body(at: &str, body: &[u8], v2: bool) -> Result<()> {
-    if v2 {
-        protocol::parse_request(body, None).map_err(|e| Error::input(at, e.0))?;
-    } else {
-        serde_json::from_slice::<Value>(body).map_err(|e| Error::input(at, format!("not JSON: {e}")))?;
-    }
+/// Any JSON (a URL target's bodies need not be V2 requests).
+fn check_json(at: &str, body: &[u8]) -> Result<()> {
+    serde_json::from_slice::<Value>(body).map_err(|e| Error::input(at, format!("not JSON: {e}")))?;
     Ok(())
 }
 
@@ -154,11 +131,14 @@ async fn bodies(args: &LoadtestArgs, g: &GlobalArgs) -> Result<Vec<Bytes>> {
         .unwrap_or("")
         .to_ascii_lowercase();
     match ext.as_str() {
-        "jsonl" | "ndjson" => bodies_from_jsonl(path, v2),
-        "json" => {
-            let text = read(path)?;
-            check_body(&path.display().to_string(), text.as_bytes(), v2)?;
-            Ok(vec![Bytes::from(text.trim().to_string())])
+        "jsonl" | "ndjson" | "json" => {
+            let check = if v2 { predict::check_v2 } else { check_json };
+            let requests = if ext == "json" {
+                predict::json_with(path, check)?
+            } else {
+                predict::jsonl_with(path, check)?
+            };
+            Ok(requests.into_iter().map(|r| Bytes::from(r.body)).collect())
         }
         "csv" => {
             let Some(model) = &args.model else {
@@ -174,7 +154,7 @@ async fn bodies(args: &LoadtestArgs, g: &GlobalArgs) -> Result<Vec<Bytes>> {
                     inputs.len()
                 )));
             }
-            let rows = super::predict::read_csv_rows(path, &inputs[0])?;
+            let rows = predict::read_csv_rows(path, &inputs[0])?;
             let n = rows.len();
             Ok((0..n)
                 .step_by(args.batch)
@@ -428,6 +408,7 @@ fn report_interrupted(r: Option<&RunReport>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::serving::protocol;
 
     #[test]
     fn sweeps_parse_with_a_shared_unit() {

@@ -98,27 +98,37 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
 }
 
-/// JSON file: one V2 request, validated locally so errors name the file.
-pub fn from_json(path: &Path) -> Result<Vec<PreparedRequest>> {
+/// A body check: `at` (file[:line]) names where the body came from in the error.
+pub type BodyCheck = fn(at: &str, body: &[u8]) -> Result<()>;
+
+/// The body parses as a V2 inference request.
+pub fn check_v2(at: &str, body: &[u8]) -> Result<()> {
+    protocol::parse_request(body, None).map_err(|e| Error::input(at, e.0))?;
+    Ok(())
+}
+
+/// JSON file: one request, checked locally so errors name the file.
+pub fn json_with(path: &Path, check: BodyCheck) -> Result<Vec<PreparedRequest>> {
     let text = read(path)?;
     let at = path.display().to_string();
-    protocol::parse_request(text.as_bytes(), None).map_err(|e| Error::input(&at, e.0))?;
+    check(&at, text.trim().as_bytes())?;
     Ok(vec![PreparedRequest {
         source: at,
-        body: text.into_bytes(),
+        body: text.trim().as_bytes().to_vec(),
     }])
 }
 
-/// JSONL: one V2 request per non-empty line.
-pub fn from_jsonl(path: &Path) -> Result<Vec<PreparedRequest>> {
+/// JSONL: one request per non-empty line, each checked (errors name file:line).
+pub fn jsonl_with(path: &Path, check: BodyCheck) -> Result<Vec<PreparedRequest>> {
     let text = read(path)?;
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
+        let line = line.trim();
+        if line.is_empty() {
             continue;
         }
         let at = format!("{}:{}", path.display(), i + 1);
-        protocol::parse_request(line.as_bytes(), None).map_err(|e| Error::input(&at, e.0))?;
+        check(&at, line.as_bytes())?;
         out.push(PreparedRequest {
             source: at,
             body: line.as_bytes().to_vec(),
@@ -268,8 +278,8 @@ pub async fn run(args: PredictArgs, g: &GlobalArgs) -> Result<PredictReport> {
         .unwrap_or("")
         .to_ascii_lowercase();
     let requests = match ext.as_str() {
-        "json" => from_json(&args.input)?,
-        "jsonl" | "ndjson" => from_jsonl(&args.input)?,
+        "json" => json_with(&args.input, check_v2)?,
+        "jsonl" | "ndjson" => jsonl_with(&args.input, check_v2)?,
         "csv" => {
             let meta = client.model_metadata(&args.name, args.version.as_deref()).await?;
             let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
