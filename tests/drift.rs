@@ -30,6 +30,22 @@ fn silver(n: u64, scale: f64, shift: f64) -> impl Iterator<Item = f64> {
     (0..n).map(move |i| ((i as f64 * 0.4142135623730951) % 1.0) * scale + shift)
 }
 
+/// `mlctl drift baseline DATA --out PROFILE`, expected to succeed.
+fn baseline(data: &std::path::Path, profile: &std::path::Path) {
+    mlctl()
+        .args(["drift", "baseline"])
+        .arg(data)
+        .arg("--out")
+        .arg(profile)
+        .assert()
+        .success();
+}
+
+/// Standard normal quantile of a uniform draw (clamped away from 0 and 1).
+fn normal(u: f64) -> f64 {
+    mlctl::stats::dist::norm_ppf(u.clamp(1e-9, 1.0 - 1e-9))
+}
+
 fn check_json(baseline: &std::path::Path, current: &std::path::Path, extra: &[&str]) -> (Option<i32>, Value) {
     let out = mlctl()
         .args(["drift", "check", "--baseline"])
@@ -58,13 +74,7 @@ fn ks_and_wasserstein_through_the_cli_equal_scipy() {
     );
     write_column(&b, "x", golden(80, 1.0, 0.0));
     write_column(&c, "x", silver(125, 1.2, -0.05));
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&b)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
+    baseline(&b, &p);
     let (_, ks) = check_json(&p, &c, &["--method", "ks"]);
     let want = &r["ks"]["unequal_n"];
     let col = &ks["columns"][0];
@@ -122,17 +132,10 @@ fn auto_ignores_a_million_same_distribution_rows_and_flags_a_half_sigma_shift() 
         dir.path().join("p.json"),
     );
     // standard normal by inverse CDF of well-spread uniforms
-    let normal = |u: f64| mlctl::stats::dist::norm_ppf(u.clamp(1e-9, 1.0 - 1e-9));
     write_column(&b, "score", golden(200_000, 1.0, 0.0).map(normal));
     write_column(&same, "score", silver(1_000_000, 1.0, 0.0).map(normal));
     write_column(&shifted, "score", silver(100_000, 1.0, 0.0).map(|u| normal(u) + 0.5));
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&b)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
+    baseline(&b, &p);
     let (code, v) = check_json(&p, &same, &[]);
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["columns"][0]["method"], "wasserstein");
@@ -165,13 +168,7 @@ fn categorical_columns_use_chi_square_then_js_and_thresholds_can_be_set_per_colu
         ));
     }
     std::fs::write(&c, text).unwrap();
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&b)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
+    baseline(&b, &p);
     let (code, v) = check_json(&p, &c, &[]);
     let seg = v["columns"]
         .as_array()
@@ -202,20 +199,8 @@ fn merged_profiles_count_every_row() {
         dir.path().join("b.json"),
         dir.path().join("m.json"),
     );
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&a)
-        .arg("--out")
-        .arg(&pa)
-        .assert()
-        .success();
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&b)
-        .arg("--out")
-        .arg(&pb)
-        .assert()
-        .success();
+    baseline(&a, &pa);
+    baseline(&b, &pb);
     mlctl()
         .args(["drift", "baseline", "--out"])
         .arg(&pm)
@@ -238,13 +223,7 @@ fn bad_input_exits_2_with_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
     let (b, p) = (dir.path().join("b.csv"), dir.path().join("p.json"));
     write_column(&b, "x", golden(100, 1.0, 0.0));
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&b)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
+    baseline(&b, &p);
     let text_col = dir.path().join("t.csv");
     std::fs::write(&text_col, "x\n0.5\nhello\n").unwrap();
     let empty = dir.path().join("e.csv");
@@ -317,7 +296,6 @@ fn windows_show_when_a_gradual_shift_starts_and_the_html_report_is_self_containe
         dir.path().join("p.json"),
         dir.path().join("r.html"),
     );
-    let normal = |u: f64| mlctl::stats::dist::norm_ppf(u.clamp(1e-9, 1.0 - 1e-9));
     write_column(&b, "score", golden(20_000, 1.0, 0.0).map(normal));
     // 4 hours of one row per 2 s; the score drifts by 1 sigma during the last two hours
     let mut text = String::from("ts,score\n");
@@ -327,13 +305,7 @@ fn windows_show_when_a_gradual_shift_starts_and_the_html_report_is_self_containe
         text.push_str(&format!("{},{}\n", 1_800_000_000 + 2 * i as i64, v + shift));
     }
     std::fs::write(&c, text).unwrap();
-    mlctl()
-        .args(["drift", "baseline"])
-        .arg(&b)
-        .arg("--out")
-        .arg(&p)
-        .assert()
-        .success();
+    baseline(&b, &p);
     let out = mlctl()
         .args(["drift", "check", "--baseline"])
         .arg(&p)

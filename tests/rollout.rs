@@ -132,11 +132,7 @@ async fn a_failing_candidate_is_rolled_back_within_seconds_by_the_error_rate_gua
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), FAST);
     // stable: a model that answers; candidate: an upstream that always fails (500)
-    s.cli()
-        .args(["deploy", "boom", "--version", "1", "--onnx"])
-        .arg(fixture("models/churn_lr.onnx"))
-        .assert()
-        .success();
+    deploy(&s, "boom", "1", "churn_lr");
     s.cli()
         .args([
             "deploy",
@@ -462,11 +458,7 @@ async fn a_slow_shadow_drops_mirrored_requests_instead_of_slowing_live_traffic()
     let bad = common::start_bad_upstream();
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), FAST);
-    s.cli()
-        .args(["deploy", "slow", "--version", "1", "--onnx"])
-        .arg(fixture("models/churn_lr.onnx"))
-        .assert()
-        .success();
+    deploy(&s, "slow", "1", "churn_lr");
     s.cli()
         .args([
             "deploy",

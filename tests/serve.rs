@@ -263,15 +263,7 @@ async fn admin_calls_and_outcomes_need_the_token_and_change_nothing_without_it()
         std::fs::read_dir(dir.path().join("blobs")).unwrap().next().is_none(),
         "no blob stored"
     );
-    let listed: Value = c
-        .get(format!("{}/admin/v1/models", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = common::admin_get(&s, "/admin/v1/models").await;
     assert_eq!(listed["models"], json!([]));
     // inference stays open unless --require-token-for-inference
     let s2dir = tempfile::tempdir().unwrap();
@@ -333,15 +325,7 @@ async fn kill_9_and_restart_serves_the_same_version_with_no_lost_deploy() {
         .collect();
     assert_eq!(names, ["churn", "price"]);
     assert_eq!(status["models"][0]["live_version"], "2");
-    let events: Value = client()
-        .get(format!("{}/admin/v1/models/churn/events", s.url))
-        .bearer_auth(&s.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = common::admin_get(&s, "/admin/v1/models/churn/events").await;
     let kinds: Vec<&str> = events["events"]
         .as_array()
         .unwrap()

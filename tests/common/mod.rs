@@ -259,18 +259,9 @@ pub async fn wait_rollout(
     secs: u64,
     pred: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
-    let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        let v: serde_json::Value = http
-            .get(format!("{}/admin/v1/models/{model}/rollout", s.url))
-            .bearer_auth(&s.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = admin_get(s, &format!("/admin/v1/models/{model}/rollout")).await;
         if pred(&v) {
             return v;
         }
@@ -282,15 +273,20 @@ pub async fn wait_rollout(
     }
 }
 
-pub async fn events(s: &Server, model: &str) -> Vec<serde_json::Value> {
-    let v: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/admin/v1/models/{model}/events", s.url))
+/// GET an admin API path (`/admin/v1/...`) with the server's token; the JSON answer.
+pub async fn admin_get(s: &Server, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", s.url))
         .bearer_auth(&s.token)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+pub async fn events(s: &Server, model: &str) -> Vec<serde_json::Value> {
+    let v = admin_get(s, &format!("/admin/v1/models/{model}/events")).await;
     v["events"].as_array().cloned().unwrap_or_default()
 }
