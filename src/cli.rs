@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use crate::output::OutputFormat;
+use crate::parse::{parse_per_second, parse_share, parse_size};
+
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  ok
@@ -42,13 +45,6 @@ pub struct GlobalArgs {
     /// Report format.
     #[arg(short = 'o', long, global = true, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Table,
-    Json,
-    Markdown,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,7 +99,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub require_token_for_inference: bool,
     /// Share of requests whose inputs are written to the prediction log (0 to 1).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_rate)]
+    #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub log_inputs: f64,
     /// Longest time a log record waits in memory before it is written.
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
@@ -506,94 +502,6 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-/// `8MiB`, `512KiB`, `1GB`, `1048576` → bytes.
-pub fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: usize = num
-        .parse()
-        .map_err(|_| format!("expected a size like 8MiB, got {s:?}"))?;
-    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        other => {
-            return Err(format!(
-                "unknown size unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
-            ));
-        }
-    };
-    n.checked_mul(mult)
-        .filter(|&b| b > 0)
-        .ok_or_else(|| format!("size {s:?} is zero or too large"))
-}
-
-/// `a=50,b=25,c=25` → [("a", 50), ...]: names with non-negative numbers (a trailing `%`
-/// is allowed). `flag` names the option in errors; callers check their own sums and bounds.
-pub fn parse_pairs(flag: &str, s: &str) -> crate::error::Result<Vec<(String, f64)>> {
-    let mut out: Vec<(String, f64)> = Vec::new();
-    for part in s.split(',') {
-        let (k, v) = part.split_once('=').ok_or_else(|| {
-            crate::error::Error::Usage(format!("{flag} {s:?}: expected name=number pairs like a=50,b=50"))
-        })?;
-        let w: f64 = v
-            .trim()
-            .trim_end_matches('%')
-            .parse()
-            .ok()
-            .filter(|w: &f64| *w >= 0.0 && w.is_finite())
-            .ok_or_else(|| crate::error::Error::Usage(format!("{flag} {s:?}: {v:?} is not a non-negative number")))?;
-        let k = k.trim();
-        if k.is_empty() || out.iter().any(|(n, _)| n == k) {
-            return Err(crate::error::Error::Usage(format!(
-                "{flag} {s:?}: {k:?} is empty or appears twice"
-            )));
-        }
-        out.push((k.to_string(), w));
-    }
-    Ok(out)
-}
-
-/// A rate like `500/s`, `500` (per second), `30000/m` or `2/ms`.
-pub fn parse_per_second(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let (num, per) = t.split_once('/').unwrap_or((t, "s"));
-    let secs = match per.trim() {
-        "s" | "sec" => 1.0,
-        "ms" => 0.001,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => return Err(format!("unknown rate unit /{other} in {s:?} (use /s, /m or /h)")),
-    };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("expected a rate like 500/s, got {s:?}"))?;
-    let rate = n / secs;
-    if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 {
-        Ok(rate)
-    } else {
-        Err(format!("rate {s:?} must be above 0 and at most 10000000/s"))
-    }
-}
-
-/// A share in 0..=1.
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .parse()
-        .map_err(|_| format!("expected a number between 0 and 1, got {s:?}"))?;
-    if (0.0..=1.0).contains(&v) {
-        Ok(v)
-    } else {
-        Err(format!("expected a number between 0 and 1, got {s}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -602,25 +510,5 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn rates_parse_with_units() {
-        assert_eq!(parse_per_second("500/s"), Ok(500.0));
-        assert_eq!(parse_per_second("500"), Ok(500.0));
-        assert_eq!(parse_per_second("600/m"), Ok(10.0));
-        assert_eq!(parse_per_second("2/ms"), Ok(2000.0));
-        assert!(parse_per_second("0/s").is_err());
-        assert!(parse_per_second("fast").is_err());
-        assert!(parse_per_second("5/week").unwrap_err().contains("unknown rate unit"));
-    }
-
-    #[test]
-    fn sizes_parse_with_units() {
-        assert_eq!(parse_size("8MiB"), Ok(8 << 20));
-        assert_eq!(parse_size("100"), Ok(100));
-        assert_eq!(parse_size("2kb"), Ok(2000));
-        assert!(parse_size("0").is_err());
-        assert!(parse_size("8 parsecs").is_err());
     }
 }

@@ -1,14 +1,24 @@
 //! HTTP client for the gateway's admin API and data plane, used by `deploy`,
-//! `predict`, `status` and `demo`. Maps transport and HTTP failures to exit codes:
-//! unreachable / 5xx / 401 → 3 (endpoint), other 4xx → 2 (the request was wrong).
+//! `predict`, `status`, `loadtest` and `demo`. Replies are the typed structs the gateway
+//! serialises (`serving::api`, `rollout::controller::Transition`, V2 types). Maps transport
+//! and HTTP failures to exit codes: unreachable / 5xx / 401 → 3 (endpoint), other 4xx → 2
+//! (the request was wrong).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::serving::protocol::{self, HEADER_CONTENT_LENGTH, InferResponse};
+use crate::rollout::controller::Transition;
+use crate::rollout::strategy::RolloutSpec;
+use crate::serving::api::{
+    BlobStored, EventList, ModelList, OutcomesAccepted, RolloutStatus, RouteSet, VersionRegistered,
+};
+use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferResponse, ModelMetadata};
+use crate::wire::{KEY_HEADER, REQUEST_ID_HEADER, TOKEN_FILE, VARIANT_HEADER};
 
 /// Default data dir: `$XDG_STATE_HOME/mlctl`, else `~/.local/state/mlctl`.
 pub fn default_data_dir() -> PathBuf {
@@ -25,7 +35,7 @@ pub fn default_data_dir() -> PathBuf {
 pub fn resolve_token(explicit: Option<&str>, data_dir: &Path) -> Option<String> {
     explicit
         .map(str::to_string)
-        .or_else(|| std::fs::read_to_string(data_dir.join(crate::serving::server::TOKEN_FILE)).ok())
+        .or_else(|| std::fs::read_to_string(data_dir.join(TOKEN_FILE)).ok())
         .map(|t| t.trim().to_string())
         .filter(|t| !t.is_empty())
 }
@@ -104,34 +114,44 @@ impl GatewayClient {
         )
     }
 
-    async fn json(&self, req: reqwest::RequestBuilder, what: &str) -> Result<Value> {
+    async fn json<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, what: &str) -> Result<T> {
         let resp = self.send(req, what).await?;
-        resp.json()
+        let bytes = resp
+            .bytes()
             .await
-            .map_err(|e| Error::Endpoint(format!("{what}: response is not JSON: {e}")))
+            .map_err(|e| Error::Endpoint(format!("{what}: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Endpoint(format!("{what}: unexpected reply from the gateway: {e}")))
     }
 
+    async fn admin_get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T> {
+        let req = self.auth(self.http.get(self.url(path)))?;
+        self.json(req, what).await
+    }
+
+    async fn admin_send<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &impl Serialize,
+        what: &str,
+    ) -> Result<T> {
+        let req = self.auth(self.http.request(method, self.url(path)).json(body))?;
+        self.json(req, what).await
+    }
+
+    /// Upload ONNX bytes; returns their sha256.
     pub async fn upload_blob(&self, bytes: Vec<u8>) -> Result<String> {
-        let v = self
-            .json(
-                self.auth(self.http.post(self.url("/admin/v1/blobs")).body(bytes))?,
-                "upload model",
-            )
-            .await?;
-        v["sha256"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| Error::Endpoint("upload model: reply has no sha256".into()))
+        let req = self.auth(self.http.post(self.url("/admin/v1/blobs")).body(bytes))?;
+        let stored: BlobStored = self.json(req, "upload model").await?;
+        Ok(stored.sha256)
     }
 
-    pub async fn register_onnx(&self, model: &str, version: &str, sha256: &str) -> Result<Value> {
+    pub async fn register_onnx(&self, model: &str, version: &str, sha256: &str) -> Result<VersionRegistered> {
         let body = json!({"version": version, "onnx_sha256": sha256});
-        let req = self.auth(
-            self.http
-                .post(self.url(&format!("/admin/v1/models/{model}/versions")))
-                .json(&body),
-        )?;
-        self.json(req, "register version").await
+        let path = format!("/admin/v1/models/{model}/versions");
+        self.admin_send(reqwest::Method::POST, &path, &body, "register version")
+            .await
     }
 
     pub async fn register_upstream(
@@ -140,36 +160,26 @@ impl GatewayClient {
         version: &str,
         url: &str,
         timeout: Option<Duration>,
-    ) -> Result<Value> {
+    ) -> Result<VersionRegistered> {
         let mut body = json!({"version": version, "upstream_url": url});
         if let Some(t) = timeout {
             body["timeout_ms"] = json!(t.as_millis() as u64);
         }
-        let req = self.auth(
-            self.http
-                .post(self.url(&format!("/admin/v1/models/{model}/versions")))
-                .json(&body),
-        )?;
-        self.json(req, "register version").await
+        let path = format!("/admin/v1/models/{model}/versions");
+        self.admin_send(reqwest::Method::POST, &path, &body, "register version")
+            .await
     }
 
-    pub async fn set_route(&self, model: &str, version: &str, reason: Option<&str>) -> Result<Value> {
+    pub async fn set_route(&self, model: &str, version: &str, reason: Option<&str>) -> Result<RouteSet> {
         let body = json!({"version": version, "reason": reason});
-        let req = self.auth(
-            self.http
-                .put(self.url(&format!("/admin/v1/models/{model}/route")))
-                .json(&body),
-        )?;
-        self.json(req, "set route").await
+        let path = format!("/admin/v1/models/{model}/route");
+        self.admin_send(reqwest::Method::PUT, &path, &body, "set route").await
     }
 
-    pub async fn start_rollout(&self, model: &str, spec: &crate::rollout::strategy::RolloutSpec) -> Result<Value> {
-        let req = self.auth(
-            self.http
-                .post(self.url(&format!("/admin/v1/models/{model}/rollouts")))
-                .json(spec),
-        )?;
-        self.json(req, "start rollout").await
+    pub async fn start_rollout(&self, model: &str, spec: &RolloutSpec) -> Result<Transition> {
+        let path = format!("/admin/v1/models/{model}/rollouts");
+        self.admin_send(reqwest::Method::POST, &path, spec, "start rollout")
+            .await
     }
 
     /// `promote`, `pause`, `resume` or `rollback`.
@@ -179,37 +189,33 @@ impl GatewayClient {
         action: &str,
         to: Option<&str>,
         reason: Option<&str>,
-    ) -> Result<Value> {
+    ) -> Result<Transition> {
         let body = json!({"to": to, "reason": reason});
-        let req = self.auth(
-            self.http
-                .post(self.url(&format!("/admin/v1/models/{model}/{action}")))
-                .json(&body),
-        )?;
-        self.json(req, action).await
+        let path = format!("/admin/v1/models/{model}/{action}");
+        self.admin_send(reqwest::Method::POST, &path, &body, action).await
     }
 
-    pub async fn rollout(&self, model: &str) -> Result<Value> {
-        let req = self.auth(self.http.get(self.url(&format!("/admin/v1/models/{model}/rollout"))))?;
-        self.json(req, "rollout status").await
+    pub async fn rollout(&self, model: &str) -> Result<RolloutStatus> {
+        self.admin_get(&format!("/admin/v1/models/{model}/rollout"), "rollout status")
+            .await
     }
 
-    pub async fn post_outcomes(&self, outcomes: &Value) -> Result<Value> {
-        let req = self.auth(self.http.post(self.url("/v1/outcomes")).json(outcomes))?;
-        self.json(req, "post outcomes").await
+    /// Post outcome records (`{request_id | key, metric, value, ts?}` each).
+    pub async fn post_outcomes(&self, outcomes: &impl Serialize) -> Result<OutcomesAccepted> {
+        self.admin_send(reqwest::Method::POST, "/v1/outcomes", outcomes, "post outcomes")
+            .await
     }
 
-    pub async fn models(&self) -> Result<Value> {
-        let req = self.auth(self.http.get(self.url("/admin/v1/models")))?;
-        self.json(req, "list models").await
+    pub async fn models(&self) -> Result<ModelList> {
+        self.admin_get("/admin/v1/models", "list models").await
     }
 
-    pub async fn events(&self, model: &str) -> Result<Value> {
-        let req = self.auth(self.http.get(self.url(&format!("/admin/v1/models/{model}/events"))))?;
-        self.json(req, "history").await
+    pub async fn events(&self, model: &str) -> Result<EventList> {
+        self.admin_get(&format!("/admin/v1/models/{model}/events"), "history")
+            .await
     }
 
-    pub async fn model_metadata(&self, model: &str, version: Option<&str>) -> Result<Value> {
+    pub async fn model_metadata(&self, model: &str, version: Option<&str>) -> Result<ModelMetadata> {
         let path = match version {
             Some(v) => format!("/v2/models/{model}/versions/{v}"),
             None => format!("/v2/models/{model}"),
@@ -239,7 +245,7 @@ impl GatewayClient {
             .header("content-type", "application/json")
             .body(body);
         if let Some(k) = key {
-            req = req.header(crate::serving::dataplane::KEY_HEADER, k);
+            req = req.header(KEY_HEADER, k);
         }
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
@@ -251,11 +257,11 @@ impl GatewayClient {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        let variant = header(crate::serving::dataplane::VARIANT_HEADER);
-        let request_id = header(crate::serving::dataplane::REQUEST_ID_HEADER);
+        let variant = header(VARIANT_HEADER);
+        let request_id = header(REQUEST_ID_HEADER);
         let hl = header(HEADER_CONTENT_LENGTH);
         let bytes = resp.bytes().await.map_err(|e| Error::Endpoint(format!("infer: {e}")))?;
-        let response = protocol::parse_response(&bytes, hl.as_deref())
+        let response = v2::parse_response(&bytes, hl.as_deref())
             .map_err(|e| Error::Endpoint(format!("infer: gateway sent an invalid V2 response: {e}")))?;
         Ok(InferReply {
             response,

@@ -4,10 +4,10 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, OutputFormat};
+use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
-use mlctl::output::{Report, render};
+use mlctl::output::{OutputFormat, Report, Stream, render, styled};
 
 fn print<R: Report>(report: &R, format: OutputFormat) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -44,7 +44,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Status(a) if a.watch => loop {
             let report = commands::status::run(&a, &g).await?;
-            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            if styled(Stream::Stdout) {
                 print!("\x1b[2J\x1b[H");
             }
             print(&report, fmt)?;
@@ -81,7 +81,7 @@ fn main() -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(styled(Stream::Stderr))
         .try_init();
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();

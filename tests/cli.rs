@@ -146,7 +146,8 @@ fn missing_or_malformed_input_files_exit_2_naming_the_file_and_line() {
 fn csv_rows_are_checked_against_the_model_input() {
     use mlctl::commands::predict::from_csv;
     let dir = tempfile::tempdir().unwrap();
-    let meta = serde_json::json!({"name": "input", "datatype": "FP32", "shape": [-1, 4]});
+    let meta: mlctl::wire::v2::TensorMetadata =
+        serde_json::from_value(serde_json::json!({"name": "input", "datatype": "FP32", "shape": [-1, 4]})).unwrap();
     let good = dir.path().join("good.csv");
     std::fs::write(&good, "a,b,c,d\n1,2,3,4\n5,6,7,8\n").unwrap();
     let reqs = from_csv(&good, &meta).unwrap();

@@ -93,6 +93,15 @@ fn chi_square_and_jensen_shannon_match_scipy() {
         close(got.statistic, c["statistic"].as_f64().unwrap(), "chi2");
         close(got.p_value, c["p_value"].as_f64().unwrap(), "chi2 p");
     }
+    // A cell empty on both sides ("other" when neither side has other categories) is
+    // dropped: the same statistic and df as scipy on the categories that exist.
+    for c in r["chisquare_empty_cells"].as_array().unwrap() {
+        let floats = |k: &str| -> Vec<f64> { c[k].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect() };
+        let got = chi_square(&floats("observed"), &floats("expected_share")).unwrap();
+        close(got.statistic, c["statistic"].as_f64().unwrap(), "chi2 (empty cells)");
+        close(got.p_value, c["p_value"].as_f64().unwrap(), "chi2 p (empty cells)");
+        assert_eq!(got.df, c["df"].as_f64().unwrap());
+    }
     for c in r["jensenshannon"].as_array().unwrap() {
         let p: Vec<f64> = c["p"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         let q: Vec<f64> = c["q"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();

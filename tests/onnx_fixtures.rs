@@ -2,8 +2,8 @@
 //! (recorded by fixtures/make_models.py) to 1e-5 absolute.
 #![cfg(feature = "onnx")]
 
-use mlctl::serving::protocol::{DataType, Tensor, TensorData};
 use mlctl::serving::runtime::onnx::OnnxModel;
+use mlctl::wire::v2::{DataType, Tensor, TensorData};
 use serde_json::Value;
 
 const FIXTURES: &[&str] = &["churn_lr", "churn_lr_bad", "churn_rf", "iris_gbt", "price_rf"];

@@ -318,7 +318,7 @@ pub fn analyze(acc: &Accumulator, specs: &[MetricSpec], opts: &AnalyzeOptions) -
 }
 
 fn num(x: f64) -> String {
-    crate::commands::fmt_num(x)
+    crate::output::fmt_num(x)
 }
 
 fn pct(x: f64) -> String {

@@ -9,34 +9,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use super::spec::{Accumulator, MetricKind, MetricSpec, UnitValue};
+use crate::data::gateway_logs::{each_outcome, each_prediction, log_files, prediction_files};
 use crate::error::{Error, Result};
-
-#[derive(Deserialize)]
-struct Prediction {
-    ts: String,
-    request_id: String,
-    model: String,
-    version: String,
-    #[serde(default)]
-    key: Option<String>,
-    status: u16,
-    #[serde(default)]
-    role: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Outcome {
-    ts: String,
-    #[serde(default)]
-    request_id: Option<String>,
-    #[serde(default)]
-    key: Option<String>,
-    metric: String,
-    value: f64,
-}
+use crate::wire::log::LogKind;
 
 pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[MetricSpec]) -> Result<Accumulator> {
     let cutoff = since.map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
@@ -50,30 +26,20 @@ pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[M
     let mut units: HashMap<String, (usize, Vec<f64>)> = HashMap::new();
     let mut by_request: HashMap<String, String> = HashMap::new();
     let mut models_seen: Vec<String> = Vec::new();
-    let pred_files = crate::data::gateway_logs::log_files(dir, "predictions-")?;
-    if pred_files.is_empty() {
-        return Err(Error::input(
-            dir.display().to_string(),
-            "no predictions-*.jsonl gateway logs here",
-        ));
-    }
-    for f in &pred_files {
-        crate::data::gateway_logs::each_record(f, |p: Prediction| {
-            if !models_seen.contains(&p.model) {
-                models_seen.push(p.model.clone());
+    for f in &prediction_files(dir)? {
+        each_prediction(f, |p| {
+            if !models_seen.iter().any(|m| *m == p.model) {
+                models_seen.push(p.model.to_string());
             }
-            if model.is_some_and(|m| m != p.model) || p.status != 200 || !in_window(&p.ts) {
+            if model.is_some_and(|m| m != p.model) || p.status != 200 || !in_window(&p.ts) || !p.routed() {
                 return Ok(());
             }
-            if p.role.as_deref() == Some("explicit") || p.role.as_deref() == Some("shadow") {
-                return Ok(());
-            }
-            let unit = p.key.clone().unwrap_or_else(|| p.request_id.clone());
+            let unit = p.key.as_deref().unwrap_or(&p.request_id).to_string();
             let arm = acc.arm_index(&p.version);
             units
                 .entry(unit.clone())
                 .or_insert_with(|| (arm, vec![0.0; specs.len()]));
-            by_request.insert(p.request_id, unit);
+            by_request.insert(p.request_id.into_owned(), unit);
             Ok(())
         })?;
     }
@@ -91,8 +57,8 @@ pub fn read(dir: &Path, model: Option<&str>, since: Option<Duration>, specs: &[M
             )));
         }
     }
-    for f in crate::data::gateway_logs::log_files(dir, "outcomes-")? {
-        crate::data::gateway_logs::each_record(&f, |o: Outcome| {
+    for f in log_files(dir, LogKind::Outcomes)? {
+        each_outcome(&f, |o| {
             if !in_window(&o.ts) {
                 return Ok(());
             }

@@ -242,7 +242,7 @@ pub fn run_analyze(
 
 /// `control=50,b=50` → expected split (positive weights, any scale).
 pub fn parse_split(s: &str) -> Result<Vec<(String, f64)>> {
-    let pairs = crate::cli::parse_pairs("--expected-split", s)?;
+    let pairs = crate::parse::parse_pairs("--expected-split", s)?;
     if let Some((k, _)) = pairs.iter().find(|(_, w)| *w <= 0.0) {
         return Err(Error::Usage(format!(
             "--expected-split {s:?}: the weight of {k:?} must be positive"

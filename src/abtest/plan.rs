@@ -68,7 +68,7 @@ impl Report for PlanReport {
                 "effect".into(),
                 format!(
                     "{} absolute{} (standardised {:.5})",
-                    crate::commands::fmt_num(self.mde_absolute),
+                    crate::output::fmt_num(self.mde_absolute),
                     self.mde_relative
                         .map(|r| format!(", {:+.2}% relative", r * 100.0))
                         .unwrap_or_default(),
@@ -80,7 +80,7 @@ impl Report for PlanReport {
                 format!(
                     "{} ({} per comparison over {} arms)",
                     self.alpha,
-                    crate::commands::fmt_num(self.alpha_per_comparison),
+                    crate::output::fmt_num(self.alpha_per_comparison),
                     self.arms
                 ),
             ],

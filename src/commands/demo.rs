@@ -24,6 +24,7 @@ use crate::rollout::strategy::{RolloutSpec, Strategy, parse_guard};
 use crate::serving::log::LogPolicy;
 use crate::serving::server;
 use crate::serving::state::ServeConfig;
+use crate::store::EventRecord;
 
 const GOOD: &[u8] = include_bytes!("../../fixtures/models/churn_lr.onnx");
 const BAD: &[u8] = include_bytes!("../../fixtures/models/churn_lr_bad.onnx");
@@ -58,7 +59,7 @@ pub struct DemoReport {
     pub seed: u64,
     pub acts: Vec<DemoAct>,
     pub live_version: String,
-    pub history: Vec<Value>,
+    pub history: Vec<EventRecord>,
 }
 
 impl Report for DemoReport {
@@ -219,10 +220,10 @@ async fn act(
     let stop = Arc::new(AtomicBool::new(false));
     let generator = tokio::spawn(generate(client.clone(), data.clone(), seed, stop.clone()));
     let (phase, reason) = loop {
-        let r = client.rollout("churn").await?;
-        let phase = r["rollout"]["phase"].as_str().unwrap_or("").to_string();
+        let r = client.rollout("churn").await?.rollout;
+        let phase = r.as_ref().map(|s| s.phase.name()).unwrap_or("").to_string();
         if phase != "progressing" || started.elapsed() > Duration::from_secs(45) {
-            break (phase, r["rollout"]["reason"].as_str().map(str::to_string));
+            break (phase, r.and_then(|s| s.reason));
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -333,14 +334,8 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         vec![25.0, 50.0, 100.0],
     )
     .await?;
-    let history = client.events("churn").await?["events"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let live = client.rollout("churn").await?["live_version"]
-        .as_str()
-        .unwrap_or("")
-        .to_string();
+    let history = client.events("churn").await?.events;
+    let live = client.rollout("churn").await?.live_version.unwrap_or_default();
     let _ = stop_tx.send(());
     match gateway.await {
         Ok(r) => r?,

@@ -7,6 +7,7 @@ use crate::cli::{DeployArgs, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
 use crate::rollout::strategy::{RolloutSpec, Strategy};
+use crate::wire::v2::TensorMetadata;
 
 #[derive(Debug, Serialize)]
 pub struct DeployReport {
@@ -19,29 +20,18 @@ pub struct DeployReport {
     pub created: bool,
     pub previous_version: Option<String>,
     pub swap_us: Option<u64>,
-    pub inputs: serde_json::Value,
-    pub outputs: serde_json::Value,
+    pub inputs: Vec<TensorMetadata>,
+    pub outputs: Vec<TensorMetadata>,
     pub notes: Vec<String>,
 }
 
 impl Report for DeployReport {
     fn grids(&self) -> Vec<Grid> {
-        let io = |v: &serde_json::Value| {
-            v.as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|t| {
-                            format!(
-                                "{} {} {}",
-                                t["name"].as_str().unwrap_or("?"),
-                                t["datatype"].as_str().unwrap_or("?"),
-                                t["shape"]
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                })
-                .unwrap_or_default()
+        let io = |v: &[TensorMetadata]| {
+            v.iter()
+                .map(|t| format!("{} {} {:?}", t.name, t.datatype, t.shape).replace(", ", ","))
+                .collect::<Vec<_>>()
+                .join("; ")
         };
         let mut rows = vec![
             vec!["model".into(), self.model.clone()],
@@ -231,20 +221,22 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Opti
             ));
         }
     };
-    let (routed, strategy, state) = match &spec {
-        None => (
-            client
+    // (previous live version, swap time, strategy, state)
+    let (previous_version, swap_us, strategy, state) = match &spec {
+        None => {
+            let r = client
                 .set_route(&args.name, &args.version, args.reason.as_deref())
-                .await?,
-            "single",
-            "promoted".to_string(),
-        ),
+                .await?;
+            (r.previous_version, r.swap_us, "single", "promoted".to_string())
+        }
         Some(spec) => {
             let t = client.start_rollout(&args.name, spec).await?;
-            let state = t["state"]["phase"].as_str().unwrap_or("?").to_string();
-            let mut v = t.clone();
-            v["previous_version"] = t["state"]["stable"].clone();
-            (v, crate::rollout::controller::strategy_name(spec.strategy), state)
+            (
+                Some(t.state.stable.clone()),
+                t.swap_us,
+                crate::rollout::controller::strategy_name(spec.strategy),
+                t.state.phase.name().to_string(),
+            )
         }
     };
     let mut final_state = state;
@@ -264,18 +256,15 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Opti
     let report = DeployReport {
         model: args.name,
         version: args.version,
-        runtime: registered["runtime"].as_str().unwrap_or("?").to_string(),
+        runtime: registered.runtime,
         strategy: strategy.into(),
         state: final_state,
-        created: registered["created"].as_bool().unwrap_or(true),
-        previous_version: routed["previous_version"].as_str().map(str::to_string),
-        swap_us: routed["swap_us"].as_u64(),
-        inputs: registered["inputs"].clone(),
-        outputs: registered["outputs"].clone(),
-        notes: registered["notes"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
-            .unwrap_or_default(),
+        created: registered.created,
+        previous_version,
+        swap_us: Some(swap_us),
+        inputs: registered.inputs,
+        outputs: registered.outputs,
+        notes: registered.notes,
     };
     Ok((report, gate))
 }

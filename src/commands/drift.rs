@@ -74,10 +74,10 @@ pub fn baseline_cmd(a: DriftBaselineArgs) -> Result<BaselineReport> {
             let summary = match (&c.numeric, &c.categorical) {
                 (Some(n), _) => format!(
                     "mean {}, std {}, range [{}, {}], {} bins",
-                    crate::commands::fmt_num(n.mean),
-                    crate::commands::fmt_num(n.std),
-                    crate::commands::fmt_num(n.min),
-                    crate::commands::fmt_num(n.max),
+                    crate::output::fmt_num(n.mean),
+                    crate::output::fmt_num(n.std),
+                    crate::output::fmt_num(n.min),
+                    crate::output::fmt_num(n.max),
                     n.proportions.len()
                 ),
                 (_, Some(k)) => format!(
@@ -114,7 +114,7 @@ pub fn check_cmd(a: DriftCheckArgs) -> Result<(DriftReport, Option<Error>)> {
     let thresholds = a
         .thresholds
         .iter()
-        .map(|t| crate::cli::parse_pairs("--threshold", t))
+        .map(|t| crate::parse::parse_pairs("--threshold", t))
         .collect::<Result<Vec<_>>>()?
         .into_iter()
         .flatten()

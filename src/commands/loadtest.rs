@@ -1,7 +1,6 @@
 //! `mlctl loadtest`: flags → target and run settings, live progress, one run or a sweep,
 //! SLO gates → exit code.
 
-use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,14 +10,16 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::cli::{GlobalArgs, LoadtestArgs, parse_per_second};
+use crate::cli::{GlobalArgs, LoadtestArgs};
 use crate::error::{Error, Result};
-use crate::loadtest::collector::Live;
 use crate::loadtest::report::{RunReport, SweepReport};
+use crate::loadtest::sample::Live;
 use crate::loadtest::scheduler::LoadModel;
 use crate::loadtest::slo::Slo;
 use crate::loadtest::{self, RunConfig, target};
 use crate::output::{Grid, Report};
+use crate::parse::parse_sweep;
+use crate::wire::v2::ModelMetadata;
 
 use super::predict;
 
@@ -41,29 +42,6 @@ impl Report for LoadtestReport {
     }
 }
 
-/// `--sweep 100,200,400/s` → rates per second (a unit on any item applies to the items
-/// before it that have none).
-pub fn parse_sweep(s: &str) -> Result<Vec<f64>> {
-    let items: Vec<&str> = s.split(',').map(str::trim).collect();
-    let mut out = vec![0.0; items.len()];
-    let mut unit = "/s".to_string();
-    for (i, item) in items.iter().enumerate().rev() {
-        if let Some(pos) = item.find('/') {
-            unit = item[pos..].to_string();
-        }
-        let with_unit = if item.contains('/') {
-            item.to_string()
-        } else {
-            format!("{item}{unit}")
-        };
-        out[i] = parse_per_second(&with_unit).map_err(|e| Error::Usage(format!("--sweep {s:?}: {e}")))?;
-    }
-    if out.windows(2).any(|w| w[1] <= w[0]) {
-        return Err(Error::Usage(format!("--sweep {s:?}: rates must increase")));
-    }
-    Ok(out)
-}
-
 /// Any JSON (a URL target's bodies need not be V2 requests).
 fn check_json(at: &str, body: &[u8]) -> Result<()> {
     serde_json::from_slice::<Value>(body).map_err(|e| Error::input(at, format!("not JSON: {e}")))?;
@@ -71,26 +49,20 @@ fn check_json(at: &str, body: &[u8]) -> Result<()> {
 }
 
 /// A one-row request of zeros shaped like the model's inputs (no `--input` given).
-fn zeros_request(meta: &Value, model: &str) -> Result<Bytes> {
-    let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
+fn zeros_request(meta: &ModelMetadata, model: &str) -> Result<Bytes> {
+    let inputs = &meta.inputs;
     if inputs.is_empty() {
         return Err(Error::Usage(format!(
             "model '{model}' publishes no inputs in its metadata; give requests with --input"
         )));
     }
     let mut tensors = Vec::new();
-    for inp in &inputs {
-        let name = inp["name"].as_str().unwrap_or("input");
-        let dt = inp["datatype"].as_str().unwrap_or("FP32");
-        let shape: Vec<i64> = inp["shape"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|d| d.as_i64().unwrap_or(1))
-                    .map(|d| if d < 1 { 1 } else { d })
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![1]);
+    for inp in inputs {
+        let (name, dt) = (&inp.name, inp.datatype.as_str());
+        let mut shape: Vec<i64> = inp.shape.iter().map(|&d| d.max(1)).collect();
+        if shape.is_empty() {
+            shape.push(1);
+        }
         let n: i64 = shape.iter().product();
         let zero = match dt {
             "BOOL" => json!(false),
@@ -147,7 +119,7 @@ async fn bodies(args: &LoadtestArgs, g: &GlobalArgs) -> Result<Vec<Bytes>> {
                 ));
             };
             let meta = super::client(g)?.model_metadata(model, args.version.as_deref()).await?;
-            let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
+            let inputs = meta.inputs;
             if inputs.len() != 1 {
                 return Err(Error::Usage(format!(
                     "model '{model}' has {} inputs; CSV rows feed single-input models (use --input requests.jsonl)",
@@ -251,7 +223,7 @@ async fn run_once(
     label: String,
 ) -> Result<RunReport> {
     let live = Arc::new(Live::default());
-    let show = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let show = crate::output::styled(crate::output::Stream::Stderr);
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let bar = if show {
         let (live, done) = (live.clone(), done.clone());
@@ -318,7 +290,7 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
             let mut cfg = config(LoadModel::Open { rate: *rate });
             // One HdrHistogram log per rate: run.hlog → run.200.hlog, run.400.hlog, …
             cfg.save_hdr = args.save_hdr.as_deref().map(|p| per_rate_path(p, *rate));
-            let label = format!("{}/s", crate::commands::fmt_num(*rate));
+            let label = format!("{}/s", crate::output::fmt_num(*rate));
             let report = run_once(target.clone(), addr, &cfg, &slos, label).await?;
             let unreachable = report.unreachable();
             let ok = SweepReport::sustained(&report);
@@ -361,7 +333,7 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
     };
     let cfg = config(model);
     let label = match model {
-        LoadModel::Open { rate } => format!("{}/s", crate::commands::fmt_num(rate)),
+        LoadModel::Open { rate } => format!("{}/s", crate::output::fmt_num(rate)),
         LoadModel::Closed { concurrency, .. } => format!("c={concurrency}"),
     };
     let report = run_once(target, addr, &cfg, &slos, label).await?;
@@ -379,7 +351,7 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
             .slo
             .iter()
             .filter(|s| !s.pass)
-            .map(|s| format!("{} (measured {})", s.expr, crate::commands::fmt_num(s.value)))
+            .map(|s| format!("{} (measured {})", s.expr, crate::output::fmt_num(s.value)))
             .collect();
         Some(Error::GateFailed(format!("SLO failed: {}", failed.join("; "))))
     } else {
@@ -395,8 +367,8 @@ fn per_rate_path(p: &Path, rate: f64) -> std::path::PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let name = match p.extension() {
-        Some(ext) => format!("{stem}.{}.{}", crate::commands::fmt_num(rate), ext.to_string_lossy()),
-        None => format!("{stem}.{}", crate::commands::fmt_num(rate)),
+        Some(ext) => format!("{stem}.{}.{}", crate::output::fmt_num(rate), ext.to_string_lossy()),
+        None => format!("{stem}.{}", crate::output::fmt_num(rate)),
     };
     p.with_file_name(name)
 }
@@ -408,16 +380,7 @@ fn report_interrupted(r: Option<&RunReport>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serving::protocol;
-
-    #[test]
-    fn sweeps_parse_with_a_shared_unit() {
-        assert_eq!(parse_sweep("100,200,400/s").unwrap(), vec![100.0, 200.0, 400.0]);
-        assert_eq!(parse_sweep("60/m,120/m").unwrap(), vec![1.0, 2.0]);
-        assert_eq!(parse_sweep("5, 10").unwrap(), vec![5.0, 10.0]);
-        assert!(parse_sweep("200,100/s").unwrap_err().to_string().contains("increase"));
-        assert!(parse_sweep("100,x/s").is_err());
-    }
+    use crate::wire::v2;
 
     #[test]
     fn sweep_logs_are_named_by_rate() {
@@ -430,10 +393,14 @@ mod tests {
 
     #[test]
     fn zero_requests_follow_the_metadata_shapes() {
-        let meta = json!({"inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}]});
+        let meta: ModelMetadata = serde_json::from_value(
+            json!({"name": "m", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}]}),
+        )
+        .unwrap();
         let body = zeros_request(&meta, "m").unwrap();
-        let req = protocol::parse_request(&body, None).unwrap();
+        let req = v2::parse_request(&body, None).unwrap();
         assert_eq!(req.inputs[0].shape, vec![1, 3]);
-        assert!(zeros_request(&json!({}), "m").is_err());
+        let empty: ModelMetadata = serde_json::from_value(json!({"name": "m"})).unwrap();
+        assert!(zeros_request(&empty, "m").is_err());
     }
 }

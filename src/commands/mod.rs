@@ -1,4 +1,5 @@
-//! One module per command: `run(args) -> Result<Report>`; `main.rs` renders.
+//! One module per command. Each takes its parsed flags and returns a report (or, for
+//! gating commands, the report and the gate's error); `main.rs` renders and exits.
 
 pub mod abtest;
 pub mod completions;
@@ -25,21 +26,4 @@ pub fn data_dir(g: &GlobalArgs) -> PathBuf {
 /// A client for `--endpoint` with the resolved token.
 pub fn client(g: &GlobalArgs) -> Result<GatewayClient> {
     GatewayClient::new(&g.endpoint, resolve_token(g.token.as_deref(), &data_dir(g)))
-}
-
-/// Format a float for people: up to 6 significant digits, no trailing noise.
-pub fn fmt_num(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".into();
-    }
-    if x == x.trunc() && x.abs() < 1e15 {
-        return format!("{}", x as i64);
-    }
-    let s = format!("{:.6}", x);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "0" || s == "-0" {
-        format!("{x:.3e}")
-    } else {
-        s.to_string()
-    }
 }

@@ -10,7 +10,7 @@ use crate::cli::{GlobalArgs, PredictArgs};
 use crate::client::InferReply;
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
-use crate::serving::protocol::{self, DataType, Tensor};
+use crate::wire::v2::{self, DataType, TensorMetadata};
 
 #[derive(Debug, Serialize)]
 pub struct PredictedBatch {
@@ -37,7 +37,7 @@ fn row_cells(t: &Value, i: usize) -> String {
     let data = t["data"].as_array().cloned().unwrap_or_default();
     let per_row: usize = shape.iter().skip(1).product();
     let fmt = |v: &Value| match v {
-        Value::Number(n) => n.as_f64().map(super::fmt_num).unwrap_or_else(|| n.to_string()),
+        Value::Number(n) => n.as_f64().map(crate::output::fmt_num).unwrap_or_else(|| n.to_string()),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
@@ -103,7 +103,7 @@ pub type BodyCheck = fn(at: &str, body: &[u8]) -> Result<()>;
 
 /// The body parses as a V2 inference request.
 pub fn check_v2(at: &str, body: &[u8]) -> Result<()> {
-    protocol::parse_request(body, None).map_err(|e| Error::input(at, e.0))?;
+    v2::parse_request(body, None).map_err(|e| Error::input(at, e.0))?;
     Ok(())
 }
 
@@ -176,12 +176,9 @@ impl CsvRows {
 
 /// CSV rows for the model's only input (`input` is its metadata entry). A first row that is
 /// not all numbers is a header. Errors name file:line:column.
-pub fn read_csv_rows(path: &Path, input: &Value) -> Result<CsvRows> {
-    let name = input["name"].as_str().unwrap_or("input").to_string();
-    let dt = input["datatype"]
-        .as_str()
-        .and_then(DataType::parse)
-        .unwrap_or(DataType::F32);
+pub fn read_csv_rows(path: &Path, input: &TensorMetadata) -> Result<CsvRows> {
+    let name = input.name.clone();
+    let dt = DataType::parse(&input.datatype).unwrap_or(DataType::F32);
     if !matches!(
         dt,
         DataType::F32 | DataType::F64 | DataType::F16 | DataType::I64 | DataType::I32 | DataType::I16 | DataType::I8
@@ -191,7 +188,7 @@ pub fn read_csv_rows(path: &Path, input: &Value) -> Result<CsvRows> {
             dt.name()
         )));
     }
-    let expected_cols = input["shape"].get(1).and_then(Value::as_i64).filter(|&d| d > 0);
+    let expected_cols = input.shape.get(1).copied().filter(|&d| d > 0);
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -250,7 +247,7 @@ pub fn read_csv_rows(path: &Path, input: &Value) -> Result<CsvRows> {
 }
 
 /// CSV rows → one `[rows, columns]` tensor named and typed as the model's only input.
-pub fn from_csv(path: &Path, input: &Value) -> Result<Vec<PreparedRequest>> {
+pub fn from_csv(path: &Path, input: &TensorMetadata) -> Result<Vec<PreparedRequest>> {
     let rows = read_csv_rows(path, input)?;
     Ok(vec![PreparedRequest {
         source: path.display().to_string(),
@@ -265,7 +262,7 @@ pub fn batch_of(source: String, reply: InferReply) -> PredictedBatch {
         model_name: reply.response.model_name,
         model_version: reply.response.model_version,
         variant: reply.variant,
-        outputs: reply.response.outputs.iter().map(protocol::output_json).collect(),
+        outputs: reply.response.outputs.iter().map(v2::output_json).collect(),
     }
 }
 
@@ -282,7 +279,7 @@ pub async fn run(args: PredictArgs, g: &GlobalArgs) -> Result<PredictReport> {
         "jsonl" | "ndjson" => jsonl_with(&args.input, check_v2)?,
         "csv" => {
             let meta = client.model_metadata(&args.name, args.version.as_deref()).await?;
-            let inputs = meta["inputs"].as_array().cloned().unwrap_or_default();
+            let inputs = meta.inputs;
             if inputs.len() != 1 {
                 return Err(Error::Usage(format!(
                     "model '{}' has {} inputs; CSV rows feed single-input models (use a JSON request)",
@@ -307,12 +304,4 @@ pub async fn run(args: PredictArgs, g: &GlobalArgs) -> Result<PredictReport> {
         responses.push(batch_of(r.source, reply));
     }
     Ok(PredictReport { responses })
-}
-
-/// Decode a fixture tensor (`{name, datatype, shape, data}`) — used by the demo.
-pub fn tensor_from_json(v: &Value) -> Option<Tensor> {
-    let body = json!({"inputs": [v]});
-    protocol::parse_request(body.to_string().as_bytes(), None)
-        .ok()
-        .and_then(|r| r.inputs.into_iter().next())
 }

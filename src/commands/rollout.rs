@@ -1,7 +1,6 @@
 //! `promote`, `pause`, `resume`, `rollback`, `history`, and following a rollout
 //! (`deploy --wait`).
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -10,7 +9,13 @@ use serde_json::Value;
 use crate::cli::{GlobalArgs, ModelArg, PromoteArgs, RollbackArgs};
 use crate::client::GatewayClient;
 use crate::error::Result;
-use crate::output::{Grid, Report};
+use crate::output::{Grid, Report, fmt_num};
+use crate::rollout::controller::Transition;
+use crate::rollout::guard::GuardValue;
+use crate::rollout::strategy::Strategy;
+use crate::rollout::{ArmWeight, Phase};
+use crate::serving::api::RolloutStatus;
+use crate::store::EventRecord;
 
 #[derive(Debug, Serialize)]
 pub struct TransitionReport {
@@ -20,7 +25,7 @@ pub struct TransitionReport {
     pub to: String,
     pub live_version: String,
     pub swap_ms: f64,
-    pub weights: Value,
+    pub weights: Vec<ArmWeight>,
 }
 
 impl Report for TransitionReport {
@@ -40,44 +45,26 @@ impl Report for TransitionReport {
     }
 }
 
-pub fn weights_text(w: &Value) -> String {
-    w.as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    format!(
-                        "{} {}={}%",
-                        x["role"].as_str().unwrap_or(""),
-                        x["version"].as_str().unwrap_or(""),
-                        super::fmt_num(x["percent"].as_f64().unwrap_or(0.0))
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .unwrap_or_else(|| "-".into())
+/// `canary 2=5%, stable 1=95%`.
+pub fn weights_text(w: &[ArmWeight]) -> String {
+    if w.is_empty() {
+        return "-".into();
+    }
+    w.iter()
+        .map(|a| format!("{} {}={}%", a.role, a.version, fmt_num(a.percent)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn transition(model: &str, action: &str, t: &Value) -> TransitionReport {
-    let state = &t["state"];
-    let live = match state["phase"].as_str() {
-        Some("promoted") => state["spec"]["candidate"].as_str(),
-        _ => state["stable"].as_str(),
-    };
-    let weights = match state["phase"].as_str() {
-        Some("promoted") | Some("rolled_back") => {
-            serde_json::json!([{"role": "stable", "version": live, "percent": 100.0}])
-        }
-        _ => Value::Null,
-    };
+fn transition(model: &str, action: &str, t: &Transition) -> TransitionReport {
     TransitionReport {
         model: model.into(),
         action: action.into(),
-        from: t["from"].as_str().map(str::to_string),
-        to: t["to"].as_str().unwrap_or("").to_string(),
-        live_version: live.unwrap_or("").to_string(),
-        swap_ms: t["swap_us"].as_f64().unwrap_or(0.0) / 1000.0,
-        weights,
+        from: t.from.clone(),
+        to: t.to.clone(),
+        live_version: t.state.live_version().to_string(),
+        swap_ms: t.swap_us as f64 / 1000.0,
+        weights: t.state.weights(),
     }
 }
 
@@ -108,7 +95,7 @@ pub async fn rollback(a: RollbackArgs, g: &GlobalArgs) -> Result<TransitionRepor
 #[derive(Debug, Serialize)]
 pub struct HistoryReport {
     pub model: String,
-    pub events: Vec<Value>,
+    pub events: Vec<EventRecord>,
 }
 
 /// One line of evidence: the reason, else the guard values.
@@ -117,21 +104,26 @@ fn summary(detail: &Value) -> String {
     if let Some(r) = detail["reason"].as_str() {
         parts.push(r.to_string());
     }
-    let guards = detail["evidence"]["guards"]
-        .as_array()
-        .or_else(|| detail["guards"].as_array());
-    for gv in guards.into_iter().flatten() {
-        let v = gv["value"].as_f64().map(super::fmt_num).unwrap_or_else(|| "-".into());
+    // The controller's evidence: the guard values that decided the transition.
+    let guards = [&detail["evidence"]["guards"], &detail["guards"]]
+        .into_iter()
+        .find_map(|g| serde_json::from_value::<Vec<GuardValue>>(g.clone()).ok())
+        .unwrap_or_default();
+    for gv in guards {
+        let v = gv.value.map(fmt_num).unwrap_or_else(|| "-".into());
         parts.push(format!(
             "{} [{}] = {}{}",
-            gv["guard"].as_str().unwrap_or(""),
-            gv["arm"].as_str().unwrap_or(""),
+            gv.guard,
+            gv.arm,
             v,
-            if gv["pass"] == false { " FAIL" } else { "" }
+            if gv.pass { "" } else { " FAIL" }
         ));
     }
-    if let Some(w) = detail.get("weights").filter(|w| w.is_array()) {
-        parts.push(format!("weights {}", weights_text(w)));
+    if let Some(w) = detail
+        .get("weights")
+        .and_then(|w| serde_json::from_value::<Vec<ArmWeight>>(w.clone()).ok())
+    {
+        parts.push(format!("weights {}", weights_text(&w)));
     } else if let Some(w) = detail.get("weights").and_then(Value::as_object) {
         parts.push(format!(
             "weights {}",
@@ -153,15 +145,14 @@ impl Report for HistoryReport {
             .events
             .iter()
             .map(|e| {
-                let s = |k: &str| e[k].as_str().unwrap_or("").to_string();
                 vec![
-                    e["id"].to_string(),
-                    s("ts"),
-                    s("actor"),
-                    s("kind"),
-                    s("from_state"),
-                    s("to_state"),
-                    summary(&e["detail"]),
+                    e.id.to_string(),
+                    e.ts.clone(),
+                    e.actor.clone(),
+                    e.kind.clone(),
+                    e.from_state.clone().unwrap_or_default(),
+                    e.to_state.clone().unwrap_or_default(),
+                    summary(&e.detail),
                 ]
             })
             .collect();
@@ -177,8 +168,7 @@ impl Report for HistoryReport {
 }
 
 pub async fn history(a: ModelArg, g: &GlobalArgs) -> Result<HistoryReport> {
-    let v = super::client(g)?.events(&a.name).await?;
-    let events = v["events"].as_array().cloned().unwrap_or_default();
+    let events = super::client(g)?.events(&a.name).await?.events;
     if events.is_empty() {
         return Err(crate::error::Error::Usage(format!("no history for model '{}'", a.name)));
     }
@@ -186,20 +176,23 @@ pub async fn history(a: ModelArg, g: &GlobalArgs) -> Result<HistoryReport> {
 }
 
 /// A one-line view of a rollout for progress displays.
-pub fn progress_line(r: &Value) -> String {
-    let state = &r["rollout"];
-    let phase = state["phase"].as_str().unwrap_or("?");
-    let mut line = phase.to_string();
-    if state["spec"]["strategy"] == "canary" {
-        let steps = state["spec"]["steps"].as_array().map_or(0, Vec::len);
-        line.push_str(&format!(" step {}/{}", state["step"].as_u64().unwrap_or(0) + 1, steps));
+pub fn progress_line(r: &RolloutStatus) -> String {
+    let Some(state) = &r.rollout else {
+        return "no rollout".into();
+    };
+    let mut line = state.phase.name().to_string();
+    if state.spec.strategy == Strategy::Canary {
+        line.push_str(&format!(" step {}/{}", state.step + 1, state.spec.steps.len()));
     }
-    line.push_str(&format!(" · {}", weights_text(&r["weights"])));
-    for gv in r["evaluation"]["values"].as_array().into_iter().flatten() {
-        let v = gv["value"].as_f64().map(super::fmt_num).unwrap_or_else(|| "…".into());
-        line.push_str(&format!(" · {} {}", gv["guard"].as_str().unwrap_or(""), v));
+    line.push_str(&format!(
+        " · {}",
+        weights_text(r.weights.as_deref().unwrap_or_default())
+    ));
+    for gv in r.evaluation.iter().flat_map(|e| &e.values) {
+        let v = gv.value.map(fmt_num).unwrap_or_else(|| "…".into());
+        line.push_str(&format!(" · {} {}", gv.guard, v));
     }
-    if let Some(reason) = state["reason"].as_str() {
+    if let Some(reason) = &state.reason {
         line.push_str(&format!(" · {reason}"));
     }
     line
@@ -208,7 +201,7 @@ pub fn progress_line(r: &Value) -> String {
 /// Follow a rollout until it is promoted, rolled back or paused; returns the final
 /// phase and reason. Progress on stderr: a live bar on a TTY, else one line per change.
 pub async fn follow(client: &GatewayClient, model: &str) -> Result<(String, Option<String>)> {
-    let tty = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let tty = crate::output::styled(crate::output::Stream::Stderr);
     let bar = tty.then(|| {
         let b = indicatif::ProgressBar::new_spinner();
         b.enable_steady_tick(Duration::from_millis(120));
@@ -224,12 +217,11 @@ pub async fn follow(client: &GatewayClient, model: &str) -> Result<(String, Opti
             None => {}
         }
         last = line;
-        let phase = r["rollout"]["phase"].as_str().unwrap_or("").to_string();
-        if matches!(phase.as_str(), "promoted" | "rolled_back" | "paused") {
+        if let Some(state) = r.rollout.filter(|s| s.phase != Phase::Progressing) {
             if let Some(b) = &bar {
                 b.finish_with_message(last.clone());
             }
-            return Ok((phase, r["rollout"]["reason"].as_str().map(str::to_string)));
+            return Ok((state.phase.name().to_string(), state.reason));
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -5,8 +5,9 @@ use std::io::Write;
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::error::Result;
 use crate::serving::log::LogPolicy;
-use crate::serving::server::{self, TOKEN_FILE};
+use crate::serving::server;
 use crate::serving::state::ServeConfig;
+use crate::wire::TOKEN_FILE;
 
 pub fn config(args: &ServeArgs, g: &GlobalArgs) -> ServeConfig {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);

@@ -1,17 +1,17 @@
-//! Readers of the gateway's own logs (`predictions-*.jsonl`, `outcomes-*.jsonl`), shared by
-//! `abtest --from-gateway` and `drift check --from-gateway`.
+//! Readers of the gateway's own logs (`wire::log`): which files, and each record of one.
+//! Shared by `abtest --from-gateway`, `drift check --from-gateway` and the rollout replay.
 
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
 use crate::error::{Error, Result};
+use crate::wire::log::{LOGS_DIR, LogKind, OutcomeRecord, PredictionRecord};
 
-/// The gateway's daily log files with `prefix` under a data dir (or its `logs/`), in
+/// The gateway's daily files of `kind` under a data dir (or its `logs/` directly), in
 /// date order.
-pub fn log_files(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
-    let logs = if dir.join("logs").is_dir() {
-        dir.join("logs")
+pub fn log_files(dir: &Path, kind: LogKind) -> Result<Vec<PathBuf>> {
+    let logs = if dir.join(LOGS_DIR).is_dir() {
+        dir.join(LOGS_DIR)
     } else {
         dir.to_path_buf()
     };
@@ -21,43 +21,136 @@ pub fn log_files(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix) && (n.ends_with(".jsonl") || n.ends_with(".jsonl.gz")))
+                .is_some_and(|n| kind.day_of_file(n).is_some())
         })
         .collect();
     files.sort();
     Ok(files)
 }
 
-/// Each record of a gateway JSONL log (gzip too). A torn last line — a machine crash
-/// inside the fsync window — is skipped with a warning, anything else malformed is an
-/// error naming file:line.
-pub fn each_record<T: for<'de> Deserialize<'de>>(path: &Path, mut f: impl FnMut(T) -> Result<()>) -> Result<()> {
-    // The gateway's own schema: scan rows as whole objects.
-    use std::io::BufRead;
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader: Box<dyn std::io::Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    for (i, line) in std::io::BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| Error::input(format!("{}:{}", path.display(), i + 1), e.to_string()))?;
-        if line.trim().is_empty() {
+/// Like `log_files`, but only the days from `first_day` (`YYYYMMDD`) on.
+pub fn log_files_from(dir: &Path, kind: LogKind, first_day: &str) -> Result<Vec<PathBuf>> {
+    Ok(log_files(dir, kind)?
+        .into_iter()
+        .filter(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| kind.day_of_file(n))
+                .is_some_and(|day| day >= first_day)
+        })
+        .collect())
+}
+
+/// The prediction log files, or an error naming the dir when there are none.
+pub fn prediction_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let files = log_files(dir, LogKind::Predictions)?;
+    if files.is_empty() {
+        return Err(Error::input(
+            dir.display().to_string(),
+            "no predictions-*.jsonl gateway logs here",
+        ));
+    }
+    Ok(files)
+}
+
+/// Each record of a prediction log file (gzip too).
+pub fn each_prediction(path: &Path, mut f: impl FnMut(PredictionRecord<'_>) -> Result<()>) -> Result<()> {
+    each_line(path, |line| {
+        serde_json::from_str::<PredictionRecord<'_>>(line).map(&mut f)
+    })
+}
+
+/// Each record of an outcome log file (gzip too).
+pub fn each_outcome(path: &Path, mut f: impl FnMut(OutcomeRecord) -> Result<()>) -> Result<()> {
+    each_line(path, |line| serde_json::from_str::<OutcomeRecord>(line).map(&mut f))
+}
+
+/// Hand each non-empty line to `visit`, which parses it and calls back. A torn last line —
+/// a machine crash inside the fsync window — is skipped with a warning; any other line that
+/// does not parse is an error naming file:line.
+fn each_line(path: &Path, mut visit: impl FnMut(&str) -> serde_json::Result<Result<()>>) -> Result<()> {
+    let (mut reader, _) = crate::data::open(path)?;
+    let mut line = String::new();
+    let mut no = 0u64;
+    loop {
+        line.clear();
+        let n = reader
+            .read_line(&mut line)
+            .map_err(|e| Error::input(format!("{}:{}", path.display(), no + 1), e.to_string()))?;
+        if n == 0 {
+            return Ok(());
+        }
+        no += 1;
+        let text = line.trim_end();
+        if text.trim().is_empty() {
             continue;
         }
-        // A torn last line (machine crash inside the fsync window) is skipped, not fatal.
-        match serde_json::from_str::<T>(&line) {
-            Ok(v) => f(v)?,
-            Err(e) if !line.ends_with('}') => {
-                tracing::warn!("{}:{}: skipping a torn record: {e}", path.display(), i + 1);
+        match visit(text) {
+            Ok(done) => done?,
+            Err(e) if !text.ends_with('}') => {
+                tracing::warn!("{}:{no}: skipping a torn record: {e}", path.display());
             }
             Err(e) => {
                 return Err(Error::input(
-                    format!("{}:{}", path.display(), i + 1),
+                    format!("{}:{no}", path.display()),
                     format!("not a log record: {e}"),
                 ));
             }
         }
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_are_read_and_a_torn_last_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join(LOGS_DIR);
+        std::fs::create_dir_all(&logs).unwrap();
+        let ok = r#"{"ts":"2026-11-27T10:00:00Z","request_id":"r1","model":"m","version":"1","role":"stable","bucket":3,"latency_us":9,"status":200,"outputs":null}"#;
+        std::fs::write(
+            logs.join("predictions-20261127.jsonl"),
+            format!("{ok}\n\n{ok}\n{{\"ts\":\"20"),
+        )
+        .unwrap();
+        std::fs::write(logs.join("predictions-20261126.jsonl"), "").unwrap();
+        std::fs::write(logs.join("outcomes-20261127.jsonl"), "").unwrap();
+        std::fs::write(logs.join("predictions-notes.txt"), "").unwrap();
+        let files = prediction_files(dir.path()).unwrap();
+        assert_eq!(files.len(), 2);
+        assert!(files[0].ends_with("predictions-20261126.jsonl"));
+        assert_eq!(
+            log_files_from(dir.path(), LogKind::Predictions, "20261127")
+                .unwrap()
+                .len(),
+            1
+        );
+        let mut ids = Vec::new();
+        each_prediction(&files[1], |p| {
+            ids.push(p.request_id.into_owned());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(ids, ["r1", "r1"]);
+    }
+
+    #[test]
+    fn a_malformed_middle_line_names_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("outcomes-20261127.jsonl");
+        std::fs::write(&f, "{\"ts\":\"x\",\"metric\":\"m\",\"value\":1}\n{\"metric\":3}\n").unwrap();
+        let e = each_outcome(&f, |_| Ok(())).unwrap_err().to_string();
+        assert!(
+            e.contains("outcomes-20261127.jsonl:2") && e.contains("not a log record"),
+            "{e}"
+        );
+        assert!(
+            prediction_files(dir.path())
+                .unwrap_err()
+                .to_string()
+                .contains("no predictions")
+        );
+    }
 }

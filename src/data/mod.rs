@@ -16,7 +16,10 @@ pub fn parse_f64(s: &str) -> Option<f64> {
     fast_float2::parse::<f64, _>(s).ok().filter(|v| v.is_finite())
 }
 
-fn open(path: &Path) -> Result<(Box<dyn Read>, String)> {
+/// Open a data file for streaming, gunzipping it when its name ends in `.gz` (multi-member
+/// gzip too). Returns the reader and the lower-cased file name without `.gz`, whose suffix
+/// tells the format (`.csv`, `.tsv`, `.jsonl`, …). The one opener of every file reader.
+pub fn open(path: &Path) -> Result<(Box<dyn BufRead>, String)> {
     let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let name = path
         .file_name()
@@ -25,12 +28,20 @@ fn open(path: &Path) -> Result<(Box<dyn Read>, String)> {
         .to_ascii_lowercase();
     if let Some(inner) = name.strip_suffix(".gz") {
         Ok((
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f))),
+            Box::new(BufReader::with_capacity(
+                1 << 16,
+                flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, f)),
+            )),
             inner.to_string(),
         ))
     } else {
         Ok((Box::new(BufReader::with_capacity(1 << 16, f)), name))
     }
+}
+
+/// Whether a (lower-cased, `.gz`-less) file name is JSON Lines.
+pub fn is_jsonl(name: &str) -> bool {
+    name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json")
 }
 
 fn json_cell(v: &serde_json::Value) -> Option<String> {
@@ -50,8 +61,8 @@ pub fn scan(path: &Path, columns: &[String], mut f: impl FnMut(u64, &[Option<&st
     let (reader, name) = open(path)?;
     let at = |line: u64| format!("{}:{line}", path.display());
     let mut rows = 0u64;
-    if name.ends_with(".jsonl") || name.ends_with(".ndjson") || name.ends_with(".json") {
-        let mut lines = BufReader::new(reader);
+    if is_jsonl(&name) {
+        let mut lines = reader;
         let mut buf = String::new();
         let mut line = 0u64;
         let mut cells: Vec<Option<String>> = Vec::with_capacity(columns.len());

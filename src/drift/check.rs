@@ -11,9 +11,12 @@ use std::collections::HashMap;
 use serde::Serialize;
 
 use super::profile::{ColumnProfile, Kind, Profile, Reservoir, bin_of};
+use crate::data::gateway_logs::{each_prediction, prediction_files};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
+use crate::stats::distance::psi_shares;
 use crate::stats::drift::{chi_square, jensen_shannon, ks_2samp, wasserstein_1};
+use crate::wire::log::PredictionRecord;
 
 /// Current rows up to which `auto` uses tests (KS, chi-square) rather than distances.
 pub const AUTO_SMALL_N: u64 = 1000;
@@ -189,18 +192,6 @@ pub enum Current {
     },
 }
 
-#[derive(serde::Deserialize)]
-struct LoggedPrediction {
-    ts: String,
-    model: String,
-    version: String,
-    status: u16,
-    #[serde(default)]
-    outputs: serde_json::Value,
-    #[serde(default)]
-    inputs: Option<serde_json::Value>,
-}
-
 fn cell_text(v: &serde_json::Value) -> Option<String> {
     match v {
         serde_json::Value::Null => None,
@@ -210,7 +201,7 @@ fn cell_text(v: &serde_json::Value) -> Option<String> {
 }
 
 /// Rows (column → value) of one logged prediction.
-fn logged_rows(p: &LoggedPrediction) -> Vec<HashMap<String, String>> {
+fn logged_rows(p: &PredictionRecord<'_>) -> Vec<HashMap<String, String>> {
     let tensors = |v: &serde_json::Value, prefix: &str| -> Vec<(String, Vec<usize>, Vec<serde_json::Value>)> {
         v.as_array()
             .into_iter()
@@ -234,7 +225,7 @@ fn logged_rows(p: &LoggedPrediction) -> Vec<HashMap<String, String>> {
     (0..batch)
         .map(|r| {
             let mut row = HashMap::new();
-            row.insert("ts".to_string(), p.ts.clone());
+            row.insert("ts".to_string(), p.ts.to_string());
             for (name, shape, data) in &all {
                 let per_row: usize = shape.iter().skip(1).product::<usize>().max(1);
                 for j in 0..per_row {
@@ -264,16 +255,9 @@ fn scan_gateway(
     mut f: impl FnMut(&dyn Fn() -> String, &[Option<&str>]) -> Result<()>,
 ) -> Result<u64> {
     let cutoff = since.map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
-    let files = crate::data::gateway_logs::log_files(dir, "predictions-")?;
-    if files.is_empty() {
-        return Err(Error::input(
-            dir.display().to_string(),
-            "no predictions-*.jsonl gateway logs here",
-        ));
-    }
     let mut rows = 0;
-    for file in files {
-        crate::data::gateway_logs::each_record(&file, |p: LoggedPrediction| {
+    for file in prediction_files(dir)? {
+        each_prediction(&file, |p| {
             if p.model != model || p.status != 200 || version.is_some_and(|v| v != p.version) {
                 return Ok(());
             }
@@ -361,10 +345,10 @@ pub fn judge(base: &ColumnProfile, cur: &CurrentColumn, method: Method, threshol
         let labels = (0..=n.edges.len())
             .map(
                 |i| match (i.checked_sub(1).and_then(|j| n.edges.get(j)), n.edges.get(i)) {
-                    (None, Some(hi)) => format!("< {}", crate::commands::fmt_num(*hi)),
-                    (Some(lo), None) => format!("≥ {}", crate::commands::fmt_num(*lo)),
+                    (None, Some(hi)) => format!("< {}", crate::output::fmt_num(*hi)),
+                    (Some(lo), None) => format!("≥ {}", crate::output::fmt_num(*lo)),
                     (Some(lo), Some(hi)) => {
-                        format!("{}–{}", crate::commands::fmt_num(*lo), crate::commands::fmt_num(*hi))
+                        format!("{}–{}", crate::output::fmt_num(*lo), crate::output::fmt_num(*hi))
                     }
                     (None, None) => "all".into(),
                 },
@@ -403,13 +387,7 @@ pub fn judge(base: &ColumnProfile, cur: &CurrentColumn, method: Method, threshol
     }
     match chosen {
         Method::Psi => {
-            const EPS: f64 = 1e-4;
-            let psi: f64 = base_shares
-                .iter()
-                .zip(&out.current_shares)
-                .map(|(&e, &a)| (a.max(EPS) - e.max(EPS)) * (a.max(EPS) / e.max(EPS)).ln())
-                .sum();
-            out.statistic = Some(psi);
+            out.statistic = Some(psi_shares(&base_shares, &out.current_shares));
         }
         Method::Ks => {
             if let Some(r) = base
@@ -452,14 +430,14 @@ impl Report for DriftReport {
             .columns
             .iter()
             .map(|c| {
-                let n = |v: Option<f64>| v.map(crate::commands::fmt_num).unwrap_or_else(|| "-".into());
+                let n = |v: Option<f64>| v.map(crate::output::fmt_num).unwrap_or_else(|| "-".into());
                 vec![
                     c.column.clone(),
                     format!("{:?}", c.kind).to_lowercase(),
                     c.method.clone(),
                     n(c.statistic),
                     n(c.p_value),
-                    crate::commands::fmt_num(c.threshold),
+                    crate::output::fmt_num(c.threshold),
                     if c.drift { "DRIFT".into() } else { "ok".into() },
                     c.rows.to_string(),
                     c.note.clone().unwrap_or_default(),
@@ -512,7 +490,7 @@ impl Report for DriftReport {
                                 "{}{}",
                                 x.p_value
                                     .or(x.statistic)
-                                    .map(crate::commands::fmt_num)
+                                    .map(crate::output::fmt_num)
                                     .unwrap_or_else(|| "-".into()),
                                 if x.drift { " DRIFT" } else { "" }
                             ),

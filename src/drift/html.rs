@@ -12,7 +12,7 @@ fn esc(s: &str) -> String {
 }
 
 fn num(x: f64) -> String {
-    crate::commands::fmt_num(x)
+    crate::output::fmt_num(x)
 }
 
 /// Grouped bars: baseline (grey) and current (blue or red when drifted) per bin.

@@ -13,18 +13,11 @@ use profile::{ColumnBuilder, Kind, Profile};
 /// Column names of a CSV/TSV header or of the first JSONL object.
 pub fn header_columns(path: &Path) -> Result<Vec<String>> {
     let mut names: Vec<String> = Vec::new();
-    let lower = path.to_string_lossy().to_ascii_lowercase();
-    if lower.ends_with(".jsonl") || lower.ends_with(".jsonl.gz") || lower.ends_with(".ndjson") {
+    let (reader, name) = crate::data::open(path)?;
+    if crate::data::is_jsonl(&name) {
         // Keys of the first object, in their order of appearance.
-        let mut first: Option<Vec<String>> = None;
-        let reader = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let reader: Box<dyn std::io::Read> = if lower.ends_with(".gz") {
-            Box::new(flate2::read::MultiGzDecoder::new(reader))
-        } else {
-            Box::new(reader)
-        };
         use std::io::BufRead;
-        for line in std::io::BufReader::new(reader).lines() {
+        for line in reader.lines() {
             let line = line.map_err(|e| Error::io(path, e))?;
             if line.trim().is_empty() {
                 continue;
@@ -35,10 +28,9 @@ pub fn header_columns(path: &Path) -> Result<Vec<String>> {
                     format!("expected a JSON object per line: {e}"),
                 )
             })?;
-            first = Some(obj.keys().cloned().collect());
+            names = obj.keys().cloned().collect();
             break;
         }
-        names = first.unwrap_or_default();
     } else {
         crate::data::scan_header(path, &mut names)?;
     }

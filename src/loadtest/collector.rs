@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,20 +14,8 @@ use hdrhistogram::serialization::V2DeflateSerializer;
 use hdrhistogram::serialization::interval_log::{IntervalLogWriter, IntervalLogWriterBuilder, Tag};
 
 use super::histogram::{self, HIGHEST_US, LOWEST_US};
-use super::worker::{NO_VARIANT, Outcome, Sample};
+use super::sample::{Live, NO_VARIANT, Outcome, Sample};
 use crate::error::{Error, Result};
-
-/// Numbers the progress display reads while the run goes on.
-#[derive(Debug, Default)]
-pub struct Live {
-    /// Requests started (warm-up included).
-    pub started: AtomicU64,
-    /// Requests finished (warm-up included).
-    pub finished: AtomicU64,
-    pub errors: AtomicU64,
-    /// p99 of the answers that arrived in the last full second, µs.
-    pub recent_p99_us: AtomicU64,
-}
 
 /// Everything measured in the measured window.
 #[derive(Debug)]

@@ -2,12 +2,14 @@
 //! coordinated-omission-correct latency, per-variant breakdown and SLO gates.
 //!
 //! Split by job, as oha is: `target` (what is sent), `scheduler` (when), `worker` (sending,
-//! one keep-alive connection each), `collector` (aggregation on its own thread),
-//! `histogram`, `slo`, `report` (plain structs, rendered elsewhere).
+//! one keep-alive connection each), `sample` (what a request measured, handed from the
+//! workers to the `collector`, which aggregates on its own thread), `histogram`, `slo`,
+//! and `report` (plain structs; their grids are drawn by `output`).
 
 pub mod collector;
 pub mod histogram;
 pub mod report;
+pub mod sample;
 pub mod scheduler;
 pub mod slo;
 pub mod target;
@@ -22,7 +24,8 @@ use std::time::{Duration, Instant, SystemTime};
 use hdrhistogram::Histogram;
 
 use crate::error::{Error, Result};
-use collector::{Collected, HdrLog, Live};
+use collector::{Collected, HdrLog};
+use sample::Live;
 use scheduler::{LoadModel, Schedule};
 use target::Target;
 use worker::{Shared, VariantNames, Worker};

@@ -9,7 +9,7 @@ use super::histogram::{self, HistogramBucket, LatencySummary};
 use super::scheduler::LoadModel;
 use super::slo::{Figures, Slo, SloResult};
 use super::{RunConfig, RunOutput};
-use crate::commands::fmt_num;
+use crate::output::fmt_num;
 use crate::output::{Grid, Report};
 
 /// Generator lateness (p99, ms) above which the run notes that the machine is busy.

@@ -7,10 +7,7 @@ use hyper::{Method, Uri};
 
 use crate::error::{Error, Result};
 
-/// The routing-key header the gateway reads (`x-mlctl-key`).
-pub const ROUTING_KEY_HEADER: &str = "x-mlctl-key";
-/// The response header naming the version that answered.
-pub const VARIANT_HEADER: &str = "x-mlctl-variant";
+pub use crate::wire::{KEY_HEADER as ROUTING_KEY_HEADER, VARIANT_HEADER};
 
 #[derive(Debug, Clone)]
 pub struct Target {

@@ -17,45 +17,10 @@ use hyper::header::HeaderValue;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::collector::Live;
+use super::sample::{Live, NO_VARIANT, Outcome, Sample};
 use super::scheduler::{LoadModel, Schedule, Slot};
 use super::target::{ROUTING_KEY_HEADER, Target, VARIANT_HEADER};
 
-/// How a request ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// An HTTP answer with this status (any status; ≥ 400 counts as an error).
-    Status(u16),
-    /// The TCP connection (or HTTP handshake) could not be made.
-    Connect,
-    /// No complete answer within `--timeout`.
-    Timeout,
-    /// The connection broke mid-request (reset, closed, malformed answer).
-    Io,
-}
-
-/// What one request measured. Durations in microseconds (they fit: ≤ 60 s is recorded).
-#[derive(Debug, Clone, Copy)]
-pub struct Sample {
-    /// Completion time, µs since the schedule started.
-    pub end_us: u64,
-    /// Open loop: from the intended send time (minus the client's own lateness);
-    /// closed loop: from the send.
-    pub latency_us: u64,
-    /// From the moment the request was written to the last byte of the answer.
-    pub service_us: u64,
-    /// The generator's own lateness: how long after the slot was due *and* a connection
-    /// was free the request actually went out (timer granularity, a busy client).
-    pub lag_us: u64,
-    /// The slot was due while every connection was busy (it queued for one).
-    pub waited: bool,
-    pub measured: bool,
-    pub outcome: Outcome,
-    /// Index into the variant names (`NO_VARIANT` when the answer carried none).
-    pub variant: u16,
-}
-
-pub const NO_VARIANT: u16 = u16::MAX;
 /// Distinct `x-mlctl-variant` values tracked; further ones are counted as "other".
 pub const MAX_VARIANTS: usize = 64;
 /// Samples a worker buffers before handing them over (or after 200 ms).

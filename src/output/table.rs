@@ -4,8 +4,8 @@ use comfy_table::{ContentArrangement, Table, presets};
 
 use super::Grid;
 
-pub fn render(grids: &[Grid]) -> String {
-    let styled = super::colour_enabled();
+/// Box-drawn when `styled` (a terminal), plain ASCII markdown-like grids otherwise.
+pub fn render(grids: &[Grid], styled: bool) -> String {
     let mut out = String::new();
     for (i, g) in grids.iter().enumerate() {
         if i > 0 {

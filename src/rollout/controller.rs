@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::guard::{self, Evaluation};
+use super::host::{Host, Routed};
 use super::strategy::{RolloutSpec, Strategy};
 use super::{Phase, RolloutState};
 use crate::error::{Error, Result};
-use crate::serving::state::AppState;
 use crate::store::{RouteChange, now_rfc3339};
 
 /// What a transition reports back (also the admin API's reply).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Transition {
     pub model: String,
     pub from: Option<String>,
@@ -55,10 +55,10 @@ struct Why<'a> {
     detail: serde_json::Value,
 }
 
-/// Commit `next` for `model` (the event and evidence in `why`), then swap routes.
-/// The caller holds `admin_lock`.
-async fn commit(
-    st: &Arc<AppState>,
+/// Commit `next` for `model` (the event and evidence in `why`); the host routes it once it
+/// is durable. The caller holds the admin lock.
+async fn commit<H: Host>(
+    host: &H,
     model: &str,
     prev: Option<&RolloutState>,
     next: RolloutState,
@@ -71,42 +71,21 @@ async fn commit(
         mut detail,
     } = why;
     detail["weights"] = json!(next.weights());
-    let change_json = serde_json::to_string(&next).map_err(|e| Error::State(format!("rollout state: {e}")))?;
-    let (m, live, from, to) = (
-        model.to_string(),
-        next.live_version().to_string(),
-        prev.map(label),
-        label(&next),
-    );
-    let (actor, kind, strategy, phase) = (
-        actor.to_string(),
-        kind.to_string(),
-        strategy_name(next.spec.strategy),
-        next.phase.name(),
-    );
-    let from2 = from.clone();
-    let to2 = to.clone();
-    let dep = st
-        .with_store(move |s| {
-            s.commit_route(RouteChange {
-                model: &m,
-                live_version: &live,
-                strategy,
-                state: phase,
-                rollout: Some(change_json),
-                actor: &actor,
-                kind: &kind,
-                from: from2,
-                to: Some(to2),
-                detail,
-            })
-        })
-        .await?;
-    let mut table = (**st.routes.load()).clone();
-    if let Some(route) = table.models.get_mut(model) {
-        route.apply(&dep);
-    }
-    st.publish(table);
+    let rollout = serde_json::to_string(&next).map_err(|e| Error::State(format!("rollout state: {e}")))?;
+    let (from, to) = (prev.map(label), label(&next));
+    host.commit(RouteChange {
+        model: model.to_string(),
+        live_version: next.live_version().to_string(),
+        strategy: strategy_name(next.spec.strategy).to_string(),
+        state: next.phase.name().to_string(),
+        rollout: Some(rollout),
+        actor: actor.to_string(),
+        kind: kind.to_string(),
+        from: from.clone(),
+        to: Some(to.clone()),
+        detail,
+    })
+    .await?;
     Ok(Transition {
         model: model.into(),
         from,
@@ -116,28 +95,23 @@ async fn commit(
     })
 }
 
-fn current(st: &AppState, model: &str) -> Result<(Option<RolloutState>, String)> {
-    let table = st.routes.load();
-    let route = table
-        .models
-        .get(model)
+fn current<H: Host>(host: &H, model: &str) -> Result<(Option<RolloutState>, String)> {
+    let routed = host
+        .routed(model)
         .ok_or_else(|| Error::Usage(format!("unknown model '{model}'")))?;
-    let live = route.live.as_ref().map(|v| v.version.clone()).ok_or_else(|| {
+    let live = routed.live.ok_or_else(|| {
         Error::Usage(format!(
             "model '{model}' has no stable version: deploy one first with --strategy single"
         ))
     })?;
-    Ok((route.rollout.as_deref().cloned(), live))
+    Ok((routed.rollout, live))
 }
 
-fn loaded(st: &AppState, model: &str, version: &str) -> Result<()> {
-    let ok = st
-        .routes
-        .load()
-        .models
-        .get(model)
-        .is_some_and(|r| r.versions.contains_key(version));
-    if ok {
+fn loaded<H: Host>(host: &H, model: &str, version: &str) -> Result<()> {
+    if host
+        .routed(model)
+        .is_some_and(|r| r.loaded.iter().any(|v| v == version))
+    {
         Ok(())
     } else {
         Err(Error::Usage(format!(
@@ -147,9 +121,9 @@ fn loaded(st: &AppState, model: &str, version: &str) -> Result<()> {
 }
 
 /// Validate and start a rollout of `spec` over the current stable version.
-pub async fn start(st: &Arc<AppState>, model: &str, mut spec: RolloutSpec, actor: &str) -> Result<Transition> {
+pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &str) -> Result<Transition> {
     let started = Instant::now();
-    let _guard = st.admin_lock.lock().await;
+    let _guard = st.admin_lock().lock().await;
     let (prev, stable) = match current(st, model) {
         Ok(x) => x,
         // First deployment of a model: single is the only strategy that needs no stable.
@@ -247,9 +221,9 @@ pub enum Command {
     Rollback { to: Option<String>, reason: Option<String> },
 }
 
-pub async fn command(st: &Arc<AppState>, model: &str, cmd: Command, actor: &str) -> Result<Transition> {
+pub async fn command<H: Host>(st: &H, model: &str, cmd: Command, actor: &str) -> Result<Transition> {
     let started = Instant::now();
-    let _guard = st.admin_lock.lock().await;
+    let _guard = st.admin_lock().lock().await;
     let (prev, live) = current(st, model)?;
     let Some(prev) = prev else {
         return match cmd {
@@ -325,8 +299,8 @@ pub async fn command(st: &Arc<AppState>, model: &str, cmd: Command, actor: &str)
 }
 
 /// Rollback of a model that never had a rollout (plain `single` deploys): route 100% to `to`.
-async fn rollback_plain(
-    st: &Arc<AppState>,
+async fn rollback_plain<H: Host>(
+    st: &H,
     model: &str,
     live: &str,
     to: &str,
@@ -382,20 +356,15 @@ fn elapsed_since(ts: &str) -> Duration {
 }
 
 /// One controller tick for one model.
-async fn tick_model(st: &Arc<AppState>, model: &str) -> Result<()> {
-    let Some(state) = st
-        .routes
-        .load()
-        .models
-        .get(model)
-        .and_then(|r| r.rollout.as_deref().cloned())
-    else {
+async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
+    let rollout_of = |st: &H| st.routed(model).and_then(|r: Routed| r.rollout);
+    let Some(state) = rollout_of(st) else {
         return Ok(());
     };
     if state.phase != Phase::Progressing {
         return Ok(());
     }
-    let window = st.rollout_stats.snapshot(model, state.step_id);
+    let window = st.rollouts().stats.snapshot(model, state.step_id);
     let elapsed = elapsed_since(&state.step_started_at);
     let step_end = match state.spec.strategy {
         Strategy::Canary => elapsed >= Duration::from_millis(state.spec.interval_ms),
@@ -403,22 +372,14 @@ async fn tick_model(st: &Arc<AppState>, model: &str) -> Result<()> {
         Strategy::Shadow | Strategy::Flight => false,
     };
     let ev: Evaluation = guard::evaluate(&state, &window, step_end);
-    if let Ok(mut m) = st.last_eval.lock() {
-        m.insert(model.to_string(), ev.clone());
-    }
+    st.rollouts().set_evaluation(model, ev.clone());
     if ev.trip.is_none() && !step_end {
         return Ok(());
     }
     let started = Instant::now();
-    let _guard = st.admin_lock.lock().await;
+    let _guard = st.admin_lock().lock().await;
     // Re-check under the lock: an operator may have acted meanwhile.
-    let still = st
-        .routes
-        .load()
-        .models
-        .get(model)
-        .and_then(|r| r.rollout.as_deref().cloned());
-    if still.as_ref() != Some(&state) {
+    if rollout_of(st).as_ref() != Some(&state) {
         return Ok(());
     }
     let mut next = state.clone();
@@ -461,21 +422,13 @@ async fn tick_model(st: &Arc<AppState>, model: &str) -> Result<()> {
 }
 
 /// Tick every `every` until the process ends.
-pub async fn run(st: Arc<AppState>, every: Duration) {
+pub async fn run<H: Host>(st: Arc<H>, every: Duration) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let models: Vec<String> = st
-            .routes
-            .load()
-            .models
-            .iter()
-            .filter(|(_, r)| r.rollout.as_ref().is_some_and(|x| x.phase == Phase::Progressing))
-            .map(|(m, _)| m.clone())
-            .collect();
-        for m in models {
-            if let Err(e) = tick_model(&st, &m).await {
+        for m in st.progressing() {
+            if let Err(e) = tick_model(&*st, &m).await {
                 tracing::error!("rollout controller, model {m}: {e}");
             }
         }

@@ -16,7 +16,7 @@ pub const MIN_CONTINUOUS: u64 = 20;
 /// Fewest compared (shadow) or scored requests before agreement and drift may trip.
 pub const MIN_COMPARED: u64 = 50;
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct GuardValue {
     pub guard: String,
     pub arm: String,
@@ -26,7 +26,7 @@ pub struct GuardValue {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, Default, PartialEq)]
 pub struct Evaluation {
     pub values: Vec<GuardValue>,
     /// The first failed guard, as "expr on arm: value (threshold)".

@@ -1,10 +1,13 @@
 //! Rollouts: a persisted state machine per model (`Progressing → Paused → Promoted |
 //! RolledBack`), the weights each state routes, guards, and the controller that ticks
-//! inside `serve`.
+//! inside `serve`. The gateway hosts the controller through `host::Host` and holds the
+//! statistics in one `host::Rollouts` value; nothing here knows the gateway's types.
 
 pub mod controller;
 pub mod guard;
+pub mod host;
 pub mod replay;
+pub mod scores;
 pub mod stats;
 pub mod strategy;
 
@@ -57,7 +60,7 @@ pub struct RolloutState {
 }
 
 /// One routed arm: version, role, share in percent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ArmWeight {
     pub version: String,
     pub role: String,

@@ -6,102 +6,90 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
 
-use crate::data::gateway_logs::{each_record, log_files};
+use super::scores::scores;
+use super::stats::RolloutStats;
+use crate::data::gateway_logs::{each_outcome, each_prediction, log_files_from};
 use crate::error::Result;
-use crate::serving::state::AppState;
+use crate::wire::log::{LogKind, day_of, parse_ts};
 
-#[derive(Deserialize)]
-struct Logged {
-    ts: String,
-    request_id: String,
-    model: String,
-    version: String,
-    role: String,
-    latency_us: u64,
-    status: u16,
-    #[serde(default)]
-    outputs: serde_json::Value,
+/// One active rollout step whose statistics are rebuilt.
+#[derive(Debug, Clone)]
+pub struct ActiveStep {
+    pub model: String,
+    pub step_id: u64,
+    /// When the step started: records before it belong to earlier steps.
+    pub since: DateTime<Utc>,
+    /// Its guards need output scores (drift) / outcomes joined by request id.
+    pub track_scores: bool,
+    pub track_outcomes: bool,
 }
 
-#[derive(Deserialize)]
-struct LoggedOutcome {
-    ts: String,
-    #[serde(default)]
-    request_id: Option<String>,
-    metric: String,
-    value: f64,
-}
-
-fn since(ts: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(ts)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
-/// Replay the logs under `data_dir` into `st.rollout_stats`; returns the records replayed.
-pub fn replay(st: &AppState, data_dir: &Path) -> Result<u64> {
-    let table = st.routes.load();
-    let active: Vec<(String, u64, chrono::DateTime<chrono::Utc>, bool, bool)> = table
-        .models
-        .iter()
-        .filter_map(|(m, r)| {
-            let ro = r.rollout.as_ref().filter(|ro| ro.phase.active())?;
-            Some((
-                m.clone(),
-                ro.step_id,
-                since(&ro.step_started_at)?,
-                r.track_scores,
-                r.track_outcomes,
-            ))
+impl ActiveStep {
+    /// The active step of a rollout, `None` when it is over or its start is unreadable.
+    pub fn of(model: &str, rollout: &super::RolloutState) -> Option<ActiveStep> {
+        if !rollout.phase.active() {
+            return None;
+        }
+        Some(ActiveStep {
+            model: model.to_string(),
+            step_id: rollout.step_id,
+            since: parse_ts(&rollout.step_started_at)?,
+            track_scores: rollout.spec.needs_scores(),
+            track_outcomes: rollout.spec.needs_outcomes(),
         })
-        .collect();
-    if active.is_empty() || !data_dir.join("logs").is_dir() {
+    }
+}
+
+/// Replay the logs under `data_dir` into `stats` for the `active` steps; returns the
+/// number of records replayed.
+pub fn replay(stats: &RolloutStats, active: &[ActiveStep], data_dir: &Path) -> Result<u64> {
+    if active.is_empty() || !data_dir.join(crate::wire::log::LOGS_DIR).is_dir() {
         return Ok(0);
     }
-    let earliest = active.iter().map(|a| a.2).min().unwrap_or_else(chrono::Utc::now);
-    let first_day = earliest.format("%Y%m%d").to_string();
-    let wanted = |name: &Path| {
-        name.file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.split('-').nth(1))
-            .is_some_and(|day| day[..8.min(day.len())] >= first_day[..])
-    };
+    let earliest = active.iter().map(|a| a.since).min().unwrap_or_else(Utc::now);
+    let first_day = day_of(&earliest);
     let mut n = 0;
-    for f in log_files(data_dir, "predictions-")?.into_iter().filter(|f| wanted(f)) {
-        each_record(&f, |p: Logged| {
-            let Some((_, step_id, start, scores, outcomes)) = active.iter().find(|a| a.0 == p.model) else {
+    for f in log_files_from(data_dir, LogKind::Predictions, &first_day)? {
+        each_prediction(&f, |p| {
+            let Some(a) = active.iter().find(|a| a.model == p.model) else {
                 return Ok(());
             };
-            if matches!(p.role.as_str(), "explicit" | "shadow") || since(&p.ts).is_none_or(|t| t < *start) {
+            if !p.routed() || p.time().is_none_or(|t| t < a.since) {
                 return Ok(());
             }
-            let tensors: Vec<_> = if *scores {
+            let tensors: Vec<_> = if a.track_scores {
                 p.outputs
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .filter_map(crate::commands::predict::tensor_from_json)
+                    .filter_map(crate::wire::v2::tensor_from_json)
                     .collect()
             } else {
                 Vec::new()
             };
-            let s = crate::serving::shadow::scores(&tensors);
-            let rid = outcomes.then_some(p.request_id.as_str());
-            st.rollout_stats
-                .record(&p.model, *step_id, &p.version, p.status == 200, p.latency_us, &s, rid);
+            let rid = a.track_outcomes.then_some(p.request_id.as_ref());
+            stats.record(
+                &p.model,
+                a.step_id,
+                &p.version,
+                p.status == 200,
+                p.latency_us,
+                &scores(&tensors),
+                rid,
+            );
             n += 1;
             Ok(())
         })?;
     }
-    if active.iter().any(|a| a.4) {
-        for f in log_files(data_dir, "outcomes-")?.into_iter().filter(|f| wanted(f)) {
-            each_record(&f, |o: LoggedOutcome| {
+    if active.iter().any(|a| a.track_outcomes) {
+        for f in log_files_from(data_dir, LogKind::Outcomes, &first_day)? {
+            each_outcome(&f, |o| {
                 if let Some(rid) = &o.request_id
-                    && since(&o.ts).is_some_and(|t| t >= earliest)
+                    && o.time().is_some_and(|t| t >= earliest)
                 {
-                    st.rollout_stats.record_outcome(rid, &o.metric, o.value);
+                    stats.record_outcome(rid, &o.metric, o.value);
                     n += 1;
                 }
                 Ok(())

@@ -140,6 +140,18 @@ pub struct RolloutSpec {
     pub baseline: Option<BaselineBins>,
 }
 
+impl RolloutSpec {
+    /// Its guards need the candidate's output scores (`drift_psi`).
+    pub fn needs_scores(&self) -> bool {
+        self.guards.iter().any(|g| matches!(g, Guard::DriftPsi { .. }))
+    }
+
+    /// Its guards need outcomes joined to requests by id (`outcome:…`).
+    pub fn needs_outcomes(&self) -> bool {
+        self.guards.iter().any(|g| matches!(g, Guard::Outcome { .. }))
+    }
+}
+
 /// The quantile bins of one baseline-profile column, carried in the rollout spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BaselineBins {
@@ -208,7 +220,7 @@ pub fn parse_steps(s: &str) -> Result<Vec<f64>> {
 /// `stable=50,b=25,c=25` → weights summing to 100 (names are versions; `stable` means the
 /// current stable version).
 pub fn parse_weights(s: &str) -> Result<Vec<(String, f64)>> {
-    let out = crate::cli::parse_pairs("--weights", s)?;
+    let out = crate::parse::parse_pairs("--weights", s)?;
     let total: f64 = out.iter().map(|(_, w)| w).sum();
     if (total - 100.0).abs() > 1e-9 || out.len() < 2 {
         return Err(Error::Usage(format!(

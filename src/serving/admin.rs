@@ -15,35 +15,23 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use subtle::ConstantTimeEq;
+use serde_json::Value;
 
-use super::dataplane::{ApiError, api_error, error, read_body};
-use super::log::day_of;
+use super::api::{
+    ArmFigures, BlobStored, EventList, ModelEntry, ModelList, OutcomesAccepted, RolloutStatus, RouteSet, VersionEntry,
+    VersionRegistered,
+};
+use super::http::{ApiError, api_error, check_token, error, read_body};
 use super::runtime::Runtime;
 use super::state::{AppState, ModelRoute, load_version};
 use crate::error::Error;
+use crate::rollout::controller::{self, Command};
+use crate::rollout::strategy::RolloutSpec;
 use crate::store::{Registered, VersionRecord, VersionSource};
+use crate::wire::log::{OutcomeRecord, day_of, timestamp};
 
 /// The actor recorded for changes made with the admin token.
 pub const ADMIN_ACTOR: &str = "admin";
-
-/// `Authorization: Bearer <token>`, compared in constant time; 401 otherwise.
-pub fn check_token(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(st.token.as_bytes())) {
-        Ok(())
-    } else {
-        Err(api_error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token (see --token / MLCTL_TOKEN)",
-        ))
-    }
-}
 
 fn state_error(e: Error) -> Response {
     match e {
@@ -62,7 +50,7 @@ pub fn valid_name(s: &str) -> bool {
 }
 
 pub async fn upload_blob(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     let bytes = match read_body(&headers, body, st.config.max_blob).await {
@@ -71,7 +59,14 @@ pub async fn upload_blob(State(st): State<Arc<AppState>>, headers: HeaderMap, bo
     };
     let size = bytes.len();
     match st.with_store(move |s| s.put_blob(&bytes)).await {
-        Ok(sha) => (StatusCode::CREATED, axum::Json(json!({"sha256": sha, "size": size}))).into_response(),
+        Ok(sha256) => (
+            StatusCode::CREATED,
+            axum::Json(BlobStored {
+                sha256,
+                size: size as u64,
+            }),
+        )
+            .into_response(),
         Err(e) => state_error(e),
     }
 }
@@ -98,7 +93,7 @@ pub async fn register_version(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     let bytes = match read_body(&headers, body, 1 << 20).await {
@@ -196,15 +191,15 @@ pub async fn register_version(
     };
     (
         status,
-        axum::Json(json!({
-            "model": model,
-            "version": req.version,
-            "runtime": loaded.runtime.kind(),
-            "created": registered == Registered::Created,
-            "inputs": loaded.inputs,
-            "outputs": loaded.outputs,
-            "notes": loaded.notes,
-        })),
+        axum::Json(VersionRegistered {
+            model,
+            version: req.version,
+            runtime: loaded.runtime.kind().to_string(),
+            created: registered == Registered::Created,
+            inputs: loaded.inputs.clone(),
+            outputs: loaded.outputs.clone(),
+            notes: loaded.notes.clone(),
+        }),
     )
         .into_response()
 }
@@ -224,7 +219,7 @@ pub async fn set_route(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     let bytes = match read_body(&headers, body, 1 << 20).await {
@@ -268,12 +263,17 @@ pub async fn set_route(
     }
     st.publish(table);
     let swap_us = started.elapsed().as_micros() as u64;
-    axum::Json(json!({"model": model, "live_version": req.version, "previous_version": previous, "swap_us": swap_us}))
-        .into_response()
+    axum::Json(RouteSet {
+        model,
+        live_version: req.version,
+        previous_version: previous,
+        swap_us,
+    })
+    .into_response()
 }
 
 pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     let listed = st.with_store(|s| Ok((s.versions(None)?, s.deployments()?))).await;
@@ -283,12 +283,12 @@ pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
     };
     let failures = st.load_failures.lock().map(|f| f.clone()).unwrap_or_default();
     let table = st.routes.load();
-    let mut models: Vec<Value> = Vec::new();
+    let mut models: Vec<ModelEntry> = Vec::new();
     let mut names: Vec<&String> = versions.iter().map(|v| &v.model).collect();
     names.dedup();
     for name in names {
         let dep = deployments.iter().find(|d| &d.model == name);
-        let vs: Vec<Value> = versions
+        let vs: Vec<VersionEntry> = versions
             .iter()
             .filter(|v| &v.model == name)
             .map(|v| {
@@ -302,35 +302,35 @@ pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
                     }
                     VersionSource::Upstream { url, .. } => ("upstream", url.clone()),
                 };
-                json!({
-                    "version": v.version,
-                    "runtime": runtime,
-                    "source": source,
-                    "created_at": v.created_at,
-                    "loaded": loaded,
-                    "live": dep.is_some_and(|d| d.live_version == v.version),
-                    "load_error": failures.get(&(name.clone(), v.version.clone())),
-                })
+                VersionEntry {
+                    version: v.version.clone(),
+                    runtime: runtime.to_string(),
+                    source,
+                    created_at: v.created_at.clone(),
+                    loaded,
+                    live: dep.is_some_and(|d| d.live_version == v.version),
+                    load_error: failures.get(&(name.clone(), v.version.clone())).cloned(),
+                }
             })
             .collect();
-        models.push(json!({
-            "model": name,
-            "live_version": dep.map(|d| d.live_version.clone()),
-            "strategy": dep.map(|d| d.strategy.clone()),
-            "state": dep.map(|d| d.state.clone()),
-            "updated_at": dep.map(|d| d.updated_at.clone()),
-            "versions": vs,
-        }));
+        models.push(ModelEntry {
+            model: name.clone(),
+            live_version: dep.map(|d| d.live_version.clone()),
+            strategy: dep.map(|d| d.strategy.clone()),
+            state: dep.map(|d| d.state.clone()),
+            updated_at: dep.map(|d| d.updated_at.clone()),
+            versions: vs,
+        });
     }
-    axum::Json(json!({"models": models})).into_response()
+    axum::Json(ModelList { models }).into_response()
 }
 
 pub async fn model_events(State(st): State<Arc<AppState>>, Path(model): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     match st.with_store(move |s| s.events(&model)).await {
-        Ok(ev) => axum::Json(json!({"events": ev})).into_response(),
+        Ok(events) => axum::Json(EventList { events }).into_response(),
         Err(e) => state_error(e),
     }
 }
@@ -350,7 +350,7 @@ struct OutcomeIn {
 }
 
 /// Validate one posted outcome into the logged form; the error names the item.
-fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, Value), String> {
+fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, OutcomeRecord), String> {
     let o: OutcomeIn = serde_json::from_value(v).map_err(|e| format!("outcome [{i}]: {e}"))?;
     if o.request_id.as_deref().unwrap_or("").is_empty() && o.key.as_deref().unwrap_or("").is_empty() {
         return Err(format!("outcome [{i}]: needs request_id or key"));
@@ -378,18 +378,18 @@ fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, 
     };
     Ok((
         ts,
-        json!({
-            "ts": ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "request_id": o.request_id,
-            "key": o.key,
-            "metric": o.metric,
-            "value": value,
-        }),
+        OutcomeRecord {
+            ts: timestamp(&ts),
+            request_id: o.request_id,
+            key: o.key,
+            metric: o.metric,
+            value,
+        },
     ))
 }
 
 pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     let bytes = match read_body(&headers, body, st.config.max_body).await {
@@ -423,17 +423,13 @@ pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
     let n = records.len();
     for (ts, rec) in records {
         // Outcomes of requests answered during a rollout step feed its outcome guards.
-        if let (Some(rid), Some(metric), Some(value)) = (
-            rec["request_id"].as_str(),
-            rec["metric"].as_str(),
-            rec["value"].as_f64(),
-        ) {
-            st.rollout_stats.record_outcome(rid, metric, value);
+        if let Some(rid) = &rec.request_id {
+            st.rollouts.stats.record_outcome(rid, &rec.metric, rec.value);
         }
         st.outcomes.append(day_of(&ts), &rec).await;
     }
     st.metrics.outcomes.inc_by(n as u64);
-    (StatusCode::ACCEPTED, axum::Json(json!({"accepted": n}))).into_response()
+    (StatusCode::ACCEPTED, axum::Json(OutcomesAccepted { accepted: n })).into_response()
 }
 
 pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
@@ -459,7 +455,7 @@ async fn authed_json<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, Response> {
-    check_token(st, headers).map_err(IntoResponse::into_response)?;
+    check_token(&st.token, headers).map_err(IntoResponse::into_response)?;
     let bytes = read_body(headers, body, 1 << 20)
         .await
         .map_err(IntoResponse::into_response)?;
@@ -478,11 +474,11 @@ pub async fn start_rollout(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let spec: crate::rollout::strategy::RolloutSpec = match authed_json(&st, &headers, body).await {
+    let spec: RolloutSpec = match authed_json(&st, &headers, body).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    match crate::rollout::controller::start(&st, &model, spec, ADMIN_ACTOR).await {
+    match controller::start(&*st, &model, spec, ADMIN_ACTOR).await {
         Ok(t) => (StatusCode::CREATED, axum::Json(t)).into_response(),
         Err(e) => rollout_error(e),
     }
@@ -504,7 +500,6 @@ pub async fn rollout_command(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    use crate::rollout::controller::Command;
     let b: CommandBody = match authed_json(&st, &headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -524,7 +519,7 @@ pub async fn rollout_command(
             );
         }
     };
-    match crate::rollout::controller::command(&st, &model, cmd, ADMIN_ACTOR).await {
+    match controller::command(&*st, &model, cmd, ADMIN_ACTOR).await {
         Ok(t) => axum::Json(t).into_response(),
         Err(e) => rollout_error(e),
     }
@@ -537,16 +532,17 @@ pub async fn rollout_status(
     Path(model): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = check_token(&st, &headers) {
+    if let Err(r) = check_token(&st.token, &headers) {
         return r.into_response();
     }
     let table = st.routes.load();
     let Some(route) = table.models.get(&model) else {
         return error(StatusCode::NOT_FOUND, format!("unknown model '{model}'"));
     };
+    let route_model = model.clone();
     let rollout = route.rollout.as_deref().cloned();
-    let window = rollout.as_ref().map(|r| st.rollout_stats.snapshot(&model, r.step_id));
-    let arms: Vec<Value> = window
+    let window = rollout.as_ref().map(|r| st.rollouts.stats.snapshot(&model, r.step_id));
+    let arms: Vec<ArmFigures> = window
         .as_ref()
         .map(|w| {
             let mut names: Vec<&String> = w.arms.keys().collect();
@@ -555,29 +551,28 @@ pub async fn rollout_status(
                 .into_iter()
                 .map(|name| {
                     let a = &w.arms[name];
-                    json!({
-                        "version": name,
-                        "requests": a.requests,
-                        "errors": a.errors,
-                        "p50_ms": (!a.latency_us.is_empty()).then(|| a.latency_us.value_at_quantile(0.5) as f64 / 1000.0),
-                        "p99_ms": a.p99_ms(),
-                        "compared": a.compared,
-                        "agreement": (a.compared > 0).then(|| a.agreed as f64 / a.compared as f64),
-                        "top_disagreements": a.disagreements,
-                    })
+                    ArmFigures {
+                        version: name.clone(),
+                        requests: a.requests,
+                        errors: a.errors,
+                        p50_ms: (!a.latency_us.is_empty()).then(|| a.latency_us.value_at_quantile(0.5) as f64 / 1000.0),
+                        p99_ms: a.p99_ms(),
+                        compared: a.compared,
+                        agreement: (a.compared > 0).then(|| a.agreed as f64 / a.compared as f64),
+                        top_disagreements: a.disagreements.clone(),
+                    }
                 })
                 .collect()
         })
         .unwrap_or_default();
-    let eval = st.last_eval.lock().ok().and_then(|m| m.get(&model).cloned());
-    axum::Json(json!({
-        "model": model,
-        "live_version": route.live.as_ref().map(|v| v.version.clone()),
-        "weights": rollout.as_ref().map(|r| r.weights()),
-        "rollout": rollout,
-        "evaluation": eval,
-        "arms": arms,
-        "shadow_dropped": window.as_ref().map(|w| w.shadow_dropped).unwrap_or(0),
-    }))
+    axum::Json(RolloutStatus {
+        model,
+        live_version: route.live.as_ref().map(|v| v.version.clone()),
+        weights: rollout.as_ref().map(|r| r.weights()),
+        evaluation: st.rollouts.evaluation(&route_model),
+        rollout,
+        arms,
+        shadow_dropped: window.as_ref().map(|w| w.shadow_dropped).unwrap_or(0),
+    })
     .into_response()
 }

@@ -8,75 +8,19 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::json;
 
-use super::log::{PredictionRecord, day_of};
+use super::http::{ApiError, api_error, check_token, error, read_body};
+use super::infer::{Answer, run_version};
 use super::metrics::{RequestLabels, VersionLabels};
-use super::protocol::{self, HEADER_CONTENT_LENGTH, InferResponse};
+use super::router;
+use super::runtime::upstream::UpstreamError;
 use super::runtime::{LoadedVersion, Runtime};
-use super::state::AppState;
-use super::{router, runtime::upstream::UpstreamError};
-
-pub const VARIANT_HEADER: &str = "x-mlctl-variant";
-pub const KEY_HEADER: &str = "x-mlctl-key";
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// `{"error": "..."}` with a status.
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({"error": message.into()}))).into_response()
-}
-
-/// A client-visible failure: status + one-line message, rendered as `{"error": ...}`.
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub message: String,
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = error(self.status, self.message);
-        if self.status == StatusCode::UNAUTHORIZED {
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        r
-    }
-}
-
-pub fn api_error(status: StatusCode, message: impl Into<String>) -> ApiError {
-    ApiError {
-        status,
-        message: message.into(),
-    }
-}
-
-/// Read a body up to `limit` bytes; over it → 413 with a JSON error.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
-    let too_big = || {
-        error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds the {limit}-byte limit (--max-body)"),
-        )
-    };
-    if let Some(len) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && len > limit
-    {
-        return Err(too_big());
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // http_body_util::LengthLimitError is the only "too big" cause; the rest are I/O.
-        if format!("{e:?}").contains("LengthLimit") {
-            too_big()
-        } else {
-            error(StatusCode::BAD_REQUEST, format!("could not read request body: {e}"))
-        }
-    })
-}
+use super::state::{AppState, ShadowJob};
+use crate::rollout::scores::scores;
+use crate::wire::log::{PredictionRecord, day_of, timestamp};
+use crate::wire::v2::{self, HEADER_CONTENT_LENGTH};
+use crate::wire::{KEY_HEADER, REQUEST_ID_HEADER, VARIANT_HEADER};
 
 pub async fn server_metadata() -> Response {
     axum::Json(json!({
@@ -231,74 +175,6 @@ pub async fn infer_version(
     infer_core(st, model, Some(version), headers, body).await
 }
 
-/// The outcome of running one request on one version.
-enum Answer {
-    Ok(InferResponse),
-    Failed(StatusCode, String),
-}
-
-async fn run_version(
-    st: &AppState,
-    v: &LoadedVersion,
-    req: protocol::InferRequest,
-    raw: Bytes,
-    header_len: Option<&str>,
-) -> Answer {
-    match &v.runtime {
-        #[cfg(feature = "onnx")]
-        Runtime::Onnx(m) => {
-            let inputs = match m.check_inputs(req.inputs) {
-                Ok(i) => i,
-                Err(msg) => return Answer::Failed(StatusCode::BAD_REQUEST, msg),
-            };
-            let Ok(permit) = st.infer_permits.clone().acquire_owned().await else {
-                return Answer::Failed(StatusCode::SERVICE_UNAVAILABLE, "gateway is shutting down".into());
-            };
-            let m = m.clone();
-            let joined = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                m.run(inputs)
-            })
-            .await;
-            match joined {
-                Ok(Ok(outputs)) => Answer::Ok(InferResponse {
-                    model_name: v.model.clone(),
-                    model_version: v.version.clone(),
-                    id: req.id,
-                    outputs,
-                }),
-                Ok(Err(e)) => Answer::Failed(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-                Err(e) => Answer::Failed(StatusCode::INTERNAL_SERVER_ERROR, format!("inference task failed: {e}")),
-            }
-        }
-        Runtime::Upstream(u) => match u.infer(raw, header_len).await {
-            Ok(mut resp) => {
-                resp.model_name = v.model.clone();
-                resp.model_version = v.version.clone();
-                resp.id = req.id;
-                Answer::Ok(resp)
-            }
-            Err(UpstreamError { status, message }) => {
-                Answer::Failed(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY), message)
-            }
-        },
-    }
-}
-
-/// Run a mirrored request on the shadow version (no metrics, no response encoding).
-pub async fn run_for_shadow(
-    st: &AppState,
-    v: &LoadedVersion,
-    req: protocol::InferRequest,
-    raw: Bytes,
-    header_len: Option<&str>,
-) -> Result<Vec<protocol::Tensor>, (u16, String)> {
-    match run_version(st, v, req, raw, header_len).await {
-        Answer::Ok(r) => Ok(r.outputs),
-        Answer::Failed(s, m) => Err((s.as_u16(), m)),
-    }
-}
-
 async fn infer_core(
     st: Arc<AppState>,
     model: String,
@@ -309,7 +185,7 @@ async fn infer_core(
     let started = Instant::now();
     let ts = chrono::Utc::now();
     if st.config.require_token_for_inference
-        && let Err(r) = super::admin::check_token(&st, &headers)
+        && let Err(r) = check_token(&st.token, &headers)
     {
         return r.into_response();
     }
@@ -339,7 +215,7 @@ async fn infer_core(
         .get(HEADER_CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let req = match protocol::parse_request(&raw, header_len.as_deref()) {
+    let req = match v2::parse_request(&raw, header_len.as_deref()) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
     };
@@ -380,17 +256,17 @@ async fn infer_core(
     let requested = req.outputs.clone();
     let binary_default = req.binary_output_default;
     let logged_inputs = (st.config.log_inputs > 0.0 && rand::random::<f64>() < st.config.log_inputs)
-        .then(|| serde_json::Value::Array(req.inputs.iter().map(protocol::output_json).collect()));
+        .then(|| serde_json::Value::Array(req.inputs.iter().map(v2::output_json).collect()));
 
-    st.metrics.in_flight.inc();
-    let answer = run_version(&st, &target, req, raw, header_len.as_deref()).await;
-    st.metrics.in_flight.dec();
+    let in_flight = st.metrics.track_in_flight();
+    let answer = run_version(&st.infer_permits, &target, req, raw, header_len.as_deref()).await;
+    drop(in_flight);
 
-    let mut primary_outputs: Option<Vec<protocol::Tensor>> = None;
+    let mut primary_outputs: Option<Vec<v2::Tensor>> = None;
     let (mut response, status, outputs, err_msg) = match answer {
-        Answer::Ok(resp) => match protocol::encode_response(&resp, &requested, binary_default) {
+        Answer::Ok(resp) => match v2::encode_response(&resp, &requested, binary_default) {
             Ok(enc) => {
-                let outputs = serde_json::Value::Array(resp.outputs.iter().map(protocol::output_json).collect());
+                let outputs = serde_json::Value::Array(resp.outputs.iter().map(v2::output_json).collect());
                 let mut r = Response::new(Body::from(enc.body));
                 let h = r.headers_mut();
                 match enc.header_len {
@@ -426,12 +302,12 @@ async fn infer_core(
     let latency = started.elapsed();
     if let Some(step_id) = step {
         let scores = match (&primary_outputs, route.track_scores) {
-            (Some(outs), true) => super::shadow::scores(outs),
+            (Some(outs), true) => scores(outs),
             _ => Vec::new(),
         };
         let rid = route.track_outcomes.then_some(request_id.as_str());
         let micros = latency.as_micros() as u64;
-        st.rollout_stats.record(
+        st.rollouts.stats.record(
             &model,
             step_id,
             &target.version,
@@ -442,7 +318,7 @@ async fn infer_core(
         );
     }
     if let (Some((sh, step_id, sreq, sraw)), Some(primary)) = (shadow, primary_outputs) {
-        let job = super::shadow::ShadowJob {
+        let job = ShadowJob {
             model: model.clone(),
             version: sh.version.clone(),
             step_id,
@@ -456,7 +332,7 @@ async fn infer_core(
         };
         if st.shadow_tx.try_send(job).is_err() {
             st.metrics.shadow_dropped.inc();
-            st.rollout_stats.record_dropped(&model, step_id);
+            st.rollouts.stats.record_dropped(&model, step_id);
         }
     }
     let labels = RequestLabels {
@@ -478,18 +354,18 @@ async fn infer_core(
         })
         .observe(latency.as_secs_f64());
     let record = PredictionRecord {
-        ts: ts.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        request_id: &request_id,
-        model: &model,
-        version: &target.version,
-        role: &role,
-        key: explicit_key.as_deref(),
+        ts: timestamp(&ts).into(),
+        request_id: request_id.as_str().into(),
+        model: model.as_str().into(),
+        version: target.version.as_str().into(),
+        role: role.as_str().into(),
+        key: explicit_key.as_deref().map(Into::into),
         bucket,
         latency_us: latency.as_micros() as u64,
         status: status.as_u16(),
         outputs,
         inputs: logged_inputs,
-        error: err_msg.as_deref(),
+        error: err_msg.as_deref().map(Into::into),
     };
     st.predictions.append(day_of(&ts), &record).await;
     response

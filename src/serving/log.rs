@@ -1,5 +1,5 @@
-//! Prediction and outcome logs: daily JSONL files under `<data>/logs/`
-//! (`predictions-YYYYMMDD.jsonl`, `outcomes-YYYYMMDD.jsonl`).
+//! Writers of the prediction and outcome logs: daily JSONL files under `<data>/logs/`
+//! (names and record types in `wire::log`).
 //!
 //! Records are serialised on the request path and handed to one writer task per log
 //! through a bounded channel (a full channel makes the request wait: records are never
@@ -15,26 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-/// One line of the prediction log.
-#[derive(Debug, Serialize)]
-pub struct PredictionRecord<'a> {
-    pub ts: String,
-    pub request_id: &'a str,
-    pub model: &'a str,
-    pub version: &'a str,
-    pub role: &'a str,
-    /// The client's routing key (absent when the request was routed by chance).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<&'a str>,
-    pub bucket: u16,
-    pub latency_us: u64,
-    pub status: u16,
-    pub outputs: serde_json::Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub inputs: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
-}
+use crate::wire::log::LogKind;
 
 /// Flush/fsync policy.
 #[derive(Debug, Clone, Copy)]
@@ -70,17 +51,17 @@ pub struct LogSink {
 }
 
 impl LogSink {
-    /// Start the writer task for `<dir>/<prefix>-YYYYMMDD.jsonl`.
+    /// Start the writer task for `<dir>/<kind>-YYYYMMDD.jsonl`.
     pub fn start(
         dir: &Path,
-        prefix: &'static str,
+        kind: LogKind,
         policy: LogPolicy,
     ) -> std::io::Result<(LogSink, tokio::task::JoinHandle<()>)> {
         std::fs::create_dir_all(dir)?;
         let (tx, rx) = mpsc::channel(16_384);
         let writer = Writer {
             dir: dir.to_path_buf(),
-            prefix,
+            kind,
             day: String::new(),
             file: None,
         };
@@ -114,14 +95,9 @@ impl LogSink {
     }
 }
 
-/// `YYYYMMDD` of a UTC time, the log file's day.
-pub fn day_of(t: &chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y%m%d").to_string()
-}
-
 struct Writer {
     dir: PathBuf,
-    prefix: &'static str,
+    kind: LogKind,
     day: String,
     file: Option<std::io::BufWriter<std::fs::File>>,
 }
@@ -133,7 +109,7 @@ impl Writer {
                 old.flush()?;
                 old.get_ref().sync_data()?;
             }
-            let path = self.dir.join(format!("{}-{day}.jsonl", self.prefix));
+            let path = self.dir.join(self.kind.file_name(day));
             let f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
             self.file = Some(std::io::BufWriter::with_capacity(256 * 1024, f));
             self.day = day.to_string();
@@ -150,7 +126,7 @@ impl Writer {
                 .flush()
                 .and_then(|_| if sync { f.get_ref().sync_data() } else { Ok(()) });
             if let Err(e) = r {
-                tracing::error!("{}-{}.jsonl: {e}", self.prefix, self.day);
+                tracing::error!("{}: {e}", self.kind.file_name(&self.day));
             }
         }
     }
@@ -171,7 +147,7 @@ impl Writer {
                         let day = line.day.clone();
                         match self.file_for(&day).and_then(|f| f.write_all(&line.bytes)) {
                             Ok(()) => dirty = true,
-                            Err(e) => tracing::error!("{}-{day}.jsonl: {e}", self.prefix),
+                            Err(e) => tracing::error!("{}: {e}", self.kind.file_name(&day)),
                         }
                     }
                     None => break,

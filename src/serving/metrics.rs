@@ -45,7 +45,24 @@ impl Default for Metrics {
     }
 }
 
+/// Counts one request in `mlctl_in_flight_requests` for as long as it lives. A client that
+/// disconnects mid-request makes the server drop the handler's future; the guard still
+/// takes the request off the gauge.
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 impl Metrics {
+    /// Count a request in flight until the returned guard is dropped.
+    pub fn track_in_flight(&self) -> InFlight<'_> {
+        self.in_flight.inc();
+        InFlight(&self.in_flight)
+    }
+
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("mlctl");
         let requests = Family::<RequestLabels, Counter>::default();

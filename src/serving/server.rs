@@ -10,12 +10,13 @@ use axum::routing::{get, post, put};
 
 use super::log::LogSink;
 use super::metrics::Metrics;
-use super::state::{AppState, ServeConfig, http_client, restore};
-use super::{admin, dataplane};
+use super::state::{AppState, SHADOW_QUEUE, ServeConfig, http_client, restore};
+use super::{admin, dataplane, http};
 use crate::error::{Error, Result};
+use crate::rollout::replay::{ActiveStep, replay};
 use crate::store::Store;
-
-pub const TOKEN_FILE: &str = "token";
+use crate::wire::TOKEN_FILE;
+use crate::wire::log::{LOGS_DIR, LogKind};
 
 /// Read the admin token from `<data>/token`, creating it (256 random bits, hex, mode
 /// 0600) on first start. Returns the token and whether it was just created.
@@ -80,7 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/models/{model}/rollouts", post(admin::start_rollout))
         .route("/admin/v1/models/{model}/rollout", get(admin::rollout_status))
         .route("/admin/v1/models/{model}/{action}", post(admin::rollout_command))
-        .fallback(|| async { dataplane::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .fallback(|| async { http::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
         .with_state(state)
 }
 
@@ -111,10 +112,11 @@ pub async fn serve(
         .await
         .map_err(|e| Error::State(format!("startup task failed: {e}")))??
     };
-    let logs = config.data_dir.join("logs");
+    let logs = config.data_dir.join(LOGS_DIR);
     let (predictions, pred_task) =
-        LogSink::start(&logs, "predictions", config.log_policy).map_err(|e| Error::io(&logs, e))?;
-    let (outcomes, out_task) = LogSink::start(&logs, "outcomes", config.log_policy).map_err(|e| Error::io(&logs, e))?;
+        LogSink::start(&logs, LogKind::Predictions, config.log_policy).map_err(|e| Error::io(&logs, e))?;
+    let (outcomes, out_task) =
+        LogSink::start(&logs, LogKind::Outcomes, config.log_policy).map_err(|e| Error::io(&logs, e))?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
@@ -123,11 +125,11 @@ pub async fn serve(
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
     let permits = config.inference_threads.max(1);
     let tick = config.controller_tick;
-    let (shadow_tx, shadow_rx) = tokio::sync::mpsc::channel(super::shadow::QUEUE);
+    let (shadow_tx, shadow_rx) = tokio::sync::mpsc::channel(SHADOW_QUEUE);
     let state = Arc::new(AppState {
         config,
         token,
-        store: Mutex::new(store),
+        store: Arc::new(Mutex::new(store)),
         routes: ArcSwap::from_pointee(Default::default()),
         admin_lock: tokio::sync::Mutex::new(()),
         metrics: Metrics::new(),
@@ -135,16 +137,22 @@ pub async fn serve(
         outcomes,
         infer_permits: Arc::new(tokio::sync::Semaphore::new(permits)),
         http,
-        rollout_stats: Default::default(),
-        last_eval: Mutex::new(Default::default()),
+        rollouts: Default::default(),
         shadow_tx,
         load_failures: Mutex::new(failures),
     });
     state.publish(table);
     // Evidence of a step interrupted by a restart is rebuilt from the logs before serving.
     {
+        let active: Vec<ActiveStep> = state
+            .routes
+            .load()
+            .models
+            .iter()
+            .filter_map(|(m, r)| ActiveStep::of(m, r.rollout.as_deref()?))
+            .collect();
         let (st, dir) = (state.clone(), state.config.data_dir.clone());
-        match tokio::task::spawn_blocking(move || crate::rollout::replay::replay(&st, &dir)).await {
+        match tokio::task::spawn_blocking(move || replay(&st.rollouts.stats, &active, &dir)).await {
             Ok(Ok(n)) if n > 0 => tracing::info!("rollout statistics: replayed {n} logged records"),
             Ok(Err(e)) => tracing::warn!("rollout statistics could not be replayed from the logs: {e}"),
             _ => {}

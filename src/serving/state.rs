@@ -8,12 +8,18 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 
+use bytes::Bytes;
+
 use super::log::LogSink;
 use super::metrics::{LiveLabels, Metrics};
 use super::runtime::upstream::{self, UpstreamModel};
 use super::runtime::{LoadedVersion, Runtime};
 use crate::error::{Error, Result};
-use crate::store::{DeploymentRecord, Store, VersionRecord, VersionSource};
+use crate::rollout::host::{Host, Rollouts, Routed};
+use crate::rollout::strategy::Strategy;
+use crate::rollout::{RolloutState, bucket_ranges};
+use crate::store::{DeploymentRecord, RouteChange, Store, VersionRecord, VersionSource};
+use crate::wire::v2::{InferRequest, Tensor};
 
 /// Gateway settings (from `mlctl serve` flags).
 #[derive(Debug, Clone)]
@@ -61,7 +67,7 @@ pub struct ModelRoute {
     pub arms: Vec<RoutedArm>,
     pub shadow: Option<ShadowRoute>,
     /// The rollout (active or finished) this route reflects.
-    pub rollout: Option<Arc<crate::rollout::RolloutState>>,
+    pub rollout: Option<Arc<RolloutState>>,
     /// The guards need output scores (drift) / request ids for outcome joins.
     pub track_scores: bool,
     pub track_outcomes: bool,
@@ -103,7 +109,7 @@ impl ModelRoute {
         self.rollout = dep
             .rollout
             .as_deref()
-            .and_then(|j| serde_json::from_str::<crate::rollout::RolloutState>(j).ok())
+            .and_then(|j| serde_json::from_str::<RolloutState>(j).ok())
             .map(Arc::new);
         self.track_scores = false;
         self.track_outcomes = false;
@@ -111,11 +117,10 @@ impl ModelRoute {
         if !r.phase.active() {
             return;
         }
-        use crate::rollout::strategy::Guard;
-        self.track_scores = r.spec.guards.iter().any(|g| matches!(g, Guard::DriftPsi { .. }));
-        self.track_outcomes = r.spec.guards.iter().any(|g| matches!(g, Guard::Outcome { .. }));
+        self.track_scores = r.spec.needs_scores();
+        self.track_outcomes = r.spec.needs_outcomes();
         let weights = r.weights();
-        let ranges = crate::rollout::bucket_ranges(&weights.iter().map(|w| w.percent).collect::<Vec<_>>());
+        let ranges = bucket_ranges(&weights.iter().map(|w| w.percent).collect::<Vec<_>>());
         let mut arms = Vec::new();
         for (w, (start, end)) in weights.iter().zip(ranges) {
             match self.versions.get(&w.version) {
@@ -130,7 +135,7 @@ impl ModelRoute {
             }
         }
         self.arms = arms;
-        if r.spec.strategy == crate::rollout::strategy::Strategy::Shadow
+        if r.spec.strategy == Strategy::Shadow
             && let Some(v) = self.versions.get(&r.spec.candidate)
         {
             self.shadow = Some(ShadowRoute {
@@ -150,7 +155,7 @@ pub struct RouteTable {
 pub struct AppState {
     pub config: ServeConfig,
     pub token: String,
-    pub store: Mutex<Store>,
+    pub store: Arc<Mutex<Store>>,
     pub routes: ArcSwap<RouteTable>,
     /// Serialises admin changes (store commit + route swap) against each other.
     pub admin_lock: tokio::sync::Mutex<()>,
@@ -159,12 +164,11 @@ pub struct AppState {
     pub outcomes: LogSink,
     pub infer_permits: Arc<tokio::sync::Semaphore>,
     pub http: reqwest::Client,
-    /// Per-step statistics of active rollouts, read by the guards.
-    pub rollout_stats: crate::rollout::stats::RolloutStats,
-    /// The controller's latest guard evaluation per model (for `status`).
-    pub last_eval: Mutex<std::collections::HashMap<String, crate::rollout::guard::Evaluation>>,
+    /// Per-step statistics of active rollouts (read by the guards) and the controller's
+    /// latest evaluation per model.
+    pub rollouts: Rollouts,
     /// Mirror queue to the shadow worker (bounded; full → drop and count).
-    pub shadow_tx: tokio::sync::mpsc::Sender<super::shadow::ShadowJob>,
+    pub shadow_tx: tokio::sync::mpsc::Sender<ShadowJob>,
     /// Versions that are registered but failed to load at start, with the reason.
     pub load_failures: Mutex<LoadFailures>,
 }
@@ -173,15 +177,12 @@ impl AppState {
     /// Run `f` on the store from the blocking pool (SQLite fsyncs must not stall the
     /// async workers).
     pub async fn with_store<T: Send + 'static>(
-        self: &Arc<Self>,
+        &self,
         f: impl FnOnce(&mut Store) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let st = self.clone();
+        let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = st
-                .store
-                .lock()
-                .map_err(|_| Error::State("store lock poisoned".into()))?;
+            let mut guard = store.lock().map_err(|_| Error::State("store lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -214,6 +215,69 @@ impl AppState {
         }
         self.routes.store(Arc::new(table));
     }
+}
+
+impl Host for AppState {
+    fn routed(&self, model: &str) -> Option<Routed> {
+        let table = self.routes.load();
+        let route = table.models.get(model)?;
+        Some(Routed {
+            rollout: route.rollout.as_deref().cloned(),
+            live: route.live.as_ref().map(|v| v.version.clone()),
+            loaded: route.versions.keys().cloned().collect(),
+        })
+    }
+
+    fn progressing(&self) -> Vec<String> {
+        self.routes
+            .load()
+            .models
+            .iter()
+            .filter(|(_, r)| {
+                r.rollout
+                    .as_ref()
+                    .is_some_and(|x| x.phase == crate::rollout::Phase::Progressing)
+            })
+            .map(|(m, _)| m.clone())
+            .collect()
+    }
+
+    fn admin_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.admin_lock
+    }
+
+    /// SQLite first (one transaction, fsync'd), then the route swap.
+    async fn commit(&self, change: RouteChange) -> Result<()> {
+        let model = change.model.clone();
+        let dep = self.with_store(move |s| s.commit_route(change)).await?;
+        let mut table = (**self.routes.load()).clone();
+        if let Some(route) = table.models.get_mut(&model) {
+            route.apply(&dep);
+        }
+        self.publish(table);
+        Ok(())
+    }
+
+    fn rollouts(&self) -> &Rollouts {
+        &self.rollouts
+    }
+}
+
+/// Capacity of the mirror queue to the shadow worker.
+pub const SHADOW_QUEUE: usize = 1024;
+
+/// A request mirrored to a shadow version, with the stable version's answer.
+pub struct ShadowJob {
+    pub model: String,
+    pub version: Arc<LoadedVersion>,
+    pub step_id: u64,
+    pub request: InferRequest,
+    pub raw: Bytes,
+    pub header_len: Option<String>,
+    pub request_id: String,
+    pub bucket: u16,
+    pub primary: Vec<Tensor>,
+    pub tolerance: f64,
 }
 
 pub fn http_client() -> reqwest::Client {

@@ -1,10 +1,25 @@
-//! Distribution distances used by the rollout guards (and, later, `mlctl drift`).
+//! The Population Stability Index, used by the rollout guards and by `mlctl drift`: one
+//! formula (`psi_shares`), binned three ways.
 
-/// Population Stability Index of `actual` against `expected`:
-/// PSI = Σ_bins (a_i − e_i) · ln(a_i / e_i), bins = `bins` equal-frequency bins cut at
-/// the expected sample's quantiles, empty-bin proportions floored at ε = 1e-4 (so a bin
-/// seen on one side only contributes a large but finite term). Common reading: < 0.1
+/// Floor of a bin's share, so a bin seen on one side only adds a large but finite term.
+pub const PSI_EPS: f64 = 1e-4;
+
+/// PSI = Σ_bins (a_i − e_i) · ln(a_i / e_i) over bin shares, each floored at `PSI_EPS`
+/// (Siddiqi 2006; the ε floor as Evidently's `psi` stattest). Common reading: < 0.1
 /// stable, 0.1–0.2 moderate shift, > 0.2 significant shift.
+pub fn psi_shares(expected: &[f64], actual: &[f64]) -> f64 {
+    expected
+        .iter()
+        .zip(actual)
+        .map(|(&e, &a)| {
+            let (e, a) = (e.max(PSI_EPS), a.max(PSI_EPS));
+            (a - e) * (a / e).ln()
+        })
+        .sum()
+}
+
+/// PSI of the sample `actual` against the sample `expected`, over `bins` equal-frequency
+/// bins cut at the expected sample's quantiles.
 pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
     if expected.is_empty() || actual.is_empty() || bins < 2 {
         return None;
@@ -29,18 +44,11 @@ pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
         c.iter_mut().for_each(|v| *v /= n.max(1.0));
         c
     };
-    let (e, a) = (count(&sorted), count(actual));
-    const EPS: f64 = 1e-4;
-    Some(
-        e.iter()
-            .zip(&a)
-            .map(|(&e, &a)| (a.max(EPS) - e.max(EPS)) * (a.max(EPS) / e.max(EPS)).ln())
-            .sum(),
-    )
+    Some(psi_shares(&count(&sorted), &count(actual)))
 }
 
 /// PSI of `actual` values against `expected` shares over fixed inner bin `edges`
-/// (bin i = [edge[i-1], edge[i])), with the same ε floor as `psi`.
+/// (bin i = [edge[i-1], edge[i])).
 pub fn psi_against_bins(edges: &[f64], expected: &[f64], actual: &[f64]) -> Option<f64> {
     if expected.len() != edges.len() + 1 || actual.is_empty() {
         return None;
@@ -54,17 +62,8 @@ pub fn psi_against_bins(edges: &[f64], expected: &[f64], actual: &[f64]) -> Opti
     if n == 0.0 {
         return None;
     }
-    const EPS: f64 = 1e-4;
-    Some(
-        expected
-            .iter()
-            .zip(&counts)
-            .map(|(&e, &c)| {
-                let a = c / n;
-                (a.max(EPS) - e.max(EPS)) * (a.max(EPS) / e.max(EPS)).ln()
-            })
-            .sum(),
-    )
+    let actual: Vec<f64> = counts.iter().map(|c| c / n).collect();
+    Some(psi_shares(expected, &actual))
 }
 
 #[cfg(test)]

@@ -220,22 +220,33 @@ pub struct ChiSquareResult {
 }
 
 /// Pearson χ² of `observed` counts against `expected_share` (scaled to the observed
-/// total; shares of 0 are floored at 1e-4 so a new category cannot divide by zero).
+/// total), as `scipy.stats.chisquare(obs, f_exp)`. A cell that is empty on both sides (no
+/// count, no expected share — e.g. an "other" bucket neither side has) is not a category
+/// and is dropped, so statistic and df match scipy on the categories that exist. Other
+/// shares of 0 are floored at 1e-4 so a new category cannot divide by zero.
 pub fn chi_square(observed: &[f64], expected_share: &[f64]) -> Option<ChiSquareResult> {
-    let total: f64 = observed.iter().sum();
-    let share_total: f64 = expected_share.iter().map(|s| s.max(1e-4)).sum();
-    if total <= 0.0 || observed.len() < 2 || observed.len() != expected_share.len() {
+    if observed.len() != expected_share.len() {
         return None;
     }
-    let stat: f64 = observed
+    let cells: Vec<(f64, f64)> = observed
         .iter()
         .zip(expected_share)
+        .filter(|(o, s)| **o > 0.0 || **s > 0.0)
+        .map(|(o, s)| (*o, s.max(1e-4)))
+        .collect();
+    let total: f64 = cells.iter().map(|c| c.0).sum();
+    let share_total: f64 = cells.iter().map(|c| c.1).sum();
+    if total <= 0.0 || cells.len() < 2 {
+        return None;
+    }
+    let stat: f64 = cells
+        .iter()
         .map(|(o, s)| {
-            let e = total * s.max(1e-4) / share_total;
+            let e = total * s / share_total;
             (o - e).powi(2) / e
         })
         .sum();
-    let df = (observed.len() - 1) as f64;
+    let df = (cells.len() - 1) as f64;
     Some(ChiSquareResult {
         statistic: stat,
         p_value: dist::chi2_sf(stat, df),

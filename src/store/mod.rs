@@ -90,14 +90,14 @@ pub struct DeploymentRecord {
 
 /// One audited route change, committed together with the deployment row.
 #[derive(Debug, Clone)]
-pub struct RouteChange<'a> {
-    pub model: &'a str,
-    pub live_version: &'a str,
-    pub strategy: &'a str,
-    pub state: &'a str,
+pub struct RouteChange {
+    pub model: String,
+    pub live_version: String,
+    pub strategy: String,
+    pub state: String,
     pub rollout: Option<String>,
-    pub actor: &'a str,
-    pub kind: &'a str,
+    pub actor: String,
+    pub kind: String,
     pub from: Option<String>,
     pub to: Option<String>,
     pub detail: serde_json::Value,
@@ -257,13 +257,13 @@ impl Store {
         let tx = self.conn.transaction()?;
         let prev = get_deployment(&tx, model)?;
         let change = RouteChange {
-            model,
-            live_version: version,
-            strategy: "single",
-            state: "promoted",
+            model: model.to_string(),
+            live_version: version.to_string(),
+            strategy: "single".into(),
+            state: "promoted".into(),
             rollout: None,
-            actor,
-            kind: "route",
+            actor: actor.to_string(),
+            kind: "route".into(),
             from: prev.as_ref().map(|d| format!("live:{}", d.live_version)),
             to: Some(format!("live:{version}")),
             detail: serde_json::json!({
@@ -280,7 +280,7 @@ impl Store {
 
     /// Commit a deployment row and its audit event in one transaction (fsync'd on
     /// return): the route change is durable before anyone is told, or routes by it.
-    pub fn commit_route(&mut self, c: RouteChange<'_>) -> Result<DeploymentRecord> {
+    pub fn commit_route(&mut self, c: RouteChange) -> Result<DeploymentRecord> {
         let tx = self.conn.transaction()?;
         let dep = write_route(&tx, &c)?;
         tx.commit()?;
@@ -331,11 +331,11 @@ impl Store {
 
 /// Inside a transaction: check the version exists, upsert the deployment row (keeping
 /// its salt), append the event, and read the row back.
-fn write_route(tx: &Connection, c: &RouteChange<'_>) -> Result<DeploymentRecord> {
-    if get_version(tx, c.model, c.live_version)?.is_none() {
+fn write_route(tx: &Connection, c: &RouteChange) -> Result<DeploymentRecord> {
+    if get_version(tx, &c.model, &c.live_version)?.is_none() {
         return Err(Error::Usage(format!("{} has no version {}", c.model, c.live_version)));
     }
-    let salt = get_deployment(tx, c.model)?
+    let salt = get_deployment(tx, &c.model)?
         .map(|d| d.salt)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
     tx.execute(
@@ -346,14 +346,14 @@ fn write_route(tx: &Connection, c: &RouteChange<'_>) -> Result<DeploymentRecord>
     )?;
     append_event(
         tx,
-        c.model,
-        c.actor,
-        c.kind,
+        &c.model,
+        &c.actor,
+        &c.kind,
         c.from.as_deref(),
         c.to.as_deref(),
         &c.detail,
     )?;
-    get_deployment(tx, c.model)?.ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))
+    get_deployment(tx, &c.model)?.ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))
 }
 
 fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {

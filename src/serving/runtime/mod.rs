@@ -8,7 +8,7 @@ pub mod upstream;
 
 use std::sync::Arc;
 
-use crate::serving::protocol::TensorMetadata;
+use crate::wire::v2::TensorMetadata;
 
 /// How one loaded model version answers.
 pub enum Runtime {

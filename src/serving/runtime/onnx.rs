@@ -9,7 +9,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use super::onnx_rewrite;
 use crate::error::{Error, Result};
-use crate::serving::protocol::{DataType, Tensor as V2Tensor, TensorData, TensorMetadata};
+use crate::wire::v2::{DataType, Tensor as V2Tensor, TensorData, TensorMetadata};
 
 type Plan = Arc<TypedRunnableModel>;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::serving::protocol::{self, HEADER_CONTENT_LENGTH, InferResponse};
+use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferResponse};
 
 /// Where and how to reach one upstream model.
 #[derive(Debug, Clone)]
@@ -107,7 +107,7 @@ impl UpstreamModel {
                 ),
             });
         }
-        protocol::parse_response(&bytes, hl.as_deref()).map_err(|e| UpstreamError {
+        v2::parse_response(&bytes, hl.as_deref()).map_err(|e| UpstreamError {
             status: 502,
             message: format!("upstream {} returned an invalid V2 response: {e}", self.model_url),
         })

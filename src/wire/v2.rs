@@ -726,6 +726,32 @@ pub struct TensorMetadata {
     pub shape: Vec<i64>,
 }
 
+/// A model metadata response (`GET /v2/models/{m}[/versions/{v}]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ModelMetadata {
+    pub name: String,
+    #[serde(default)]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    pub platform: String,
+    #[serde(default)]
+    pub inputs: Vec<TensorMetadata>,
+    #[serde(default)]
+    pub outputs: Vec<TensorMetadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
+}
+
+/// Decode one tensor in V2 JSON form (`{name, datatype, shape, data}`) as the request
+/// parser would (same checks); `None` when it is not a valid tensor. Reads fixtures and
+/// the tensors of the prediction log.
+pub fn tensor_from_json(v: &Value) -> Option<Tensor> {
+    let body = serde_json::json!({"inputs": [v]});
+    parse_request(body.to_string().as_bytes(), None)
+        .ok()
+        .and_then(|r| r.inputs.into_iter().next())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

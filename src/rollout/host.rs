@@ -1,0 +1,60 @@
+//! The seam between the rollout controller and the gateway that hosts it. The controller
+//! reads routes, takes the admin lock and commits transitions only through `Host`; the
+//! gateway implements it (SQLite first, then the route swap). Rollout statistics and the
+//! latest guard evaluation live in one `Rollouts` value that the gateway holds.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+
+use super::RolloutState;
+use super::guard::Evaluation;
+use super::stats::RolloutStats;
+use crate::error::Result;
+use crate::store::RouteChange;
+
+/// A model as the gateway currently routes it.
+#[derive(Debug, Clone, Default)]
+pub struct Routed {
+    /// The rollout (active or finished) the routes reflect.
+    pub rollout: Option<RolloutState>,
+    /// The stable version (serves 100% outside a rollout).
+    pub live: Option<String>,
+    /// Versions that are loaded and can take traffic.
+    pub loaded: Vec<String>,
+}
+
+/// What the controller needs from its gateway.
+pub trait Host: Send + Sync + 'static {
+    /// The model's routes; `None` for a model the gateway does not know.
+    fn routed(&self, model: &str) -> Option<Routed>;
+    /// Models whose rollout is progressing (the controller ticks these).
+    fn progressing(&self) -> Vec<String>;
+    /// Serialises admin changes (a commit and its route swap) against each other.
+    fn admin_lock(&self) -> &tokio::sync::Mutex<()>;
+    /// Make `change` durable (deployment row and audit event in one transaction), then
+    /// route by it. Called with the admin lock held.
+    fn commit(&self, change: RouteChange) -> impl Future<Output = Result<()>> + Send;
+    /// The rollouts' statistics and latest evaluations.
+    fn rollouts(&self) -> &Rollouts;
+}
+
+/// The rollout side of a gateway: per-step statistics fed by the data plane and the
+/// controller's latest guard evaluation per model (for `status`).
+#[derive(Default)]
+pub struct Rollouts {
+    pub stats: RolloutStats,
+    last_eval: Mutex<HashMap<String, Evaluation>>,
+}
+
+impl Rollouts {
+    pub fn set_evaluation(&self, model: &str, ev: Evaluation) {
+        if let Ok(mut m) = self.last_eval.lock() {
+            m.insert(model.to_string(), ev);
+        }
+    }
+
+    pub fn evaluation(&self, model: &str) -> Option<Evaluation> {
+        self.last_eval.lock().ok().and_then(|m| m.get(model).cloned())
+    }
+}

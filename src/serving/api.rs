@@ -1,0 +1,125 @@
+//! The admin API's replies, as typed structs: the gateway serialises them and the client
+//! (`crate::client`) deserialises the same structs, so the two cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::guard::Evaluation;
+use crate::rollout::stats::Disagreement;
+use crate::rollout::{ArmWeight, RolloutState};
+use crate::store::EventRecord;
+use crate::wire::v2::TensorMetadata;
+
+/// `POST /admin/v1/blobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlobStored {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// `POST /admin/v1/models/{m}/versions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionRegistered {
+    pub model: String,
+    pub version: String,
+    /// `onnx` or `upstream`.
+    pub runtime: String,
+    /// False when the same version was registered before with the same source.
+    pub created: bool,
+    pub inputs: Vec<TensorMetadata>,
+    pub outputs: Vec<TensorMetadata>,
+    /// What the ONNX loader rewrote or noticed (e.g. a scikit-learn ZipMap removed).
+    pub notes: Vec<String>,
+}
+
+/// `PUT /admin/v1/models/{m}/route`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RouteSet {
+    pub model: String,
+    pub live_version: String,
+    pub previous_version: Option<String>,
+    /// Time from the call to the new route being live.
+    pub swap_us: u64,
+}
+
+/// `GET /admin/v1/models`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelList {
+    pub models: Vec<ModelEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelEntry {
+    pub model: String,
+    pub live_version: Option<String>,
+    /// The deployment's strategy (`single`, `canary`, …), when deployed.
+    pub strategy: Option<String>,
+    /// The deployment's state (`progressing`, `promoted`, …), when deployed.
+    pub state: Option<String>,
+    pub updated_at: Option<String>,
+    pub versions: Vec<VersionEntry>,
+}
+
+impl ModelEntry {
+    /// A rollout with a strategy, or one that is still running.
+    pub fn has_rollout(&self) -> bool {
+        !matches!(self.strategy.as_deref(), None | Some("single"))
+            || matches!(self.state.as_deref(), Some("progressing") | Some("paused"))
+    }
+
+    /// Whether a rollout is routing traffic now.
+    pub fn rollout_active(&self) -> bool {
+        matches!(self.state.as_deref(), Some("progressing") | Some("paused"))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionEntry {
+    pub version: String,
+    pub runtime: String,
+    /// `sha256:<first 12>` for ONNX, the URL for upstream versions.
+    pub source: String,
+    pub created_at: String,
+    pub loaded: bool,
+    pub live: bool,
+    /// Why a registered version could not be loaded at start.
+    pub load_error: Option<String>,
+}
+
+/// `GET /admin/v1/models/{m}/events`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventList {
+    pub events: Vec<EventRecord>,
+}
+
+/// `POST /v1/outcomes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomesAccepted {
+    pub accepted: usize,
+}
+
+/// `GET /admin/v1/models/{m}/rollout`: state, weights, the latest guard evaluation and
+/// the current step's per-arm figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RolloutStatus {
+    pub model: String,
+    pub live_version: Option<String>,
+    pub weights: Option<Vec<ArmWeight>>,
+    pub rollout: Option<RolloutState>,
+    pub evaluation: Option<Evaluation>,
+    pub arms: Vec<ArmFigures>,
+    pub shadow_dropped: u64,
+}
+
+/// One arm's figures in the current step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArmFigures {
+    pub version: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Shadow: answers compared with the stable version's, and the share that agreed.
+    pub compared: u64,
+    pub agreement: Option<f64>,
+    pub top_disagreements: Vec<Disagreement>,
+}

@@ -1,0 +1,174 @@
+//! The gateway's prediction and outcome logs: daily JSONL files under `<data>/logs/`
+//! (`predictions-YYYYMMDD.jsonl`, `outcomes-YYYYMMDD.jsonl`, optionally gzipped by a
+//! later rotation as `.jsonl.gz`). The gateway writes these records and `abtest`, `drift`
+//! and the rollout replay read them, all through the structs below.
+
+use std::borrow::Cow;
+
+use serde::{Deserialize, Serialize};
+
+/// The data dir's subdirectory that holds the logs.
+pub const LOGS_DIR: &str = "logs";
+
+/// Which log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogKind {
+    Predictions,
+    Outcomes,
+}
+
+impl LogKind {
+    pub fn prefix(self) -> &'static str {
+        match self {
+            LogKind::Predictions => "predictions",
+            LogKind::Outcomes => "outcomes",
+        }
+    }
+
+    /// `predictions-20261127.jsonl`.
+    pub fn file_name(self, day: &str) -> String {
+        format!("{}-{day}.jsonl", self.prefix())
+    }
+
+    /// The `YYYYMMDD` of one of this log's file names (plain or gzipped), else `None`.
+    pub fn day_of_file(self, name: &str) -> Option<&str> {
+        let rest = name.strip_prefix(self.prefix())?.strip_prefix('-')?;
+        let day = rest.strip_suffix(".jsonl").or_else(|| rest.strip_suffix(".jsonl.gz"))?;
+        (day.len() == 8 && day.bytes().all(|b| b.is_ascii_digit())).then_some(day)
+    }
+}
+
+/// `YYYYMMDD` of a UTC time: the day of the log file a record goes to.
+pub fn day_of(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y%m%d").to_string()
+}
+
+/// RFC 3339 with microseconds and `Z`, the logs' timestamp form.
+pub fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// One line of the prediction log. Borrowed when written (no copies on the request
+/// path), borrowed where possible when read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PredictionRecord<'a> {
+    #[serde(borrow)]
+    pub ts: Cow<'a, str>,
+    #[serde(borrow)]
+    pub request_id: Cow<'a, str>,
+    #[serde(borrow)]
+    pub model: Cow<'a, str>,
+    #[serde(borrow)]
+    pub version: Cow<'a, str>,
+    /// `stable`, `canary`, `arm-N`, `shadow` (mirrored copy) or `explicit` (the client
+    /// asked for a version by URL).
+    #[serde(borrow, default)]
+    pub role: Cow<'a, str>,
+    /// The client's routing key (absent when the request was routed by chance).
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub bucket: u16,
+    #[serde(default)]
+    pub latency_us: u64,
+    pub status: u16,
+    /// The answer's output tensors in V2 JSON form (null when the request failed).
+    #[serde(default)]
+    pub outputs: serde_json::Value,
+    /// The request's input tensors, for the `--log-inputs` share of requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Value>,
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Cow<'a, str>>,
+}
+
+impl PredictionRecord<'_> {
+    /// Answered by a routed arm (not a mirrored shadow copy, not an explicit version).
+    pub fn routed(&self) -> bool {
+        !matches!(self.role.as_ref(), "explicit" | "shadow")
+    }
+
+    pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        parse_ts(&self.ts)
+    }
+}
+
+/// One line of the outcome log: a business metric's value for a request or a unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeRecord {
+    pub ts: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    pub metric: String,
+    pub value: f64,
+}
+
+impl OutcomeRecord {
+    pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        parse_ts(&self.ts)
+    }
+}
+
+/// An RFC 3339 time in UTC.
+pub fn parse_ts(ts: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(ts)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_round_trip() {
+        let k = LogKind::Predictions;
+        assert_eq!(k.file_name("20261127"), "predictions-20261127.jsonl");
+        assert_eq!(k.day_of_file("predictions-20261127.jsonl"), Some("20261127"));
+        assert_eq!(k.day_of_file("predictions-20261127.jsonl.gz"), Some("20261127"));
+        assert_eq!(k.day_of_file("outcomes-20261127.jsonl"), None);
+        assert_eq!(k.day_of_file("predictions-2026.jsonl"), None);
+        assert_eq!(
+            LogKind::Outcomes.day_of_file("outcomes-20261127.jsonl"),
+            Some("20261127")
+        );
+    }
+
+    #[test]
+    fn a_written_record_reads_back_borrowed() {
+        let rec = PredictionRecord {
+            ts: "2026-11-27T10:00:00.000001Z".into(),
+            request_id: "r1".into(),
+            model: "churn".into(),
+            version: "2".into(),
+            role: "canary".into(),
+            key: Some("user-7".into()),
+            bucket: 42,
+            latency_us: 812,
+            status: 200,
+            outputs: serde_json::json!([{"name": "p", "datatype": "FP32", "shape": [1], "data": [0.5]}]),
+            inputs: None,
+            error: None,
+        };
+        let line = serde_json::to_string(&rec).unwrap();
+        assert!(!line.contains("inputs") && !line.contains("error"));
+        let back: PredictionRecord<'_> = serde_json::from_str(&line).unwrap();
+        assert!(matches!(back.model, Cow::Borrowed("churn")));
+        assert_eq!(back.key.as_deref(), Some("user-7"));
+        assert_eq!((back.bucket, back.latency_us, back.status), (42, 812, 200));
+        assert!(back.routed());
+        assert_eq!(back.outputs, rec.outputs);
+    }
+
+    #[test]
+    fn older_records_without_role_or_latency_still_read() {
+        let back: PredictionRecord<'_> = serde_json::from_str(
+            r#"{"ts":"2026-11-27T10:00:00Z","request_id":"r","model":"m","version":"1","status":500}"#,
+        )
+        .unwrap();
+        assert_eq!((back.role.as_ref(), back.latency_us), ("", 0));
+        assert!(back.outputs.is_null());
+    }
+}

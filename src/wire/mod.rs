@@ -1,0 +1,16 @@
+//! Wire formats: what crosses a process boundary, written in one place and read through
+//! the same code. The V2 inference protocol (`v2`), mlctl's own HTTP headers and data-dir
+//! file names (here), and the gateway's prediction and outcome log records (`log`).
+
+pub mod log;
+pub mod v2;
+
+/// Sticky routing key of a request (else `parameters.routing_key`).
+pub const KEY_HEADER: &str = "x-mlctl-key";
+/// The version that answered, on every inference response.
+pub const VARIANT_HEADER: &str = "x-mlctl-variant";
+/// The request id (the V2 `id`, else this header, else a random one), echoed back.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The admin token's file in the data dir (mode 0600, created by `serve`).
+pub const TOKEN_FILE: &str = "token";
