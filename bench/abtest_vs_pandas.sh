@@ -8,13 +8,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ROWS=${1:-10000000}
 VENV="${MLCTL_BENCH_VENV:-$ROOT/.venv-interop}"
-MLCTL="$ROOT/target/release/mlctl"
+MLCTL="$ROOT/target/dist/mlctl"
 WORK="$(mktemp -d /tmp/mlctl-abbench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q -r "$ROOT/interop/requirements.txt"; }
 "$VENV/bin/python" -c "import pandas, scipy" 2>/dev/null || "$VENV/bin/pip" install -q "pandas<3" scipy
-[ -x "$MLCTL" ] || (cd "$ROOT" && cargo build --release -q)
+(cd "$ROOT" && cargo build --profile dist -q)
 
 echo "generating $ROWS rows" >&2
 "$VENV/bin/python" - "$WORK/exp.csv" "$ROWS" <<'PY'

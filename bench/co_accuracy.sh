@@ -15,8 +15,8 @@ STALL=${3:-1}
 PERIOD=${4:-2}
 
 command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
-(cd "$ROOT" && cargo build --release -q && cargo build --release -q --example loadtest_target)
-TARGET_BIN="$ROOT/target/release/examples/loadtest_target"
+(cd "$ROOT" && cargo build --profile dist -q && cargo build --profile dist -q --example loadtest_target)
+TARGET_BIN="$ROOT/target/dist/examples/loadtest_target"
 
 PORT=$(free_port)
 "$TARGET_BIN" --listen "127.0.0.1:$PORT" --stall-every "${PERIOD}s" --stall-for "${STALL}s" >"$WORK/target.out" &

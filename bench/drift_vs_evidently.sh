@@ -10,12 +10,12 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 ROWS=${1:-1000000}
 BIG=${2:-10000000}
 VENV="${MLCTL_EVIDENTLY_VENV:-$ROOT/.venv-evidently}"
-MLCTL="$ROOT/target/release/mlctl"
+MLCTL="$ROOT/target/dist/mlctl"
 WORK="$(mktemp -d /tmp/mlctl-driftbench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q "evidently==0.7.*" "pandas<3"; }
-[ -x "$MLCTL" ] || (cd "$ROOT" && cargo build --release -q)
+(cd "$ROOT" && cargo build --profile dist -q)
 
 gen() { # rows shift out
     "$VENV/bin/python" - "$1" "$2" "$3" <<'PY'

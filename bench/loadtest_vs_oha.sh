@@ -15,7 +15,7 @@ command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >
 command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
 OHA=$(command -v oha || echo "$HOME/.cargo/bin/oha")
 [ -x "$OHA" ] || { echo "installing oha (cargo install oha --locked)" >&2; cargo install oha --locked -q; }
-[ -x "$MLCTL" ] || (cd "$ROOT" && cargo build --release -q)
+(cd "$ROOT" && cargo build --profile dist -q)
 
 PORT=$(free_port)
 mkdir -p "$WORK/nginx"

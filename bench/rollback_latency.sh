@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 REPEAT=${1:-5}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-[ -x "$MLCTL" ] || (cd "$ROOT" && cargo build --release -q)
+(cd "$ROOT" && cargo build --profile dist -q)
 start_mlctl
 "$MLCTL" deploy churn --version 1 --onnx "$ROOT/fixtures/models/churn_lr.onnx" >/dev/null
 one_row_body "$WORK/body.json"

@@ -426,7 +426,7 @@ fn sequential_test_survives_peeking_where_the_naive_one_does_not() {
     use mlctl::stats::means::{ArmSummary, welch};
     use mlctl::stats::moments::Moments;
     use mlctl::stats::sequential::confidence_sequence;
-    use rand::{Rng, SeedableRng};
+    use rand::{RngExt, SeedableRng};
     let mut rng = rand::rngs::StdRng::seed_from_u64(42);
     let mut normal = move || {
         let (u1, u2): (f64, f64) = (rng.random::<f64>().max(1e-300), rng.random());

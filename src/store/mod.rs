@@ -15,7 +15,62 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// The schema version this build writes (`PRAGMA user_version`).
 const SCHEMA_VERSION: i64 = 2;
+
+/// One schema migration: applies to databases at version `from`, leaves them at `to`.
+struct Migration {
+    from: i64,
+    to: i64,
+    /// Run in order, in the migration's transaction.
+    sql: &'static [&'static str],
+}
+
+/// Every way to reach `SCHEMA_VERSION`. A new database gets the whole current schema at
+/// once; older ones step forward.
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        from: 0,
+        to: SCHEMA_VERSION,
+        sql: &[SCHEMA],
+    },
+    // v1 → v2: deployments gained the persisted rollout state.
+    Migration {
+        from: 1,
+        to: 2,
+        sql: &[SCHEMA, "ALTER TABLE deployments ADD COLUMN rollout TEXT"],
+    },
+];
+
+/// Bring `conn` to the newest version `migrations` reach, inside one transaction (schema
+/// changes and the version bump commit together or not at all), so a crash mid-migration
+/// leaves the database at its old version, which this code opens and migrates again.
+fn migrate(conn: &mut Connection, migrations: &[Migration], path: &Path) -> Result<()> {
+    let fail = |e: String| Error::State(format!("{}: {e}", path.display()));
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let newest = migrations.iter().map(|m| m.to).max().unwrap_or(0);
+    if version > newest {
+        return Err(fail(format!(
+            "schema version {version} is newer than this mlctl understands ({newest}); upgrade mlctl"
+        )));
+    }
+    while version < newest {
+        let Some(m) = migrations.iter().find(|m| m.from == version) else {
+            return Err(fail(format!("no migration from schema version {version}")));
+        };
+        for sql in m.sql {
+            tx.execute_batch(sql)
+                .map_err(|e| fail(format!("migration {} → {}: {e}", m.from, m.to)))?;
+        }
+        version = m.to;
+    }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit().map_err(|e| fail(e.to_string()))?;
+    Ok(())
+}
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS models (
@@ -144,19 +199,8 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(Error::State(format!(
-                "{}: schema version {version} is newer than this mlctl understands ({SCHEMA_VERSION}); upgrade mlctl",
-                path.display()
-            )));
-        }
-        conn.execute_batch(SCHEMA)?;
-        if version == 1 {
-            // v1 → v2: deployments gained the persisted rollout state.
-            conn.execute_batch("ALTER TABLE deployments ADD COLUMN rollout TEXT")?;
-        }
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let mut conn = conn;
+        migrate(&mut conn, MIGRATIONS, &path)?;
         Ok(Store { conn, blobs })
     }
 
@@ -473,5 +517,66 @@ mod tests {
         let sha = s.put_blob(b"abc").unwrap();
         std::fs::write(s.blob_path(&sha), b"abd").unwrap();
         assert!(s.read_blob(&sha).unwrap_err().to_string().contains("corrupted"));
+    }
+
+    /// A v1 database (before the rollout column) as the first releases wrote it.
+    fn v1_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE models (name TEXT PRIMARY KEY, created_at TEXT NOT NULL);
+             CREATE TABLE deployments (model TEXT PRIMARY KEY, live_version TEXT NOT NULL, strategy TEXT NOT NULL,
+                 salt TEXT NOT NULL, state TEXT NOT NULL, updated_at TEXT NOT NULL);
+             INSERT INTO models VALUES ('churn', '2026-01-01T00:00:00Z');
+             PRAGMA user_version = 1;",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_v1_database_is_migrated_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        v1_database(&dir.path().join("mlctl.db"));
+        let s = Store::open(dir.path()).unwrap();
+        let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+        assert!(s.deployments().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_old_version_that_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlctl.db");
+        v1_database(&path);
+        // A migration whose first statement succeeds and whose second fails, as a crash
+        // between them would leave it without the transaction.
+        let broken = [Migration {
+            from: 1,
+            to: 2,
+            sql: &["ALTER TABLE deployments ADD COLUMN rollout TEXT", "THIS IS NOT SQL"],
+        }];
+        let mut conn = Connection::open(&path).unwrap();
+        let e = migrate(&mut conn, &broken, &path).unwrap_err().to_string();
+        assert!(e.contains("migration 1 → 2"), "{e}");
+        let v: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(v, 1, "the version bump rolled back with the schema change");
+        drop(conn);
+        // The column was rolled back too: the real migration applies cleanly.
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.deployments().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mlctl.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("PRAGMA user_version = 99;")
+            .unwrap();
+        let e = Store::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            e.contains("mlctl.db") && e.contains("schema version 99 is newer"),
+            "{e}"
+        );
     }
 }
