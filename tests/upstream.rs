@@ -143,3 +143,61 @@ fn deploying_an_upstream_that_is_not_ready_exits_3() {
         .success()
         .stdout(predicates::str::contains("\"models\": []"));
 }
+
+/// `mlctl_in_flight_requests` value from the metrics text.
+async fn in_flight(gw: &Server) -> f64 {
+    let text = reqwest::get(format!("{}/metrics", gw.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("mlctl_in_flight_requests "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("in-flight gauge in /metrics")
+}
+
+#[tokio::test]
+async fn clients_that_hang_up_mid_request_leave_the_in_flight_gauge_at_zero() {
+    let bad = start_bad_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let gw = Server::start_in(dir.path(), &[]);
+    gw.cli()
+        .args([
+            "deploy",
+            "slow",
+            "--version",
+            "1",
+            "--upstream",
+            &bad,
+            "--timeout",
+            "10s",
+        ])
+        .assert()
+        .success();
+    let body = json!({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]});
+    // Five clients give up after 300 ms while the upstream takes 5 s.
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let url = format!("{}/v2/models/slow/infer", gw.url);
+    let calls: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(client.post(&url).json(&body).send()))
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    assert!(
+        in_flight(&gw).await >= 5.0,
+        "the five requests are counted while in flight"
+    );
+    for c in calls {
+        assert!(c.await.unwrap().is_err(), "every client gave up");
+    }
+    // The upstream still has ~4.5 s to go: a leaked count would show now.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while in_flight(&gw).await != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "in-flight gauge leaked");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

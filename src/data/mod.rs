@@ -2,7 +2,7 @@
 //! rows are visited one at a time with their line number, so callers can report
 //! `file:line` and files of any size stay in constant memory.
 
-pub mod gateway_logs;
+pub(crate) mod gateway_logs;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;

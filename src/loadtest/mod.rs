@@ -6,14 +6,14 @@
 //! workers to the `collector`, which aggregates on its own thread), `histogram`, `slo`,
 //! and `report` (plain structs; their grids are drawn by `output`).
 
-pub mod collector;
-pub mod histogram;
+pub(crate) mod collector;
+pub(crate) mod histogram;
 pub mod report;
-pub mod sample;
+pub(crate) mod sample;
 pub mod scheduler;
 pub mod slo;
 pub mod target;
-pub mod worker;
+pub(crate) mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 pub mod controller;
 pub mod guard;
 pub mod host;
-pub mod replay;
+pub(crate) mod replay;
 pub mod scores;
 pub mod stats;
 pub mod strategy;

@@ -1,14 +1,14 @@
 //! The gateway behind `mlctl serve`.
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod api;
-pub mod dataplane;
-pub mod http;
-pub mod infer;
+pub(crate) mod dataplane;
+pub(crate) mod http;
+pub(crate) mod infer;
 pub mod log;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod router;
 pub mod runtime;
 pub mod server;
-pub mod shadow;
+pub(crate) mod shadow;
 pub mod state;
