@@ -2,6 +2,7 @@
 //! live data. Statistics live in `crate::stats::drift` (pure).
 
 pub mod check;
+mod gateway;
 pub mod html;
 pub mod profile;
 

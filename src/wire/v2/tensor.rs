@@ -1,0 +1,335 @@
+//! Tensors: the V2 datatypes, typed element storage, and their JSON and little-endian
+//! binary forms.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A V2 datatype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataType {
+    #[serde(rename = "BOOL")]
+    Bool,
+    #[serde(rename = "UINT8")]
+    U8,
+    #[serde(rename = "UINT16")]
+    U16,
+    #[serde(rename = "UINT32")]
+    U32,
+    #[serde(rename = "UINT64")]
+    U64,
+    #[serde(rename = "INT8")]
+    I8,
+    #[serde(rename = "INT16")]
+    I16,
+    #[serde(rename = "INT32")]
+    I32,
+    #[serde(rename = "INT64")]
+    I64,
+    #[serde(rename = "FP16")]
+    F16,
+    #[serde(rename = "FP32")]
+    F32,
+    #[serde(rename = "FP64")]
+    F64,
+    #[serde(rename = "BYTES")]
+    Bytes,
+}
+
+impl DataType {
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(Value::String(s.to_string())).ok()
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Bool => "BOOL",
+            DataType::U8 => "UINT8",
+            DataType::U16 => "UINT16",
+            DataType::U32 => "UINT32",
+            DataType::U64 => "UINT64",
+            DataType::I8 => "INT8",
+            DataType::I16 => "INT16",
+            DataType::I32 => "INT32",
+            DataType::I64 => "INT64",
+            DataType::F16 => "FP16",
+            DataType::F32 => "FP32",
+            DataType::F64 => "FP64",
+            DataType::Bytes => "BYTES",
+        }
+    }
+    /// Element size in the binary encoding; `None` for BYTES (length-prefixed).
+    pub fn size(self) -> Option<usize> {
+        Some(match self {
+            DataType::Bool | DataType::U8 | DataType::I8 => 1,
+            DataType::U16 | DataType::I16 | DataType::F16 => 2,
+            DataType::U32 | DataType::I32 | DataType::F32 => 4,
+            DataType::U64 | DataType::I64 | DataType::F64 => 8,
+            DataType::Bytes => return None,
+        })
+    }
+}
+
+/// Typed, flat (row-major) tensor contents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TensorData {
+    Bool(Vec<bool>),
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    I8(Vec<i8>),
+    I16(Vec<i16>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    F16(Vec<half::f16>),
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    Bytes(Vec<Vec<u8>>),
+}
+
+macro_rules! each_variant {
+    ($value:expr, $v:ident => $body:expr) => {
+        match $value {
+            TensorData::Bool($v) => $body,
+            TensorData::U8($v) => $body,
+            TensorData::U16($v) => $body,
+            TensorData::U32($v) => $body,
+            TensorData::U64($v) => $body,
+            TensorData::I8($v) => $body,
+            TensorData::I16($v) => $body,
+            TensorData::I32($v) => $body,
+            TensorData::I64($v) => $body,
+            TensorData::F16($v) => $body,
+            TensorData::F32($v) => $body,
+            TensorData::F64($v) => $body,
+            TensorData::Bytes($v) => $body,
+        }
+    };
+}
+
+impl TensorData {
+    pub fn len(&self) -> usize {
+        each_variant!(self, v => v.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn datatype(&self) -> DataType {
+        match self {
+            TensorData::Bool(_) => DataType::Bool,
+            TensorData::U8(_) => DataType::U8,
+            TensorData::U16(_) => DataType::U16,
+            TensorData::U32(_) => DataType::U32,
+            TensorData::U64(_) => DataType::U64,
+            TensorData::I8(_) => DataType::I8,
+            TensorData::I16(_) => DataType::I16,
+            TensorData::I32(_) => DataType::I32,
+            TensorData::I64(_) => DataType::I64,
+            TensorData::F16(_) => DataType::F16,
+            TensorData::F32(_) => DataType::F32,
+            TensorData::F64(_) => DataType::F64,
+            TensorData::Bytes(_) => DataType::Bytes,
+        }
+    }
+
+    /// Element `i` as f64 (BYTES and out-of-range give `None`); used for argmax and logs.
+    pub fn get_f64(&self, i: usize) -> Option<f64> {
+        match self {
+            TensorData::Bool(v) => v.get(i).map(|b| f64::from(u8::from(*b))),
+            TensorData::U8(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::U16(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::U32(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::U64(v) => v.get(i).map(|x| *x as f64),
+            TensorData::I8(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::I16(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::I32(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::I64(v) => v.get(i).map(|x| *x as f64),
+            TensorData::F16(v) => v.get(i).map(|x| x.to_f64()),
+            TensorData::F32(v) => v.get(i).map(|x| f64::from(*x)),
+            TensorData::F64(v) => v.get(i).copied(),
+            TensorData::Bytes(_) => None,
+        }
+    }
+
+    /// JSON array of the flat data (non-finite floats become `null`, as JSON has no NaN).
+    pub fn to_json(&self) -> Value {
+        fn arr<T: Serialize>(v: &[T]) -> Value {
+            serde_json::to_value(v).unwrap_or(Value::Null)
+        }
+        match self {
+            TensorData::Bool(v) => arr(v),
+            TensorData::U8(v) => arr(v),
+            TensorData::U16(v) => arr(v),
+            TensorData::U32(v) => arr(v),
+            TensorData::U64(v) => arr(v),
+            TensorData::I8(v) => arr(v),
+            TensorData::I16(v) => arr(v),
+            TensorData::I32(v) => arr(v),
+            TensorData::I64(v) => arr(v),
+            TensorData::F16(v) => Value::Array(v.iter().map(|x| float_json(x.to_f64())).collect()),
+            TensorData::F32(v) => Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect()),
+            TensorData::F64(v) => Value::Array(v.iter().map(|x| float_json(*x)).collect()),
+            TensorData::Bytes(v) => Value::Array(
+                v.iter()
+                    .map(|b| Value::String(String::from_utf8_lossy(b).into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Little-endian binary encoding (Triton binary tensor extension).
+    pub fn to_binary(&self, out: &mut Vec<u8>) {
+        match self {
+            TensorData::Bool(v) => out.extend(v.iter().map(|b| u8::from(*b))),
+            TensorData::U8(v) => out.extend_from_slice(v),
+            TensorData::I8(v) => out.extend(v.iter().map(|x| x.to_le_bytes()[0])),
+            TensorData::U16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::U64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::I64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::F64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Bytes(v) => v.iter().for_each(|b| {
+                out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+                out.extend_from_slice(b);
+            }),
+        }
+    }
+
+    /// Decode `n` elements of `dt` from little-endian bytes; errors name what was expected.
+    pub fn from_binary(dt: DataType, bytes: &[u8], n: usize) -> Result<Self, String> {
+        fn fixed<const W: usize, T>(bytes: &[u8], n: usize, f: impl Fn([u8; W]) -> T) -> Result<Vec<T>, String> {
+            if bytes.len() != n * W {
+                return Err(format!(
+                    "binary data has {} bytes, shape needs {} elements × {W} bytes = {}",
+                    bytes.len(),
+                    n,
+                    n * W
+                ));
+            }
+            Ok(bytes
+                .chunks_exact(W)
+                .map(|c| {
+                    let mut a = [0u8; W];
+                    a.copy_from_slice(c);
+                    f(a)
+                })
+                .collect())
+        }
+        Ok(match dt {
+            DataType::Bool => TensorData::Bool(fixed::<1, _>(bytes, n, |a| a[0] != 0)?),
+            DataType::U8 => TensorData::U8(fixed::<1, _>(bytes, n, |a| a[0])?),
+            DataType::I8 => TensorData::I8(fixed::<1, _>(bytes, n, i8::from_le_bytes)?),
+            DataType::U16 => TensorData::U16(fixed(bytes, n, u16::from_le_bytes)?),
+            DataType::I16 => TensorData::I16(fixed(bytes, n, i16::from_le_bytes)?),
+            DataType::F16 => TensorData::F16(fixed(bytes, n, half::f16::from_le_bytes)?),
+            DataType::U32 => TensorData::U32(fixed(bytes, n, u32::from_le_bytes)?),
+            DataType::I32 => TensorData::I32(fixed(bytes, n, i32::from_le_bytes)?),
+            DataType::F32 => TensorData::F32(fixed(bytes, n, f32::from_le_bytes)?),
+            DataType::U64 => TensorData::U64(fixed(bytes, n, u64::from_le_bytes)?),
+            DataType::I64 => TensorData::I64(fixed(bytes, n, i64::from_le_bytes)?),
+            DataType::F64 => TensorData::F64(fixed(bytes, n, f64::from_le_bytes)?),
+            DataType::Bytes => {
+                let mut items = Vec::with_capacity(n.min(1 << 16));
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    if rest.len() < 4 {
+                        return Err("truncated BYTES element length prefix".into());
+                    }
+                    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+                    rest = &rest[4..];
+                    if rest.len() < len {
+                        return Err(format!(
+                            "BYTES element of {len} bytes runs past the end of its binary data"
+                        ));
+                    }
+                    items.push(rest[..len].to_vec());
+                    rest = &rest[len..];
+                }
+                if items.len() != n {
+                    return Err(format!(
+                        "binary data holds {} BYTES elements, shape needs {n}",
+                        items.len()
+                    ));
+                }
+                TensorData::Bytes(items)
+            }
+        })
+    }
+
+    /// Parse a flat list of JSON scalars as `dt`.
+    pub(crate) fn from_json(dt: DataType, flat: &[&Value]) -> Result<Self, String> {
+        fn each<T>(flat: &[&Value], what: &str, f: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, String> {
+            flat.iter()
+                .enumerate()
+                .map(|(i, v)| f(v).ok_or_else(|| format!("data[{i}]: expected {what}, got {v}")))
+                .collect()
+        }
+        fn int<T: TryFrom<i64> + TryFrom<u64>>(v: &Value) -> Option<T> {
+            if let Some(i) = v.as_i64() {
+                T::try_from(i).ok()
+            } else if let Some(u) = v.as_u64() {
+                T::try_from(u).ok()
+            } else {
+                None
+            }
+        }
+        fn float(v: &Value) -> Option<f64> {
+            match v {
+                Value::Number(n) => n.as_f64(),
+                // JSON has no NaN/Inf literals; accept the strings numpy/Triton clients write.
+                Value::String(s) => match s.as_str() {
+                    "NaN" | "nan" => Some(f64::NAN),
+                    "Infinity" | "inf" => Some(f64::INFINITY),
+                    "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+                    _ => None,
+                },
+                _ => None,
+            }
+        }
+        Ok(match dt {
+            DataType::Bool => TensorData::Bool(each(flat, "true or false", |v| match v {
+                Value::Bool(b) => Some(*b),
+                Value::Number(n) if n.as_u64() == Some(0) => Some(false),
+                Value::Number(n) if n.as_u64() == Some(1) => Some(true),
+                _ => None,
+            })?),
+            DataType::U8 => TensorData::U8(each(flat, "an integer in 0..=255", int)?),
+            DataType::U16 => TensorData::U16(each(flat, "an integer in UINT16 range", int)?),
+            DataType::U32 => TensorData::U32(each(flat, "an integer in UINT32 range", int)?),
+            DataType::U64 => TensorData::U64(each(flat, "a non-negative integer", int)?),
+            DataType::I8 => TensorData::I8(each(flat, "an integer in INT8 range", int)?),
+            DataType::I16 => TensorData::I16(each(flat, "an integer in INT16 range", int)?),
+            DataType::I32 => TensorData::I32(each(flat, "an integer in INT32 range", int)?),
+            DataType::I64 => TensorData::I64(each(flat, "an integer in INT64 range", int)?),
+            DataType::F16 => TensorData::F16(each(flat, "a number", |v| float(v).map(half::f16::from_f64))?),
+            DataType::F32 => TensorData::F32(each(flat, "a number", |v| float(v).map(|x| x as f32))?),
+            DataType::F64 => TensorData::F64(each(flat, "a number", float)?),
+            DataType::Bytes => {
+                TensorData::Bytes(each(flat, "a string", |v| v.as_str().map(|s| s.as_bytes().to_vec()))?)
+            }
+        })
+    }
+}
+
+fn float_json(x: f64) -> Value {
+    serde_json::Number::from_f64(x)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// A named tensor with its shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: TensorData,
+}
+
+impl Tensor {
+    pub fn datatype(&self) -> DataType {
+        self.data.datatype()
+    }
+}
