@@ -57,6 +57,10 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-fsync -d 'Long
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l upstream-timeout -d 'Default timeout for upstream V2 servers (per version override: deploy --timeout)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l inference-threads -d 'Concurrent in-process inferences [default: number of cores]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l controller-tick -d 'How often the rollout controller evaluates guards and step timers' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token-file -d 'Read the admin token from this file (first line). Precedence: --token-file, then --token / MLCTL_TOKEN, then <data-dir>/token (created with a random token)' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-connections -d 'Connections served at once; a few more are kept for health and admin calls' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l idle-timeout -d 'Longest wait for a request\'s headers, on a new or a kept-alive connection; idle and half-sent connections are closed after it' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l body-timeout -d 'Longest time to receive a request body (408 after it)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

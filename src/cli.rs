@@ -116,6 +116,20 @@ pub struct ServeArgs {
     /// How often the rollout controller evaluates guards and step timers.
     #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
     pub controller_tick: std::time::Duration,
+    /// Read the admin token from this file (first line). Precedence: --token-file, then
+    /// --token / MLCTL_TOKEN, then <data-dir>/token (created with a random token).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Connections served at once; a few more are kept for health and admin calls.
+    #[arg(long, default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Longest wait for a request's headers, on a new or a kept-alive connection; idle and
+    /// half-sent connections are closed after it.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: std::time::Duration,
+    /// Longest time to receive a request body (408 after it).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub body_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]

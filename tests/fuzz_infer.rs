@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use mlctl::client::GatewayClient;
-use mlctl::serving::log::LogPolicy;
 use mlctl::serving::server;
 use mlctl::serving::state::ServeConfig;
 use proptest::prelude::*;
@@ -28,16 +27,11 @@ fn live() -> Arc<Live> {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cfg = ServeConfig {
-            listen: "127.0.0.1:0".into(),
-            data_dir: dir.path().to_path_buf(),
             max_body: 64 << 10,
             max_blob: 8 << 20,
-            require_token_for_inference: false,
-            log_inputs: 0.0,
-            log_policy: LogPolicy::default(),
             default_upstream_timeout: std::time::Duration::from_secs(2),
             inference_threads: 2,
-            controller_tick: std::time::Duration::from_secs(1),
+            ..ServeConfig::new("127.0.0.1:0", dir.path())
         };
         let (tx, rx) = std::sync::mpsc::channel();
         rt.spawn(server::serve(

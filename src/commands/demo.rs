@@ -21,7 +21,6 @@ use crate::client::GatewayClient;
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
 use crate::rollout::strategy::{RolloutSpec, Strategy, parse_guard};
-use crate::serving::log::LogPolicy;
 use crate::serving::server;
 use crate::serving::state::ServeConfig;
 use crate::store::EventRecord;
@@ -279,16 +278,10 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
             .unwrap_or_default(),
     });
     let cfg = ServeConfig {
-        listen: "127.0.0.1:0".into(),
-        data_dir: data_dir.clone(),
-        max_body: 8 << 20,
         max_blob: 64 << 20,
-        require_token_for_inference: false,
-        log_inputs: 0.0,
-        log_policy: LogPolicy::default(),
         default_upstream_timeout: Duration::from_secs(10),
-        inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
         controller_tick: Duration::from_millis(100),
+        ..ServeConfig::new("127.0.0.1:0", data_dir.clone())
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = tokio::sync::oneshot::channel();

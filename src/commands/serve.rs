@@ -3,17 +3,51 @@
 use std::io::Write;
 
 use crate::cli::{GlobalArgs, ServeArgs};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::serving::listener::ConnLimits;
 use crate::serving::log::LogPolicy;
 use crate::serving::server;
 use crate::serving::state::ServeConfig;
 use crate::wire::TOKEN_FILE;
 
-pub fn config(args: &ServeArgs, g: &GlobalArgs) -> ServeConfig {
+/// The token `serve` accepts: `--token-file`, else `--token`/`MLCTL_TOKEN`, else `None`
+/// (the data dir's token file).
+fn token(args: &ServeArgs, g: &GlobalArgs) -> Result<Option<String>> {
+    let token = match &args.token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            Some(text.lines().next().unwrap_or("").trim().to_string())
+        }
+        None => {
+            if std::env::args().any(|a| a == "--token" || a.starts_with("--token=")) {
+                eprintln!(
+                    "mlctl: warning: a token on the command line is visible to other users (ps); prefer MLCTL_TOKEN or --token-file"
+                );
+            }
+            g.token.clone()
+        }
+    };
+    match token {
+        Some(t) if t.len() < 32 => Err(Error::Usage(format!(
+            "the admin token is {} characters; use at least 32 (e.g. openssl rand -hex 32)",
+            t.len()
+        ))),
+        other => Ok(other),
+    }
+}
+
+pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    ServeConfig {
+    Ok(ServeConfig {
         listen: args.listen.clone(),
         data_dir: super::data_dir(g),
+        token: token(args, g)?,
+        body_timeout: args.body_timeout,
+        conn_limits: ConnLimits {
+            max_connections: args.max_connections.max(1),
+            headroom: 64,
+            idle_timeout: args.idle_timeout,
+        },
         max_body: args.max_body,
         max_blob: args.max_blob,
         require_token_for_inference: args.require_token_for_inference,
@@ -25,11 +59,11 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> ServeConfig {
         default_upstream_timeout: args.upstream_timeout,
         inference_threads: args.inference_threads.unwrap_or(cores),
         controller_tick: args.controller_tick.max(std::time::Duration::from_millis(50)),
-    }
+    })
 }
 
 pub async fn run(args: ServeArgs, g: GlobalArgs) -> Result<()> {
-    let cfg = config(&args, &g);
+    let cfg = config(&args, &g)?;
     let data_dir = cfg.data_dir.clone();
     server::serve(
         cfg,

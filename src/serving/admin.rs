@@ -21,7 +21,7 @@ use super::api::{
     ArmFigures, BlobStored, EventList, ModelEntry, ModelList, OutcomesAccepted, RolloutStatus, RouteSet, VersionEntry,
     VersionRegistered,
 };
-use super::http::{ApiError, api_error, check_token, error, read_body};
+use super::http::{ADMIN_BODY, ApiError, Limit, api_error, check_token, error, read_body, reject};
 use super::runtime::Runtime;
 use super::state::{AppState, ModelRoute, load_version};
 use crate::error::Error;
@@ -51,9 +51,19 @@ pub fn valid_name(s: &str) -> bool {
 
 pub async fn upload_blob(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(r) = check_token(&st.token, &headers) {
-        return r.into_response();
+        return reject(body, r).await;
     }
-    let bytes = match read_body(&headers, body, st.config.max_blob).await {
+    let bytes = match read_body(
+        &headers,
+        body,
+        Limit {
+            bytes: st.config.max_blob,
+            flag: "--max-blob",
+        },
+        st.config.body_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -94,9 +104,9 @@ pub async fn register_version(
     body: Body,
 ) -> Response {
     if let Err(r) = check_token(&st.token, &headers) {
-        return r.into_response();
+        return reject(body, r).await;
     }
-    let bytes = match read_body(&headers, body, 1 << 20).await {
+    let bytes = match read_body(&headers, body, ADMIN_BODY, st.config.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -220,9 +230,9 @@ pub async fn set_route(
 ) -> Response {
     let started = Instant::now();
     if let Err(r) = check_token(&st.token, &headers) {
-        return r.into_response();
+        return reject(body, r).await;
     }
-    let bytes = match read_body(&headers, body, 1 << 20).await {
+    let bytes = match read_body(&headers, body, ADMIN_BODY, st.config.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -390,9 +400,19 @@ fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, 
 
 pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(r) = check_token(&st.token, &headers) {
-        return r.into_response();
+        return reject(body, r).await;
     }
-    let bytes = match read_body(&headers, body, st.config.max_body).await {
+    let bytes = match read_body(
+        &headers,
+        body,
+        Limit {
+            bytes: st.config.max_body,
+            flag: "--max-body",
+        },
+        st.config.body_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -455,8 +475,10 @@ async fn authed_json<T: serde::de::DeserializeOwned>(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, Response> {
-    check_token(&st.token, headers).map_err(IntoResponse::into_response)?;
-    let bytes = read_body(headers, body, 1 << 20)
+    if let Err(r) = check_token(&st.token, headers) {
+        return Err(reject(body, r).await);
+    }
+    let bytes = read_body(headers, body, ADMIN_BODY, st.config.body_timeout)
         .await
         .map_err(IntoResponse::into_response)?;
     let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) {

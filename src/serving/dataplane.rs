@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::http::{ApiError, api_error, check_token, error, read_body};
+use super::http::{ApiError, Limit, api_error, check_token, error, read_body, reject};
 use super::infer::{Answer, run_version};
 use super::metrics::{RequestLabels, VersionLabels};
 use super::router;
@@ -187,27 +187,35 @@ async fn infer_core(
     if st.config.require_token_for_inference
         && let Err(r) = check_token(&st.token, &headers)
     {
-        return r.into_response();
+        return reject(body, r).await;
     }
     // One consistent view of the routes for the whole request.
     let table = st.routes.load_full();
     let Some(route) = table.models.get(&model) else {
-        return error(StatusCode::NOT_FOUND, format!("unknown model '{model}'"));
+        return reject(body, error(StatusCode::NOT_FOUND, format!("unknown model '{model}'"))).await;
     };
     let explicit = match &version {
         Some(_) => match lookup(&st, &model, version.as_deref()) {
             Ok(v) => Some(v),
-            Err(r) => return r.into_response(),
+            Err(r) => return reject(body, r).await,
         },
         None if route.live.is_none() && route.arms.is_empty() => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("model '{model}' has no live version (deploy one)"),
-            );
+            let msg = format!("model '{model}' has no live version (deploy one)");
+            return reject(body, error(StatusCode::SERVICE_UNAVAILABLE, msg)).await;
         }
         None => None,
     };
-    let raw = match read_body(&headers, body, st.config.max_body).await {
+    let raw = match read_body(
+        &headers,
+        body,
+        Limit {
+            bytes: st.config.max_body,
+            flag: "--max-body",
+        },
+        st.config.body_timeout,
+    )
+    .await
+    {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };

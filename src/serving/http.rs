@@ -1,10 +1,13 @@
 //! HTTP helpers shared by the data plane and the admin API: JSON error replies, bounded
 //! body reading, and the bearer-token check.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use http_body_util::BodyExt;
 use serde_json::json;
 use subtle::ConstantTimeEq;
 
@@ -38,30 +41,98 @@ pub fn api_error(status: StatusCode, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// Read a body up to `limit` bytes; over it → 413 with a JSON error.
-pub async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, Response> {
+/// Most bytes read and thrown away before an early error answer (401, 404, 413, …), so a
+/// client that writes its whole body before it reads (Python's urllib, many SDKs) gets to
+/// read the answer instead of a broken pipe; past it the connection is closed.
+pub const DRAIN_MAX: usize = 64 << 20;
+/// Longest time spent draining such a body.
+pub const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Read and discard what is left of `body` (at most `DRAIN_MAX` bytes, `DRAIN_TIME` long).
+pub async fn drain(body: Body) {
+    let mut body = body;
+    let _ = tokio::time::timeout(DRAIN_TIME, async move {
+        let mut seen = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, Bytes::len);
+            if seen > DRAIN_MAX {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// Answer `r` after draining the unread request body.
+pub async fn reject(body: Body, r: impl IntoResponse) -> Response {
+    drain(body).await;
+    r.into_response()
+}
+
+/// A body size limit and the flag (or rule) that sets it, named in the 413 answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub bytes: usize,
+    pub flag: &'static str,
+}
+
+/// Admin JSON bodies (register, route, rollout commands).
+pub const ADMIN_BODY: Limit = Limit {
+    bytes: 1 << 20,
+    flag: "admin requests: 1 MiB",
+};
+
+enum ReadError {
+    TooBig,
+    Broken(String),
+}
+
+/// Read a body up to `limit` bytes within `timeout`: over the limit → 413 (after draining
+/// the rest), too slow → 408, a broken stream → 400; all JSON errors.
+pub async fn read_body(headers: &HeaderMap, body: Body, limit: Limit, timeout: Duration) -> Result<Bytes, Response> {
+    let Limit { bytes: limit, flag } = limit;
     let too_big = || {
         error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("request body exceeds the {limit}-byte limit (--max-body)"),
+            format!("request body exceeds the {limit}-byte limit ({flag})"),
         )
     };
-    if let Some(len) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && len > limit
-    {
-        return Err(too_big());
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(reject(body, too_big()).await);
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // http_body_util::LengthLimitError is the only "too big" cause; the rest are I/O.
-        if format!("{e:?}").contains("LengthLimit") {
-            too_big()
-        } else {
-            error(StatusCode::BAD_REQUEST, format!("could not read request body: {e}"))
+    let mut body = body;
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ReadError::Broken(e.to_string()))?;
+            if let Some(data) = frame.data_ref() {
+                if buf.len() + data.len() > limit {
+                    return Err(ReadError::TooBig);
+                }
+                buf.extend_from_slice(data);
+            }
         }
-    })
+        Ok(())
+    };
+    match tokio::time::timeout(timeout, read).await {
+        Ok(Ok(())) => Ok(buf.freeze()),
+        Ok(Err(ReadError::TooBig)) => Err(reject(body, too_big()).await),
+        Ok(Err(ReadError::Broken(e))) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("could not read request body: {e}"),
+        )),
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "request body not received within {} s (--body-timeout)",
+                timeout.as_secs_f64()
+            ),
+        )),
+    }
 }
 
 /// `Authorization: Bearer <token>`, compared in constant time; 401 otherwise.
@@ -69,7 +140,11 @@ pub fn check_token(token: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            // The scheme is case-insensitive (RFC 9110 §11.1).
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start())
+        })
         .unwrap_or("");
     if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
         Ok(())

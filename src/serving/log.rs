@@ -57,7 +57,7 @@ impl LogSink {
         kind: LogKind,
         policy: LogPolicy,
     ) -> std::io::Result<(LogSink, tokio::task::JoinHandle<()>)> {
-        std::fs::create_dir_all(dir)?;
+        crate::store::private_dir(dir)?;
         let (tx, rx) = mpsc::channel(16_384);
         let writer = Writer {
             dir: dir.to_path_buf(),
@@ -110,7 +110,7 @@ impl Writer {
                 old.get_ref().sync_data()?;
             }
             let path = self.dir.join(self.kind.file_name(day));
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+            let f = crate::store::private_file().create(true).append(true).open(&path)?;
             self.file = Some(std::io::BufWriter::with_capacity(256 * 1024, f));
             self.day = day.to_string();
         }

@@ -5,6 +5,7 @@ pub mod api;
 pub(crate) mod dataplane;
 pub(crate) mod http;
 pub(crate) mod infer;
+pub mod listener;
 pub mod log;
 pub(crate) mod metrics;
 pub mod router;

@@ -5,23 +5,30 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
+use std::time::Duration;
+
 use axum::Router;
+use axum::extract::Request;
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post, put};
 
+use super::listener::{self, Overflow};
 use super::log::LogSink;
 use super::metrics::Metrics;
 use super::state::{AppState, SHADOW_QUEUE, ServeConfig, http_client, restore};
 use super::{admin, dataplane, http};
 use crate::error::{Error, Result};
 use crate::rollout::replay::{ActiveStep, replay};
-use crate::store::Store;
+use crate::store::{Store, private_dir, private_file};
 use crate::wire::TOKEN_FILE;
 use crate::wire::log::{LOGS_DIR, LogKind};
 
 /// Read the admin token from `<data>/token`, creating it (256 random bits, hex, mode
 /// 0600) on first start. Returns the token and whether it was just created.
 pub fn ensure_token(data_dir: &Path) -> Result<(String, bool)> {
-    std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+    private_dir(data_dir).map_err(|e| Error::io(data_dir, e))?;
     let path = data_dir.join(TOKEN_FILE);
     match std::fs::read_to_string(&path) {
         Ok(t) if t.trim().len() >= 32 => return Ok((t.trim().to_string(), false)),
@@ -35,15 +42,12 @@ pub fn ensure_token(data_dir: &Path) -> Result<(String, bool)> {
         Err(e) => return Err(Error::io(&path, e)),
     }
     let token = hex::encode(rand::random::<[u8; 32]>());
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
     use std::io::Write;
-    let mut f = opts.open(&path).map_err(|e| Error::io(&path, e))?;
+    let mut f = private_file()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
     f.write_all(token.as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(|e| Error::io(&path, e))?;
@@ -81,8 +85,31 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/models/{model}/rollouts", post(admin::start_rollout))
         .route("/admin/v1/models/{model}/rollout", get(admin::rollout_status))
         .route("/admin/v1/models/{model}/{action}", post(admin::rollout_command))
-        .fallback(|| async { http::error(axum::http::StatusCode::NOT_FOUND, "no such endpoint") })
+        .fallback(|| async { http::error(StatusCode::NOT_FOUND, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            http::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
+        })
+        .layer(axum::middleware::from_fn(overflow_gate))
         .with_state(state)
+}
+
+/// On a connection past `--max-connections`, only health, metrics and admin calls are
+/// served (so an operator can still look and roll back); the rest get 503.
+async fn overflow_gate(req: Request, next: Next) -> Response {
+    if req.extensions().get::<Overflow>().is_some() {
+        let path = req.uri().path();
+        let exempt = path.starts_with("/v2/health/") || path.starts_with("/admin/") || path == "/metrics";
+        if !exempt {
+            let mut r = http::error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many connections (--max-connections); retry shortly",
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            return http::reject(req.into_body(), r).await;
+        }
+    }
+    next.run(req).await
 }
 
 /// A running gateway's handles.
@@ -99,7 +126,13 @@ pub async fn serve(
     on_bound: impl FnOnce(&Gateway, bool),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let (token, created) = ensure_token(&config.data_dir)?;
+    let (token, created) = match &config.token {
+        Some(t) => {
+            private_dir(&config.data_dir).map_err(|e| Error::io(&config.data_dir, e))?;
+            (t.clone(), false)
+        }
+        None => ensure_token(&config.data_dir)?,
+    };
     let data_dir = config.data_dir.clone();
     let http = http_client();
     let (store, table, failures) = {
@@ -166,10 +199,8 @@ pub async fn serve(
     };
     on_bound(&gateway, created);
     let app = router(state.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::State(format!("server error: {e}")))?;
+    let limits = state.config.conn_limits.fit(listener::raise_fd_limit());
+    listener::serve(listener, app, limits, shutdown, Duration::from_secs(30)).await;
     controller.abort();
     shadow_task.abort();
     // Drained: write out the logs (flush + fsync) and stop their writers.

@@ -26,8 +26,14 @@ use crate::wire::v2::{InferRequest, Tensor};
 pub struct ServeConfig {
     pub listen: String,
     pub data_dir: PathBuf,
+    /// The admin token to accept; `None`: the data dir's token file (created on first start).
+    pub token: Option<String>,
     pub max_body: usize,
     pub max_blob: usize,
+    /// Longest time to receive a request body (408 past it).
+    pub body_timeout: Duration,
+    /// Connections: how many, and how long one may stay silent.
+    pub conn_limits: super::listener::ConnLimits,
     pub require_token_for_inference: bool,
     /// Share of requests whose inputs are written to the prediction log (0..=1).
     pub log_inputs: f64,
@@ -37,6 +43,31 @@ pub struct ServeConfig {
     pub inference_threads: usize,
     /// How often the rollout controller evaluates guards and step timers.
     pub controller_tick: Duration,
+}
+
+impl ServeConfig {
+    /// The defaults of `mlctl serve`'s flags, for `listen` and `data_dir`.
+    pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>) -> ServeConfig {
+        ServeConfig {
+            listen: listen.into(),
+            data_dir: data_dir.into(),
+            token: None,
+            max_body: 8 << 20,
+            max_blob: 1 << 30,
+            body_timeout: Duration::from_secs(30),
+            conn_limits: super::listener::ConnLimits {
+                max_connections: 4096,
+                headroom: 64,
+                idle_timeout: Duration::from_secs(30),
+            },
+            require_token_for_inference: false,
+            log_inputs: 0.0,
+            log_policy: super::log::LogPolicy::default(),
+            default_upstream_timeout: Duration::from_secs(30),
+            inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            controller_tick: Duration::from_secs(1),
+        }
+    }
 }
 
 /// A routed arm: requests whose bucket is in `[start, end)` go to `version`.

@@ -182,6 +182,30 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Create `dir` (and its parents) and make it private to the user (0700), whatever the
+/// umask: it holds the token, the models and the logs.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Options that create files readable by the user only (0600), whatever the umask.
+pub fn private_file() -> std::fs::OpenOptions {
+    #[allow(unused_mut)]
+    let mut opts = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts
+}
+
 pub struct Store {
     conn: Connection,
     blobs: PathBuf,
@@ -190,10 +214,17 @@ pub struct Store {
 impl Store {
     /// Open (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        private_dir(data_dir).map_err(|e| Error::io(data_dir, e))?;
         let blobs = data_dir.join("blobs");
-        std::fs::create_dir_all(&blobs).map_err(|e| Error::io(&blobs, e))?;
+        private_dir(&blobs).map_err(|e| Error::io(&blobs, e))?;
         let path = data_dir.join("mlctl.db");
+        // Created 0600 before SQLite opens it; its -wal and -shm files copy that mode.
+        private_file()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
         let conn = Connection::open(&path).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
@@ -216,7 +247,12 @@ impl Store {
             return Ok(sha);
         }
         let tmp = self.blobs.join(format!(".{sha}.{}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let mut f = private_file()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(&tmp, e))?;
         f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
         f.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;

@@ -25,12 +25,20 @@ pub struct Server {
 impl Server {
     /// Start on a free port in `data_dir` with extra serve flags; waits for readiness.
     pub fn start_in(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::start_with(data_dir, extra, &[], None)
+    }
+
+    /// Like `start_in`, with environment variables, and the token the server was given
+    /// (`None`: the one it writes to its data dir).
+    pub fn start_with(data_dir: &Path, extra: &[&str], env: &[(&str, &str)], token: Option<&str>) -> Server {
         let mut child = Command::new(bin())
             .arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .env_remove("MLCTL_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -49,10 +57,13 @@ impl Server {
         };
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        let token = std::fs::read_to_string(data_dir.join("token"))
-            .expect("token file")
-            .trim()
-            .to_string();
+        let token = match token {
+            Some(t) => t.to_string(),
+            None => std::fs::read_to_string(data_dir.join("token"))
+                .expect("token file")
+                .trim()
+                .to_string(),
+        };
         let s = Server {
             child,
             url,

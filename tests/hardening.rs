@@ -1,0 +1,289 @@
+//! The gateway as the last thing standing: connection limits, idle and slow clients, early
+//! answers clients can read, tokens from flags and files, private files. Each test runs a
+//! real `mlctl serve` process.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{Server, deploy, http_get_ok};
+
+fn addr(s: &Server) -> String {
+    s.url.trim_start_matches("http://").to_string()
+}
+
+/// Whether the server closed `conn` (EOF or reset) within `within`.
+fn closed_within(conn: &mut TcpStream, within: Duration) -> bool {
+    conn.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 256];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Send raw bytes, then read the whole answer (the server closes after it).
+fn raw_exchange(s: &Server, request: &[u8]) -> String {
+    let mut c = TcpStream::connect(addr(s)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    // Write everything before reading, as urllib does; a server that closed early breaks
+    // this write or the read below.
+    c.write_all(request).expect("the server lets the client finish writing");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                out.extend_from_slice(&buf[..n]);
+                if let Some(body_start) = find(&out, b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&out[..body_start]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if out.len() >= body_start + 4 + len {
+                        break;
+                    }
+                }
+            }
+            Err(e) => panic!(
+                "reading the answer failed: {e} (got {:?})",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed_after_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--idle-timeout", "1s", "--body-timeout", "1s"]);
+    let started = Instant::now();
+    let mut idle = TcpStream::connect(addr(&s)).unwrap();
+    let mut half_head = TcpStream::connect(addr(&s)).unwrap();
+    half_head
+        .write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    assert!(
+        closed_within(&mut idle, Duration::from_secs(5)),
+        "idle connection closed"
+    );
+    assert!(
+        closed_within(&mut half_head, Duration::from_secs(5)),
+        "half-sent head closed"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "not before the timeout"
+    );
+    // A kept-alive connection that answered once and then stays silent is closed too.
+    let mut kept = TcpStream::connect(addr(&s)).unwrap();
+    kept.write_all(b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 1024];
+    kept.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let n = kept.read(&mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(
+        closed_within(&mut kept, Duration::from_secs(5)),
+        "idle keep-alive closed"
+    );
+    // A half-sent body gets 408 once --body-timeout passes.
+    let mut half_body = TcpStream::connect(addr(&s)).unwrap();
+    half_body
+        .write_all(b"POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inp")
+        .unwrap();
+    // Unknown model answers 404 only after draining: the drain gives up with the timeout.
+    half_body.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 2048];
+    let n = half_body.read(&mut buf).unwrap_or(0);
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 404") || answer.is_empty(), "{answer}");
+    assert!(http_get_ok(&format!("{}/v2/health/ready", s.url)));
+}
+
+#[test]
+fn a_half_sent_body_to_a_real_model_gets_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--body-timeout", "1s"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let mut c = TcpStream::connect(addr(&s)).unwrap();
+    c.write_all(b"POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"inp")
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 2048];
+    let n = c.read(&mut buf).unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("--body-timeout"), "{answer}");
+}
+
+#[test]
+fn past_max_connections_health_and_admin_answer_and_inference_gets_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--max-connections", "20", "--idle-timeout", "60s"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let hogs: Vec<TcpStream> = (0..25).map(|_| TcpStream::connect(addr(&s)).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        http_get_ok(&format!("{}/v2/health/ready", s.url)),
+        "health still answers"
+    );
+    let infer = format!(
+        "POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        BODY.len(),
+        BODY
+    );
+    let answer = raw_exchange(&s, infer.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"), "{answer}");
+    // The operator can still act: an admin call on an overflow connection works.
+    s.cli().args(["status", "-o", "json"]).assert().success();
+    drop(hogs);
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = raw_exchange(&s, infer.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+const BODY: &str = r#"{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1.2,55.0,-0.9,530.0]}]}"#;
+
+#[test]
+fn early_401_and_413_are_readable_by_clients_that_write_the_whole_body_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--max-body", "64KiB"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let big = vec![b'x'; 2 << 20];
+    let mut req = format!(
+        "POST /admin/v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&big);
+    let answer = raw_exchange(&s, &req);
+    assert!(
+        answer.starts_with("HTTP/1.1 401"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(answer.contains("\"error\""));
+    let mut req = format!(
+        "POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&big);
+    let answer = raw_exchange(&s, &req);
+    assert!(
+        answer.starts_with("HTTP/1.1 413"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    assert!(answer.contains("--max-body"));
+}
+
+#[test]
+fn method_and_path_errors_are_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    let answer = raw_exchange(
+        &s,
+        b"DELETE /v2/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(answer.contains("{\"error\""), "{answer}");
+    let answer = raw_exchange(&s, b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(
+        answer.starts_with("HTTP/1.1 404") && answer.contains("{\"error\""),
+        "{answer}"
+    );
+}
+
+const GIVEN: &str = "0123456789abcdef0123456789abcdef-given";
+
+#[test]
+fn serve_takes_its_token_from_a_file_or_the_environment_and_the_scheme_is_case_insensitive() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin.token");
+    std::fs::write(&file, format!("{GIVEN}\n")).unwrap();
+    let data = dir.path().join("data");
+    let s = Server::start_with(&data, &["--token-file", file.to_str().unwrap()], &[], Some(GIVEN));
+    assert!(
+        !data.join("token").exists(),
+        "no token file is generated when one is given"
+    );
+    s.cli().args(["status"]).assert().success();
+    s.cli()
+        .env("MLCTL_TOKEN", "x".repeat(40))
+        .args(["status"])
+        .assert()
+        .code(3);
+    let lower = format!(
+        "GET /admin/v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: bearer {GIVEN}\r\nConnection: close\r\n\r\n"
+    );
+    let answer = raw_exchange(&s, lower.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(s);
+
+    let data2 = dir.path().join("data2");
+    let s = Server::start_with(&data2, &[], &[("MLCTL_TOKEN", GIVEN)], Some(GIVEN));
+    s.cli().args(["status"]).assert().success();
+    drop(s);
+
+    let short = assert_cmd::Command::new(common::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data3"))
+        .env("MLCTL_TOKEN", "short")
+        .timeout(Duration::from_secs(20))
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&short.get_output().stderr).into_owned();
+    assert!(err.contains("at least 32"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_dir_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state");
+    // A permissive umask for the server process.
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000; exec '{}' serve --listen 127.0.0.1:0 --data-dir '{}'",
+            common::bin().display(),
+            data.display()
+        ))
+        .env_remove("MLCTL_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("token")), 0o600);
+    assert_eq!(mode(&data.join("mlctl.db")), 0o600);
+    assert_eq!(mode(&data.join("logs")), 0o700);
+    assert_eq!(mode(&data.join("blobs")), 0o700);
+    let _ = child.kill();
+    let _ = child.wait();
+}
