@@ -1541,7 +1541,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__serve)
-            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --endpoint --token --data-dir --output --help"
+            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1596,6 +1596,10 @@ _mlctl() {
                     return 0
                     ;;
                 --body-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --load-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

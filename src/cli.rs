@@ -130,6 +130,10 @@ pub struct ServeArgs {
     /// Longest time to receive a request body (408 after it).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub body_timeout: std::time::Duration,
+    /// Longest time a model may take to load on deploy (the deploy fails past it; the
+    /// gateway and rollbacks never wait for a load).
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub load_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]

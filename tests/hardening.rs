@@ -287,3 +287,75 @@ fn the_data_dir_is_private_whatever_the_umask() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Write `bytes` as an ONNX file in `dir`.
+fn onnx_file(dir: &std::path::Path, name: &str, bytes: Vec<u8>) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn allocation_bombs_are_refused_and_rollback_and_serving_keep_working() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &[]);
+    deploy(&s, "churn", "1", "churn_lr");
+    deploy(&s, "churn", "2", "churn_lr_bad");
+    for (v, bytes, needle) in [
+        ("3", common::onnx_gen::allocation_bomb(), "limit is"),
+        ("4", common::onnx_gen::allocation_bomb_indirect(), "ONNX loader failed"),
+    ] {
+        let path = onnx_file(dir.path(), &format!("bomb{v}.onnx"), bytes);
+        let out = s
+            .cli()
+            .args(["deploy", "churn", "--version", v, "--onnx"])
+            .arg(&path)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains(needle), "version {v}: {err}");
+    }
+    // The gateway is intact: rollback works, the stable version serves.
+    s.cli()
+        .args(["rollback", "churn", "--to", "1", "--reason", "bomb drill"])
+        .assert()
+        .success();
+    let answer = raw_exchange(
+        &s,
+        format!(
+            "POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+            BODY.len()
+        )
+        .as_bytes(),
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("x-mlctl-variant: 1"), "{answer}");
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn a_slow_model_load_fails_its_deploy_only_and_rollback_works_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(&dir.path().join("data"), &["--load-timeout", "2s"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    deploy(&s, "churn", "2", "churn_lr_bad");
+    let chain = onnx_file(dir.path(), "chain.onnx", common::onnx_gen::chain(10_000));
+    let mut slow = s.cli();
+    slow.args(["deploy", "churn", "--version", "3", "--onnx"]).arg(&chain);
+    let loading = std::thread::spawn(move || slow.assert().code(2).get_output().stderr.clone());
+    std::thread::sleep(Duration::from_millis(500));
+    let t = Instant::now();
+    s.cli()
+        .args(["rollback", "churn", "--to", "1", "--reason", "while a model loads"])
+        .assert()
+        .success();
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "rollback waited {:?}",
+        t.elapsed()
+    );
+    let err = String::from_utf8_lossy(&loading.join().unwrap()).into_owned();
+    assert!(err.contains("--load-timeout"), "{err}");
+    s.cli().args(["status", "churn", "-o", "json"]).assert().success();
+}

@@ -43,6 +43,7 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         data_dir: super::data_dir(g),
         token: token(args, g)?,
         body_timeout: args.body_timeout,
+        load_timeout: args.load_timeout,
         conn_limits: ConnLimits {
             max_connections: args.max_connections.max(1),
             headroom: 64,

@@ -49,12 +49,17 @@ pub struct Rollouts {
 
 impl Rollouts {
     pub fn set_evaluation(&self, model: &str, ev: Evaluation) {
-        if let Ok(mut m) = self.last_eval.lock() {
-            m.insert(model.to_string(), ev);
-        }
+        self.last_eval
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(model.to_string(), ev);
     }
 
     pub fn evaluation(&self, model: &str) -> Option<Evaluation> {
-        self.last_eval.lock().ok().and_then(|m| m.get(model).cloned())
+        self.last_eval
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(model)
+            .cloned()
     }
 }

@@ -23,7 +23,7 @@ use super::api::{
 };
 use super::http::{ADMIN_BODY, ApiError, Limit, api_error, check_token, error, read_body, reject};
 use super::runtime::Runtime;
-use super::state::{AppState, ModelRoute, load_version};
+use super::state::{AppState, ModelRoute, load_isolated};
 use crate::error::Error;
 use crate::rollout::controller::{self, Command};
 use crate::rollout::strategy::RolloutSpec;
@@ -121,6 +121,12 @@ pub async fn register_version(
         );
     }
     let source = match (&req.onnx_sha256, &req.upstream_url) {
+        (Some(sha), None) if !crate::store::is_sha256(sha) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "onnx_sha256 must be 64 hex digits (the reply of POST /admin/v1/blobs)",
+            );
+        }
         (Some(sha), None) => VersionSource::Onnx {
             blob_sha256: sha.to_ascii_lowercase(),
         },
@@ -143,20 +149,15 @@ pub async fn register_version(
             );
         }
     };
-    let _guard = st.admin_lock.lock().await;
     let rec = VersionRecord {
         model: model.clone(),
         version: req.version.clone(),
         source: source.clone(),
         created_at: String::new(),
     };
-    // Load first: a version that cannot serve is never registered.
-    let http = st.http.clone();
-    let loaded = {
-        let rec = rec.clone();
-        st.with_store(move |s| load_version(s, &http, &rec)).await
-    };
-    let loaded = match loaded {
+    // Load first, holding no lock (a slow or failing model never blocks a rollback): a
+    // version that cannot serve is never registered.
+    let loaded = match load_isolated(&st, rec).await {
         Ok(v) => Arc::new(v),
         Err(Error::Io { path, source }) => {
             return error(
@@ -174,6 +175,7 @@ pub async fn register_version(
             format!("upstream {} is not ready (GET …/ready did not answer 200)", u.model_url),
         );
     }
+    let _guard = st.admin_lock.lock().await;
     let (m, v, src) = (model.clone(), req.version.clone(), source.clone());
     let registered = match st
         .with_store(move |s| s.register_version(&m, &v, &src, ADMIN_ACTOR))
@@ -191,9 +193,10 @@ pub async fn register_version(
         route.versions.insert(req.version.clone(), loaded.clone());
         st.publish(table);
     }
-    if let Ok(mut f) = st.load_failures.lock() {
-        f.remove(&(model.clone(), req.version.clone()));
-    }
+    st.load_failures
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(&(model.clone(), req.version.clone()));
     let status = if registered == Registered::Created {
         StatusCode::CREATED
     } else {
@@ -291,7 +294,11 @@ pub async fn list_models(State(st): State<Arc<AppState>>, headers: HeaderMap) ->
         Ok(x) => x,
         Err(e) => return state_error(e),
     };
-    let failures = st.load_failures.lock().map(|f| f.clone()).unwrap_or_default();
+    let failures = st
+        .load_failures
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     let table = st.routes.load();
     let mut models: Vec<ModelEntry> = Vec::new();
     let mut names: Vec<&String> = versions.iter().map(|v| &v.model).collect();

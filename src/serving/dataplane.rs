@@ -50,8 +50,9 @@ fn lookup(st: &AppState, model: &str, version: Option<&str>) -> Result<Arc<Loade
             let failed = st
                 .load_failures
                 .lock()
-                .ok()
-                .and_then(|f| f.get(&(model.to_string(), v.to_string())).cloned());
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&(model.to_string(), v.to_string()))
+                .cloned();
             match failed {
                 Some(why) => api_error(
                     StatusCode::SERVICE_UNAVAILABLE,

@@ -135,12 +135,13 @@ pub async fn serve(
     };
     let data_dir = config.data_dir.clone();
     let http = http_client();
-    let (store, table, failures) = {
+    let (store, table, failures, blob_dir) = {
         let http = http.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {
             let store = Store::open(&data_dir)?;
             let (table, failures) = restore(&store, &http)?;
-            Ok((store, table, failures))
+            let blob_dir = store.blob_dir().to_path_buf();
+            Ok((store, table, failures, blob_dir))
         })
         .await
         .map_err(|e| Error::State(format!("startup task failed: {e}")))??
@@ -173,6 +174,8 @@ pub async fn serve(
         rollouts: Default::default(),
         shadow_tx,
         load_failures: Mutex::new(failures),
+        load_permit: Arc::new(tokio::sync::Semaphore::new(1)),
+        blob_dir,
     });
     state.publish(table);
     // Evidence of a step interrupted by a restart is rebuilt from the logs before serving.

@@ -43,6 +43,8 @@ pub struct ServeConfig {
     pub inference_threads: usize,
     /// How often the rollout controller evaluates guards and step timers.
     pub controller_tick: Duration,
+    /// Longest time a model may take to load on deploy.
+    pub load_timeout: Duration,
 }
 
 impl ServeConfig {
@@ -66,6 +68,7 @@ impl ServeConfig {
             default_upstream_timeout: Duration::from_secs(30),
             inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             controller_tick: Duration::from_secs(1),
+            load_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -202,6 +205,10 @@ pub struct AppState {
     pub shadow_tx: tokio::sync::mpsc::Sender<ShadowJob>,
     /// Versions that are registered but failed to load at start, with the reason.
     pub load_failures: Mutex<LoadFailures>,
+    /// One model load at a time (see `load_isolated`).
+    pub load_permit: Arc<tokio::sync::Semaphore>,
+    /// The store's blob directory (blobs are read without holding the store).
+    pub blob_dir: PathBuf,
 }
 
 impl AppState {
@@ -213,7 +220,9 @@ impl AppState {
     ) -> Result<T> {
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            let mut guard = store.lock().map_err(|_| Error::State("store lock poisoned".into()))?;
+            // A panic while the store was held rolled its transaction back (rusqlite's
+            // Transaction drops as a rollback): the connection is usable, take it back.
+            let mut guard = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             f(&mut guard)
         })
         .await
@@ -320,14 +329,29 @@ pub fn http_client() -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
-/// Load one registered version (ONNX: from its blob; upstream: no I/O here).
-pub fn load_version(store: &Store, http: &reqwest::Client, rec: &VersionRecord) -> Result<LoadedVersion> {
+/// Load one registered version: ONNX from `onnx` (the blob's bytes), upstream with no I/O.
+/// A panic inside the ONNX loader (tract asserts on some malformed or oversized graphs) is
+/// caught here and reported as a model error: it never unwinds through shared state.
+pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, http: &reqwest::Client) -> Result<LoadedVersion> {
     match &rec.source {
-        VersionSource::Onnx { blob_sha256 } => {
+        VersionSource::Onnx { .. } => {
             #[cfg(feature = "onnx")]
             {
-                let bytes = store.read_blob(blob_sha256)?;
-                let model = super::runtime::onnx::OnnxModel::load(&bytes)?;
+                let bytes = onnx.ok_or_else(|| Error::State("ONNX version loaded without its blob".into()))?;
+                let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    super::runtime::onnx::OnnxModel::load(bytes)
+                }));
+                let model = match loaded {
+                    Ok(m) => m?,
+                    Err(panic) => {
+                        let why = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "unknown reason".into());
+                        return Err(Error::Model(format!("the ONNX loader failed on this model: {why}")));
+                    }
+                };
                 Ok(LoadedVersion {
                     model: rec.model.clone(),
                     version: rec.version.clone(),
@@ -339,7 +363,7 @@ pub fn load_version(store: &Store, http: &reqwest::Client, rec: &VersionRecord) 
             }
             #[cfg(not(feature = "onnx"))]
             {
-                let _ = (store, blob_sha256);
+                let _ = onnx;
                 Err(Error::Model("this mlctl was built without the onnx feature".into()))
             }
         }
@@ -361,6 +385,41 @@ pub fn load_version(store: &Store, http: &reqwest::Client, rec: &VersionRecord) 
     }
 }
 
+/// Read a version's blob (if any) and load it, off the store and admin locks, on the
+/// blocking pool, one load at a time, within `--load-timeout`. A load that runs past the
+/// timeout fails its deploy; the thread finishes in the background and the next load
+/// waits for it (at most the same timeout).
+pub async fn load_isolated(st: &AppState, rec: VersionRecord) -> Result<LoadedVersion> {
+    let budget = st.config.load_timeout;
+    let too_slow = || {
+        Error::Model(format!(
+            "loading the model took longer than --load-timeout ({} s)",
+            budget.as_secs_f64()
+        ))
+    };
+    let started = std::time::Instant::now();
+    let permit = tokio::time::timeout(budget, st.load_permit.clone().acquire_owned())
+        .await
+        .map_err(|_| Error::Model("another model is still loading; try again later".into()))?
+        .map_err(|_| Error::State("gateway is shutting down".into()))?;
+    let blob_dir = st.blob_dir.clone();
+    let http = st.http.clone();
+    let job = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let bytes = match &rec.source {
+            VersionSource::Onnx { blob_sha256 } => Some(crate::store::read_blob_at(&blob_dir, blob_sha256)?),
+            VersionSource::Upstream { .. } => None,
+        };
+        load_version(&rec, bytes.as_deref(), &http)
+    });
+    let left = budget.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, job).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(Error::State(format!("model load task failed: {e}"))),
+        Err(_) => Err(too_slow()),
+    }
+}
+
 /// Versions that failed to load, by (model, version), with the reason.
 pub type LoadFailures = BTreeMap<(String, String), String>;
 
@@ -375,7 +434,13 @@ pub fn restore(store: &Store, http: &reqwest::Client) -> Result<(RouteTable, Loa
         let entry = table.models.entry(rec.model.clone()).or_insert_with(|| {
             ModelRoute::new(deployments.get(&rec.model).map(|d| d.salt.clone()).unwrap_or_default())
         });
-        match load_version(store, http, &rec) {
+        let loaded = match &rec.source {
+            VersionSource::Onnx { blob_sha256 } => store
+                .read_blob(blob_sha256)
+                .and_then(|b| load_version(&rec, Some(&b), http)),
+            VersionSource::Upstream { .. } => load_version(&rec, None, http),
+        };
+        match loaded {
             Ok(v) => {
                 entry.versions.insert(rec.version.clone(), Arc::new(v));
             }

@@ -194,6 +194,30 @@ pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Read blob `sha256` from `blobs` and check its content hash.
+pub fn read_blob_at(blobs: &Path, sha256: &str) -> Result<Vec<u8>> {
+    if !is_sha256(sha256) {
+        return Err(Error::Usage(format!(
+            "blob id {sha256:?} is not a sha256 (64 hex digits)"
+        )));
+    }
+    let path = blobs.join(sha256);
+    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if actual != sha256 {
+        return Err(Error::State(format!(
+            "{}: content hash is {actual}, blob is corrupted",
+            path.display()
+        )));
+    }
+    Ok(bytes)
+}
+
+/// 64 hex digits.
+pub fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// Options that create files readable by the user only (0600), whatever the umask.
 pub fn private_file() -> std::fs::OpenOptions {
     #[allow(unused_mut)]
@@ -264,19 +288,13 @@ impl Store {
 
     /// Read a blob back, verifying its hash (a corrupted blob is an error, not a model).
     pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::State(format!("blob id {sha256:?} is not a sha256")));
-        }
-        let path = self.blob_path(sha256);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let actual = hex::encode(Sha256::digest(&bytes));
-        if actual != sha256 {
-            return Err(Error::State(format!(
-                "{}: content hash is {actual}, blob is corrupted",
-                path.display()
-            )));
-        }
-        Ok(bytes)
+        read_blob_at(&self.blobs, sha256)
+    }
+
+    /// The blob directory: blobs are immutable and content-addressed, so they may be read
+    /// (`read_blob_at`) without holding the store.
+    pub fn blob_dir(&self) -> &Path {
+        &self.blobs
     }
 
     /// Register `model`/`version`; re-registering the same source is a no-op, a

@@ -2,6 +2,8 @@
 //! temporary data dir, stopped (SIGTERM, then kill) when dropped.
 #![allow(dead_code)]
 
+pub mod onnx_gen;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -61,6 +61,7 @@ impl OnnxModel {
         if proto.graph.as_ref().is_none_or(|g| g.node.is_empty()) {
             return Err(Error::Model("not an ONNX model (no graph nodes)".into()));
         }
+        onnx_rewrite::check_sizes(&proto)?;
         let log = onnx_rewrite::rewrite(&mut proto)?;
         onnx_rewrite::check_supported(&proto, &|op| framework.op_register.0.contains_key(op))?;
         let mut model = framework

@@ -342,3 +342,73 @@ pub fn check_supported(model: &ModelProto, known: &dyn Fn(&str) -> bool) -> Resu
     }
     Ok(())
 }
+
+/// Most elements a tensor made from a constant shape may have (2²⁸: 1 GiB of floats).
+pub const MAX_CONST_ELEMENTS: u128 = 1 << 28;
+
+/// Refuse, before tract allocates anything, graphs that ask for a tensor larger than
+/// `MAX_CONST_ELEMENTS` from a constant shape (`ConstantOfShape`, `Expand`, `Reshape`… of an
+/// initializer or `Constant` node) or that declare such an initializer: a model file of a
+/// few bytes must not make the gateway allocate terabytes.
+pub fn check_sizes(model: &ModelProto) -> Result<()> {
+    let Some(graph) = &model.graph else {
+        return Ok(());
+    };
+    let elements = |dims: &[i64]| dims.iter().try_fold(1u128, |acc, &d| acc.checked_mul(d.max(0) as u128));
+    let too_big = |what: String, n: Option<u128>| {
+        Error::Model(format!(
+            "{what} would hold {} elements; the limit is {MAX_CONST_ELEMENTS}",
+            n.map_or_else(|| "more than 2^128".to_string(), |n| n.to_string())
+        ))
+    };
+    for t in &graph.initializer {
+        let n = elements(&t.dims);
+        if n.is_none_or(|n| n > MAX_CONST_ELEMENTS) {
+            return Err(too_big(format!("initializer '{}'", t.name), n));
+        }
+    }
+    // Constant int64 vectors by name: initializers and `Constant` nodes' `value`.
+    let mut consts: std::collections::HashMap<&str, Vec<i64>> = std::collections::HashMap::new();
+    for t in &graph.initializer {
+        if let Some(v) = int64_values(t) {
+            consts.insert(&t.name, v);
+        }
+    }
+    for n in graph.node.iter().filter(|n| n.op_type == "Constant") {
+        if let (Some(out), Some(t)) = (n.output.first(), n.attribute.iter().find_map(|a| a.t.as_ref()))
+            && let Some(v) = int64_values(t)
+        {
+            consts.insert(out, v);
+        }
+    }
+    for n in &graph.node {
+        let shape_input = match n.op_type.as_str() {
+            "ConstantOfShape" => n.input.first(),
+            "Expand" | "Reshape" => n.input.get(1),
+            _ => None,
+        };
+        if let Some(shape) = shape_input.and_then(|i| consts.get(i.as_str())) {
+            let n_el = elements(shape);
+            if n_el.is_none_or(|x| x > MAX_CONST_ELEMENTS) {
+                return Err(too_big(format!("node '{}' ({} of {shape:?})", n.name, n.op_type), n_el));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The values of an INT64 tensor (from `int64_data` or little-endian `raw_data`).
+fn int64_values(t: &TensorProto) -> Option<Vec<i64>> {
+    if t.data_type != PbDataType::Int64 as i32 {
+        return None;
+    }
+    if !t.int64_data.is_empty() {
+        return Some(t.int64_data.clone());
+    }
+    (t.raw_data.len() % 8 == 0).then(|| {
+        t.raw_data
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+            .collect()
+    })
+}
