@@ -405,7 +405,7 @@ fn int64_values(t: &TensorProto) -> Option<Vec<i64>> {
     if !t.int64_data.is_empty() {
         return Some(t.int64_data.clone());
     }
-    (t.raw_data.len() % 8 == 0).then(|| {
+    t.raw_data.len().is_multiple_of(8).then(|| {
         t.raw_data
             .chunks_exact(8)
             .map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
