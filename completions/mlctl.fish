@@ -62,6 +62,8 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-connections -d
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l idle-timeout -d 'Longest wait for a request\'s headers, on a new or a kept-alive connection; idle and half-sent connections are closed after it' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l body-timeout -d 'Longest time to receive a request body (408 after it)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l load-timeout -d 'Longest time a model may take to load on deploy (the deploy fails past it; the gateway and rollbacks never wait for a load)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-response -d 'Largest answer read from an upstream V2 server (502 past it)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-inflight-bytes -d 'Inference request bytes served at once; past it, 503 with Retry-After (each JSON byte costs ~20 in memory while it is parsed)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

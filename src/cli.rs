@@ -134,6 +134,13 @@ pub struct ServeArgs {
     /// gateway and rollbacks never wait for a load).
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub load_timeout: std::time::Duration,
+    /// Largest answer read from an upstream V2 server (502 past it).
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub max_response: usize,
+    /// Inference request bytes served at once; past it, 503 with Retry-After (each JSON
+    /// byte costs ~20 in memory while it is parsed).
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub max_inflight_bytes: usize,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -32,7 +32,11 @@ fn closed_within(conn: &mut TcpStream, within: Duration) -> bool {
 
 /// Send raw bytes, then read the whole answer (the server closes after it).
 fn raw_exchange(s: &Server, request: &[u8]) -> String {
-    let mut c = TcpStream::connect(addr(s)).unwrap();
+    raw_to(&addr(s), request)
+}
+
+fn raw_to(addr: &str, request: &[u8]) -> String {
+    let mut c = TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     // Write everything before reading, as urllib does; a server that closed early breaks
     // this write or the read below.
@@ -358,4 +362,166 @@ fn a_slow_model_load_fails_its_deploy_only_and_rollback_works_meanwhile() {
     let err = String::from_utf8_lossy(&loading.join().unwrap()).into_owned();
     assert!(err.contains("--load-timeout"), "{err}");
     s.cli().args(["status", "churn", "-o", "json"]).assert().success();
+}
+
+fn post_json(s: &Server, path: &str, body: &str, extra_headers: &str) -> String {
+    raw_exchange(
+        s,
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    )
+}
+
+#[test]
+fn repeated_outputs_and_oversized_ids_are_refused_without_growing_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    deploy(&s, "churn", "1", "churn_lr");
+    // 10 000 rows, the same output asked 1000 times: once made a 390 MB answer.
+    let rows: Vec<String> = (0..10_000).map(|_| "1.2,55.0,-0.9,530.0".to_string()).collect();
+    let outputs: Vec<&str> = (0..1000).map(|_| r#"{"name":"probabilities"}"#).collect();
+    let body = format!(
+        r#"{{"inputs":[{{"name":"input","shape":[10000,4],"datatype":"FP32","data":[{}]}}],"outputs":[{}]}}"#,
+        rows.join(","),
+        outputs.join(",")
+    );
+    let answer = post_json(&s, "/v2/models/churn/infer", &body, "");
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "{}",
+        &answer[..200.min(answer.len())]
+    );
+    assert!(answer.contains("requested more than once"), "{answer}");
+    let long = "k".repeat(300);
+    let answer = post_json(&s, "/v2/models/churn/infer", BODY, &format!("x-mlctl-key: {long}\r\n"));
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("routing key"),
+        "{answer}"
+    );
+    let answer = post_json(&s, "/v2/models/churn/infer", BODY, &format!("x-request-id: {long}\r\n"));
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("x-request-id"),
+        "{answer}"
+    );
+    let with_id = BODY.replacen('{', &format!("{{\"id\":\"{long}\","), 1);
+    let answer = post_json(&s, "/v2/models/churn/infer", &with_id, "");
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("request id"),
+        "{answer}"
+    );
+    let rss = common::peak_rss_mib(s.child.id()).unwrap_or(0.0);
+    assert!(rss < 400.0, "peak RSS {rss:.0} MiB");
+}
+
+#[test]
+fn a_huge_upstream_answer_is_refused_with_502_and_never_buffered_whole() {
+    let bad = common::start_bad_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--max-response", "4MiB"]);
+    s.cli()
+        .args(["deploy", "huge", "--version", "1", "--upstream", &bad])
+        .assert()
+        .success();
+    let before = common::peak_rss_mib(s.child.id()).unwrap_or(0.0);
+    for _ in 0..3 {
+        let answer = post_json(&s, "/v2/models/huge/infer", BODY, "");
+        assert!(
+            answer.starts_with("HTTP/1.1 502"),
+            "{}",
+            &answer[..200.min(answer.len())]
+        );
+        assert!(answer.contains("--max-response"), "{answer}");
+    }
+    let after = common::peak_rss_mib(s.child.id()).unwrap_or(0.0);
+    assert!(
+        after - before < 64.0,
+        "peak RSS grew from {before:.0} to {after:.0} MiB"
+    );
+    // Nothing of it was logged either.
+    let logs = std::fs::read_dir(dir.path().join("logs")).unwrap();
+    let total: u64 = logs.map(|e| e.unwrap().metadata().unwrap().len()).sum();
+    assert!(total < 1 << 20, "logs hold {total} bytes");
+}
+
+#[test]
+fn past_the_in_flight_byte_budget_requests_get_503_with_retry_after() {
+    let bad = common::start_bad_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--max-inflight-bytes", "1MiB", "--max-body", "1MiB"]);
+    s.cli()
+        .args([
+            "deploy",
+            "slow",
+            "--version",
+            "1",
+            "--upstream",
+            &bad,
+            "--timeout",
+            "2s",
+        ])
+        .assert()
+        .success();
+    let pad = " ".repeat(700 << 10);
+    let big = format!("{BODY}{pad}");
+    let first = {
+        let (a, req) = (
+            addr(&s),
+            format!(
+                "POST /v2/models/slow/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{big}",
+                big.len()
+            ),
+        );
+        std::thread::spawn(move || raw_to(&a, req.as_bytes()))
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let answer = post_json(&s, "/v2/models/slow/infer", &big, "");
+    assert!(
+        answer.starts_with("HTTP/1.1 503"),
+        "{}",
+        &answer[..200.min(answer.len())]
+    );
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"));
+    assert!(answer.contains("--max-inflight-bytes"));
+    // Small requests still fit beside the big one.
+    let small = post_json(&s, "/v2/models/nothing/infer", BODY, "");
+    assert!(small.starts_with("HTTP/1.1 404"), "{small}");
+    let first = first.join().unwrap();
+    assert!(
+        first.starts_with("HTTP/1.1 504"),
+        "the first one ran (and the slow upstream timed out): {first}"
+    );
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn answers_too_large_to_log_are_logged_without_their_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--log-flush", "10ms"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let rows: Vec<&str> = (0..40_000).map(|_| "1.2,55.0,-0.9,530.0").collect();
+    let body = format!(
+        r#"{{"id":"big","inputs":[{{"name":"input","shape":[40000,4],"datatype":"FP32","data":[{}]}}]}}"#,
+        rows.join(",")
+    );
+    let answer = post_json(&s, "/v2/models/churn/infer", &body, "");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{}",
+        &answer[..200.min(answer.len())]
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let log = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with("predictions-"))
+        .unwrap();
+    let text = std::fs::read_to_string(log).unwrap();
+    let rec: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(rec["request_id"], "big");
+    assert_eq!(rec["outputs_omitted"], true);
+    assert!(rec["outputs"].is_null());
+    assert!(text.len() < 10_000, "the record is small: {} bytes", text.len());
 }

@@ -44,6 +44,8 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         token: token(args, g)?,
         body_timeout: args.body_timeout,
         load_timeout: args.load_timeout,
+        max_response: args.max_response,
+        max_inflight_bytes: args.max_inflight_bytes,
         conn_limits: ConnLimits {
             max_connections: args.max_connections.max(1),
             headroom: 64,

@@ -107,6 +107,27 @@ struct RequestIndex {
     order: VecDeque<String>,
 }
 
+impl RequestIndex {
+    /// Remember `id` (a repeated id replaces its entry and keeps its place), forgetting the
+    /// oldest ids beyond `cap`: memory is O(cap) whatever clients send.
+    fn insert(&mut self, id: &str, entry: IndexEntry, cap: usize) {
+        if let Some(e) = self.map.get_mut(id) {
+            *e = entry;
+            return;
+        }
+        while self.map.len() >= cap.max(1) {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        self.order.push_back(id.to_string());
+        self.map.insert(id.to_string(), entry);
+    }
+}
+
 /// The window of `version`, created on first use (no allocation on the hot path after).
 fn arm<'a>(w: &'a mut ModelWindow, version: &str) -> &'a mut ArmWindow {
     if !w.arms.contains_key(version) {
@@ -157,22 +178,16 @@ impl RolloutStats {
         self.with_window(model, step_id, |w| arm(w, version).count(ok, latency_us, scores));
         // Request ids are only remembered when an outcome guard needs to join them.
         let Some(request_id) = request_id else { return };
-        let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        if idx.map.len() >= INDEX_CAP
-            && let Some(old) = idx.order.pop_front()
-        {
-            idx.map.remove(&old);
-        }
-        idx.order.push_back(request_id.to_string());
-        idx.map.insert(
-            request_id.to_string(),
-            IndexEntry {
-                model: model.into(),
-                version: version.into(),
-                step_id,
-                totals: Vec::new(),
-            },
-        );
+        let entry = IndexEntry {
+            model: model.into(),
+            version: version.into(),
+            step_id,
+            totals: Vec::new(),
+        };
+        self.index
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(request_id, entry, INDEX_CAP);
     }
 
     /// A mirrored request answered by the shadow `version`; `agreed` is None when the
@@ -255,5 +270,33 @@ impl RolloutStats {
                 ..Default::default()
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> IndexEntry {
+        IndexEntry {
+            model: "m".into(),
+            version: "1".into(),
+            step_id: 1,
+            totals: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_request_index_stays_within_its_cap_whatever_ids_arrive() {
+        let mut idx = RequestIndex::default();
+        for round in 0..50 {
+            for i in 0..20 {
+                // repeated ids (the same 20 every round) and fresh ones
+                idx.insert(&format!("same-{i}"), entry(), 100);
+                idx.insert(&format!("fresh-{round}-{i}"), entry(), 100);
+            }
+            assert!(idx.map.len() <= 100 && idx.order.len() == idx.map.len());
+        }
+        assert!(idx.map.contains_key("fresh-49-19"), "the newest are kept");
     }
 }

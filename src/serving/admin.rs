@@ -372,6 +372,13 @@ fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, 
     if o.request_id.as_deref().unwrap_or("").is_empty() && o.key.as_deref().unwrap_or("").is_empty() {
         return Err(format!("outcome [{i}]: needs request_id or key"));
     }
+    let long = |v: &Option<String>| v.as_ref().is_some_and(|s| s.len() > crate::wire::v2::MAX_ID_LEN);
+    if long(&o.request_id) || long(&o.key) {
+        return Err(format!(
+            "outcome [{i}]: request_id and key are at most {} bytes",
+            crate::wire::v2::MAX_ID_LEN
+        ));
+    }
     if o.metric.is_empty() || o.metric.len() > 128 {
         return Err(format!("outcome [{i}]: metric must be 1-128 characters"));
     }

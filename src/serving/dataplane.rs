@@ -18,7 +18,7 @@ use super::runtime::upstream::UpstreamError;
 use super::runtime::{LoadedVersion, Runtime};
 use super::state::{AppState, ShadowJob};
 use crate::rollout::scores::scores;
-use crate::wire::log::{PredictionRecord, day_of, timestamp};
+use crate::wire::log::{PredictionRecord, day_of, loggable, timestamp};
 use crate::wire::v2::{self, HEADER_CONTENT_LENGTH};
 use crate::wire::{KEY_HEADER, REQUEST_ID_HEADER, VARIANT_HEADER};
 
@@ -206,6 +206,27 @@ async fn infer_core(
         }
         None => None,
     };
+    // Charge the request's size (declared, else the largest allowed) against the in-flight
+    // budget for as long as it is served.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(st.config.max_body)
+        .min(st.config.max_body);
+    let Ok(_inflight) = st
+        .inflight_kib
+        .clone()
+        .try_acquire_many_owned(declared.div_ceil(1024).max(1) as u32)
+    else {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway is at its in-flight request limit (--max-inflight-bytes); retry shortly",
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return reject(body, r).await;
+    };
     let raw = match read_body(
         &headers,
         body,
@@ -238,7 +259,19 @@ async fn infer_core(
                 .map(str::to_string)
         })
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 12]>()));
+    if request_id.len() > v2::MAX_ID_LEN {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("x-request-id is {} bytes; at most {}", request_id.len(), v2::MAX_ID_LEN),
+        );
+    }
     let explicit_key = router::explicit_key(headers.get(KEY_HEADER).and_then(|v| v.to_str().ok()), &req.parameters);
+    if let Some(k) = explicit_key.as_ref().filter(|k| k.len() > v2::MAX_ID_LEN) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("routing key is {} bytes; at most {}", k.len(), v2::MAX_ID_LEN),
+        );
+    }
     let key = explicit_key
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
@@ -265,7 +298,8 @@ async fn infer_core(
     let requested = req.outputs.clone();
     let binary_default = req.binary_output_default;
     let logged_inputs = (st.config.log_inputs > 0.0 && rand::random::<f64>() < st.config.log_inputs)
-        .then(|| serde_json::Value::Array(req.inputs.iter().map(v2::output_json).collect()));
+        .then(|| loggable(&req.inputs))
+        .flatten();
 
     let in_flight = st.metrics.track_in_flight();
     let answer = run_version(&st.infer_permits, &target, req, raw, header_len.as_deref()).await;
@@ -275,7 +309,7 @@ async fn infer_core(
     let (mut response, status, outputs, err_msg) = match answer {
         Answer::Ok(resp) => match v2::encode_response(&resp, &requested, binary_default) {
             Ok(enc) => {
-                let outputs = serde_json::Value::Array(resp.outputs.iter().map(v2::output_json).collect());
+                let outputs = loggable(&resp.outputs);
                 let mut r = Response::new(Body::from(enc.body));
                 let h = r.headers_mut();
                 match enc.header_len {
@@ -291,16 +325,16 @@ async fn infer_core(
                     }
                 }
                 primary_outputs = Some(resp.outputs);
-                (r, StatusCode::OK, outputs, None)
+                (r, StatusCode::OK, Some(outputs), None)
             }
             Err(e) => (
                 error(StatusCode::BAD_REQUEST, e.0.clone()),
                 StatusCode::BAD_REQUEST,
-                serde_json::Value::Null,
+                None,
                 Some(e.0),
             ),
         },
-        Answer::Failed(status, msg) => (error(status, msg.clone()), status, serde_json::Value::Null, Some(msg)),
+        Answer::Failed(status, msg) => (error(status, msg.clone()), status, None, Some(msg)),
     };
     if let Ok(v) = HeaderValue::from_str(&target.version) {
         response.headers_mut().insert(VARIANT_HEADER, v);
@@ -372,7 +406,9 @@ async fn infer_core(
         bucket,
         latency_us: latency.as_micros() as u64,
         status: status.as_u16(),
-        outputs,
+        // Some(None): answered, but too large to log.
+        outputs_omitted: matches!(outputs, Some(None)),
+        outputs: outputs.flatten().unwrap_or(serde_json::Value::Null),
         inputs: logged_inputs,
         error: err_msg.as_deref().map(Into::into),
     };

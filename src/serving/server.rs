@@ -17,7 +17,7 @@ use axum::routing::{get, post, put};
 use super::listener::{self, Overflow};
 use super::log::LogSink;
 use super::metrics::Metrics;
-use super::state::{AppState, SHADOW_QUEUE, ServeConfig, http_client, restore};
+use super::state::{AppState, LoadContext, SHADOW_QUEUE, ServeConfig, http_client, restore};
 use super::{admin, dataplane, http};
 use crate::error::{Error, Result};
 use crate::rollout::replay::{ActiveStep, replay};
@@ -136,10 +136,13 @@ pub async fn serve(
     let data_dir = config.data_dir.clone();
     let http = http_client();
     let (store, table, failures, blob_dir) = {
-        let http = http.clone();
+        let ctx = LoadContext {
+            http: http.clone(),
+            max_response: config.max_response,
+        };
         tokio::task::spawn_blocking(move || -> Result<_> {
             let store = Store::open(&data_dir)?;
-            let (table, failures) = restore(&store, &http)?;
+            let (table, failures) = restore(&store, &ctx)?;
             let blob_dir = store.blob_dir().to_path_buf();
             Ok((store, table, failures, blob_dir))
         })
@@ -158,6 +161,8 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
     let permits = config.inference_threads.max(1);
+    // The in-flight budget must fit at least one largest request.
+    let inflight_kib = config.max_inflight_bytes.max(config.max_body).div_ceil(1024);
     let tick = config.controller_tick;
     let (shadow_tx, shadow_rx) = tokio::sync::mpsc::channel(SHADOW_QUEUE);
     let state = Arc::new(AppState {
@@ -175,6 +180,7 @@ pub async fn serve(
         shadow_tx,
         load_failures: Mutex::new(failures),
         load_permit: Arc::new(tokio::sync::Semaphore::new(1)),
+        inflight_kib: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
         blob_dir,
     });
     state.publish(table);

@@ -9,8 +9,7 @@ use std::time::Instant;
 use super::infer::{Answer, run_version};
 use super::state::{AppState, ShadowJob};
 use crate::rollout::scores::{compare, scores};
-use crate::wire::log::{PredictionRecord, day_of, timestamp};
-use crate::wire::v2::output_json;
+use crate::wire::log::{PredictionRecord, day_of, loggable, timestamp};
 
 /// Consume the mirror queue until the gateway stops.
 pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<ShadowJob>) {
@@ -31,12 +30,8 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
         };
         let latency_us = started.elapsed().as_micros() as u64;
         let (status, outputs, err) = match &answer {
-            Ok(outs) => (
-                200u16,
-                serde_json::Value::Array(outs.iter().map(output_json).collect()),
-                None,
-            ),
-            Err((s, m)) => (*s, serde_json::Value::Null, Some(m.clone())),
+            Ok(outs) => (200u16, loggable(outs), None),
+            Err((s, m)) => (*s, Some(serde_json::Value::Null), Some(m.clone())),
         };
         let (agreed, delta, shadow_scores) = match &answer {
             Ok(outs) => {
@@ -66,7 +61,8 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
             bucket: job.bucket,
             latency_us,
             status,
-            outputs,
+            outputs_omitted: outputs.is_none(),
+            outputs: outputs.unwrap_or(serde_json::Value::Null),
             inputs: None,
             error: err.as_deref().map(Into::into),
         };

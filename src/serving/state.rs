@@ -45,6 +45,10 @@ pub struct ServeConfig {
     pub controller_tick: Duration,
     /// Longest time a model may take to load on deploy.
     pub load_timeout: Duration,
+    /// Largest upstream answer read (502 past it).
+    pub max_response: usize,
+    /// Request bytes being served at once (503 past it).
+    pub max_inflight_bytes: usize,
 }
 
 impl ServeConfig {
@@ -69,6 +73,8 @@ impl ServeConfig {
             inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             controller_tick: Duration::from_secs(1),
             load_timeout: Duration::from_secs(60),
+            max_response: 64 << 20,
+            max_inflight_bytes: 256 << 20,
         }
     }
 }
@@ -205,6 +211,8 @@ pub struct AppState {
     pub shadow_tx: tokio::sync::mpsc::Sender<ShadowJob>,
     /// Versions that are registered but failed to load at start, with the reason.
     pub load_failures: Mutex<LoadFailures>,
+    /// Request bytes in flight on the data plane, in KiB (`--max-inflight-bytes`).
+    pub inflight_kib: Arc<tokio::sync::Semaphore>,
     /// One model load at a time (see `load_isolated`).
     pub load_permit: Arc<tokio::sync::Semaphore>,
     /// The store's blob directory (blobs are read without holding the store).
@@ -254,6 +262,15 @@ impl AppState {
             }
         }
         self.routes.store(Arc::new(table));
+    }
+}
+
+impl AppState {
+    pub fn load_context(&self) -> LoadContext {
+        LoadContext {
+            http: self.http.clone(),
+            max_response: self.config.max_response,
+        }
     }
 }
 
@@ -332,7 +349,15 @@ pub fn http_client() -> reqwest::Client {
 /// Load one registered version: ONNX from `onnx` (the blob's bytes), upstream with no I/O.
 /// A panic inside the ONNX loader (tract asserts on some malformed or oversized graphs) is
 /// caught here and reported as a model error: it never unwinds through shared state.
-pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, http: &reqwest::Client) -> Result<LoadedVersion> {
+/// What loading a version needs besides its record: the shared HTTP client and the
+/// largest upstream answer accepted.
+#[derive(Clone)]
+pub struct LoadContext {
+    pub http: reqwest::Client,
+    pub max_response: usize,
+}
+
+pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext) -> Result<LoadedVersion> {
     match &rec.source {
         VersionSource::Onnx { .. } => {
             #[cfg(feature = "onnx")]
@@ -372,11 +397,10 @@ pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, http: &reqwest::Cl
             Ok(LoadedVersion {
                 model: rec.model.clone(),
                 version: rec.version.clone(),
-                runtime: Runtime::Upstream(UpstreamModel::new(
-                    http.clone(),
-                    model_url,
-                    Duration::from_millis((*timeout_ms).max(1)),
-                )),
+                runtime: Runtime::Upstream(
+                    UpstreamModel::new(ctx.http.clone(), model_url, Duration::from_millis((*timeout_ms).max(1)))
+                        .with_max_response(ctx.max_response),
+                ),
                 inputs: vec![],
                 outputs: vec![],
                 notes: vec![],
@@ -403,14 +427,14 @@ pub async fn load_isolated(st: &AppState, rec: VersionRecord) -> Result<LoadedVe
         .map_err(|_| Error::Model("another model is still loading; try again later".into()))?
         .map_err(|_| Error::State("gateway is shutting down".into()))?;
     let blob_dir = st.blob_dir.clone();
-    let http = st.http.clone();
+    let ctx = st.load_context();
     let job = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let bytes = match &rec.source {
             VersionSource::Onnx { blob_sha256 } => Some(crate::store::read_blob_at(&blob_dir, blob_sha256)?),
             VersionSource::Upstream { .. } => None,
         };
-        load_version(&rec, bytes.as_deref(), &http)
+        load_version(&rec, bytes.as_deref(), &ctx)
     });
     let left = budget.saturating_sub(started.elapsed());
     match tokio::time::timeout(left, job).await {
@@ -425,7 +449,7 @@ pub type LoadFailures = BTreeMap<(String, String), String>;
 
 /// Build the route table from what the store holds: every version loaded, every
 /// deployment's live version routed. Versions that fail to load are reported, not fatal.
-pub fn restore(store: &Store, http: &reqwest::Client) -> Result<(RouteTable, LoadFailures)> {
+pub fn restore(store: &Store, ctx: &LoadContext) -> Result<(RouteTable, LoadFailures)> {
     let mut table = RouteTable::default();
     let mut failures = BTreeMap::new();
     let deployments: HashMap<String, DeploymentRecord> =
@@ -437,8 +461,8 @@ pub fn restore(store: &Store, http: &reqwest::Client) -> Result<(RouteTable, Loa
         let loaded = match &rec.source {
             VersionSource::Onnx { blob_sha256 } => store
                 .read_blob(blob_sha256)
-                .and_then(|b| load_version(&rec, Some(&b), http)),
-            VersionSource::Upstream { .. } => load_version(&rec, None, http),
+                .and_then(|b| load_version(&rec, Some(&b), ctx)),
+            VersionSource::Upstream { .. } => load_version(&rec, None, ctx),
         };
         match loaded {
             Ok(v) => {

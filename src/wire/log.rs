@@ -48,6 +48,23 @@ pub fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// Most tensor elements logged per record for outputs (and for sampled inputs): a
+/// larger answer is logged as `null` with `outputs_omitted`, so one huge response cannot
+/// fill the disk.
+pub const LOG_MAX_ELEMENTS: usize = 100_000;
+
+/// Tensors in V2 JSON form for the log, or `None` when they hold more than
+/// `LOG_MAX_ELEMENTS` elements.
+pub fn loggable(tensors: &[crate::wire::v2::Tensor]) -> Option<serde_json::Value> {
+    let n: usize = tensors.iter().map(|t| t.data.len()).sum();
+    (n <= LOG_MAX_ELEMENTS)
+        .then(|| serde_json::Value::Array(tensors.iter().map(crate::wire::v2::output_json).collect()))
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 /// One line of the prediction log. Borrowed when written (no copies on the request
 /// path), borrowed where possible when read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +92,9 @@ pub struct PredictionRecord<'a> {
     /// The answer's output tensors in V2 JSON form (null when the request failed).
     #[serde(default)]
     pub outputs: serde_json::Value,
+    /// The outputs were too large to log (`LOG_MAX_ELEMENTS`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub outputs_omitted: bool,
     /// The request's input tensors, for the `--log-inputs` share of requests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inputs: Option<serde_json::Value>,
@@ -149,6 +169,7 @@ mod tests {
             latency_us: 812,
             status: 200,
             outputs: serde_json::json!([{"name": "p", "datatype": "FP32", "shape": [1], "data": [0.5]}]),
+            outputs_omitted: false,
             inputs: None,
             error: None,
         };

@@ -218,8 +218,8 @@ pub async fn traffic(
     out
 }
 
-/// A V2-looking upstream whose models misbehave in known ways (`slow`, `garbage`,
-/// `boom`, `picky`); runs on its own thread until the test process ends.
+/// A V2-looking upstream whose models misbehave in known ways (`slow`, `huge`,
+/// `garbage`, `boom`, `picky`); runs on its own thread until the test process ends.
 pub fn start_bad_upstream() -> String {
     use axum::Router;
     use axum::routing::{get, post};
@@ -240,6 +240,11 @@ pub fn start_bad_upstream() -> String {
                         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                         "late"
                     }),
+                )
+                .route(
+                    "/v2/models/huge/infer",
+                    // 100 MB of JSON-looking bytes.
+                    post(|| async { vec![b' '; 100 << 20] }),
                 )
                 .route(
                     "/v2/models/garbage/infer",
@@ -302,4 +307,18 @@ pub async fn admin_get(s: &Server, path: &str) -> serde_json::Value {
 pub async fn events(s: &Server, model: &str) -> Vec<serde_json::Value> {
     let v = admin_get(s, &format!("/admin/v1/models/{model}/events")).await;
     v["events"].as_array().cloned().unwrap_or_default()
+}
+
+/// Peak resident memory (VmHWM) of a process in MiB (Linux).
+pub fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
 }

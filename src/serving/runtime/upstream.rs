@@ -17,6 +17,8 @@ pub struct UpstreamModel {
     /// `<base>/v2/models/<name>[/versions/<v>]`
     pub model_url: String,
     pub timeout: Duration,
+    /// Largest answer read; a bigger one is refused with 502 (never buffered whole).
+    pub max_response: usize,
     client: reqwest::Client,
 }
 
@@ -47,8 +49,36 @@ impl UpstreamModel {
         UpstreamModel {
             model_url,
             timeout,
+            max_response: 64 << 20,
             client,
         }
+    }
+
+    pub fn with_max_response(mut self, bytes: usize) -> Self {
+        self.max_response = bytes;
+        self
+    }
+
+    /// Read an answer's body, at most `limit` bytes (502 past it).
+    async fn body(&self, mut resp: reqwest::Response, limit: usize) -> Result<Bytes, UpstreamError> {
+        let too_big = || UpstreamError {
+            status: 502,
+            message: format!(
+                "upstream {} answered more than {limit} bytes (--max-response)",
+                self.model_url
+            ),
+        };
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(too_big());
+        }
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.map_send_error(e))? {
+            if buf.len() + chunk.len() > limit {
+                return Err(too_big());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
     }
 
     fn map_send_error(&self, e: reqwest::Error) -> UpstreamError {
@@ -85,7 +115,7 @@ impl UpstreamModel {
             .get(HEADER_CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let bytes = resp.bytes().await.map_err(|e| self.map_send_error(e))?;
+        let bytes = self.body(resp, self.max_response).await?;
         if status.is_client_error() {
             let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
@@ -132,7 +162,8 @@ impl UpstreamModel {
                 ),
             });
         }
-        resp.json().await.map_err(|e| UpstreamError {
+        let bytes = self.body(resp, 1 << 20).await?;
+        serde_json::from_slice(&bytes).map_err(|e| UpstreamError {
             status: 502,
             message: format!("upstream {} metadata is not JSON: {e}", self.model_url),
         })

@@ -14,6 +14,10 @@ pub use tensor::{DataType, Tensor, TensorData};
 
 pub const HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
 
+/// Longest request id (the V2 `id`, `x-request-id`) and routing key accepted: they are
+/// echoed in a header and written to every log record.
+pub const MAX_ID_LEN: usize = 256;
+
 /// Wire form of one request input (JSON part).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireInput {
@@ -215,20 +219,25 @@ pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferReque
         )));
     }
     let binary_output_default = param_bool(&wire.parameters, "binary_data_output");
-    let outputs = wire
-        .outputs
-        .unwrap_or_default()
-        .into_iter()
-        .map(|o| {
-            let binary = o
-                .parameters
-                .as_ref()
-                .and_then(|p| p.get("binary_data"))
-                .and_then(Value::as_bool)
-                .unwrap_or(binary_output_default);
-            (o.name, binary)
-        })
-        .collect();
+    let mut outputs: Vec<(String, bool)> = Vec::new();
+    for o in wire.outputs.unwrap_or_default() {
+        // Each output at most once: a repeated name would repeat the tensor in the answer.
+        if outputs.iter().any(|(n, _)| *n == o.name) {
+            return Err(bad(format!("output '{}' is requested more than once", o.name)));
+        }
+        let binary = o
+            .parameters
+            .as_ref()
+            .and_then(|p| p.get("binary_data"))
+            .and_then(Value::as_bool)
+            .unwrap_or(binary_output_default);
+        outputs.push((o.name, binary));
+    }
+    if let Some(id) = &wire.id
+        && id.len() > MAX_ID_LEN
+    {
+        return Err(bad(format!("request id is {} bytes; at most {MAX_ID_LEN}", id.len())));
+    }
     Ok(InferRequest {
         id: wire.id,
         parameters: wire.parameters.unwrap_or_default(),
