@@ -1541,7 +1541,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__serve)
-            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --endpoint --token --data-dir --output --help"
+            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1609,6 +1609,10 @@ _mlctl() {
                     ;;
                 --max-inflight-bytes)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --on-log-failure)
+                    COMPREPLY=($(compgen -W "serve refuse" -- "${cur}"))
                     return 0
                     ;;
                 --endpoint)

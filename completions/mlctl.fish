@@ -64,6 +64,8 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l body-timeout -d 'L
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l load-timeout -d 'Longest time a model may take to load on deploy (the deploy fails past it; the gateway and rollbacks never wait for a load)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-response -d 'Largest answer read from an upstream V2 server (502 past it)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-inflight-bytes -d 'Inference request bytes served at once; past it, 503 with Retry-After (each JSON byte costs ~20 in memory while it is parsed)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l on-log-failure -d 'While the prediction log cannot be written (disk full, unwritable): `serve` keeps answering (ready reports it under `degraded`; lost records are counted in mlctl_log_dropped_total), `refuse` answers inference and ready with 503' -r -f -a "serve\t'Keep answering; records are counted as dropped; ready stays 200 with `degraded`'
+refuse\t'Answer inference with 503 and ready with 503 until the log writes again'"
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -71,7 +73,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -s o -l output -d 'Re
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l require-token-for-inference -d 'Require the bearer token on inference endpoints too'
-complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l version -d 'Version label, e.g. 2 or 2026-11-27' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l onnx -d 'ONNX file to serve in-process' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l upstream -d 'V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL' -r

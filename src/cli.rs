@@ -141,6 +141,11 @@ pub struct ServeArgs {
     /// byte costs ~20 in memory while it is parsed).
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub max_inflight_bytes: usize,
+    /// While the prediction log cannot be written (disk full, unwritable): `serve` keeps
+    /// answering (ready reports it under `degraded`; lost records are counted in
+    /// mlctl_log_dropped_total), `refuse` answers inference and ready with 503.
+    #[arg(long, value_enum, default_value_t = crate::serving::state::LogFailurePolicy::Serve)]
+    pub on_log_failure: crate::serving::state::LogFailurePolicy,
 }
 
 #[derive(Debug, Clone, Args)]

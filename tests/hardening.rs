@@ -525,3 +525,138 @@ fn answers_too_large_to_log_are_logged_without_their_outputs() {
     assert!(rec["outputs"].is_null());
     assert!(text.len() < 10_000, "the record is small: {} bytes", text.len());
 }
+
+/// Today's (UTC) log file name of `kind`.
+fn todays(kind: &str) -> String {
+    format!("{kind}-{}.jsonl", chrono::Utc::now().format("%Y%m%d"))
+}
+
+fn metric(s: &Server, line_start: &str) -> f64 {
+    let answer = raw_exchange(s, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    answer
+        .lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn ready(s: &Server) -> (u16, serde_json::Value) {
+    let answer = raw_exchange(
+        s,
+        b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let status = answer[9..12].parse().unwrap();
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// Point today's log files at /dev/full: every write fails with ENOSPC, as on a full disk.
+#[cfg(unix)]
+fn fill_disk(data: &std::path::Path) -> Vec<std::path::PathBuf> {
+    ["predictions", "outcomes"]
+        .iter()
+        .map(|k| {
+            let p = data.join("logs").join(todays(k));
+            let _ = std::fs::remove_file(&p);
+            std::os::unix::fs::symlink("/dev/full", &p).unwrap();
+            p
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn with_a_full_disk_outcomes_are_refused_not_lost_and_prediction_losses_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--log-flush", "10ms", "--log-fsync", "50ms"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let full = fill_disk(dir.path());
+    let auth = format!("Authorization: Bearer {}\r\n", s.token);
+    let outcome = r#"[{"request_id":"r1","metric":"converted","value":1},{"key":"u2","metric":"converted","value":0}]"#;
+    let answer = post_json(&s, "/v1/outcomes", outcome, &auth);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("outcomes not stored"), "{answer}");
+    for _ in 0..20 {
+        let answer = post_json(&s, "/v2/models/churn/infer", BODY, "");
+        assert!(answer.starts_with("HTTP/1.1 200"), "serving goes on: {answer}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(metric(&s, "mlctl_log_dropped_total{log=\"predictions\"} ") >= 20.0);
+    assert!(metric(&s, "mlctl_log_write_errors_total{log=\"predictions\"} ") >= 1.0);
+    let (st, body) = ready(&s);
+    assert_eq!(st, 200, "{body}");
+    assert!(body["degraded"].as_array().is_some_and(|d| !d.is_empty()), "{body}");
+    // Space is freed: the next records are written and the outcome retry is stored.
+    for p in &full {
+        std::fs::remove_file(p).unwrap();
+    }
+    let answer = post_json(&s, "/v2/models/churn/infer", BODY, "x-request-id: after\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200"));
+    let answer = post_json(&s, "/v1/outcomes", outcome, &auth);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, body) = ready(&s);
+    assert_eq!(body["degraded"], serde_json::json!([]), "{body}");
+    let logs = dir.path().join("logs");
+    let stored = std::fs::read_to_string(logs.join(todays("outcomes"))).unwrap();
+    assert_eq!(stored.lines().count(), 2, "{stored}");
+    let preds = std::fs::read_to_string(logs.join(todays("predictions"))).unwrap();
+    assert!(preds.contains("\"after\""), "{preds}");
+}
+
+#[cfg(unix)]
+#[test]
+fn with_on_log_failure_refuse_inference_and_readiness_answer_503_while_the_log_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--log-flush", "10ms", "--on-log-failure", "refuse"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let full = fill_disk(dir.path());
+    let first = post_json(&s, "/v2/models/churn/infer", BODY, "");
+    assert!(
+        first.starts_with("HTTP/1.1 200"),
+        "the failure is not known yet: {first}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let answer = post_json(&s, "/v2/models/churn/infer", BODY, "");
+    assert!(
+        answer.starts_with("HTTP/1.1 503") && answer.contains("--on-log-failure"),
+        "{answer}"
+    );
+    assert_eq!(ready(&s).0, 503);
+    for p in &full {
+        std::fs::remove_file(p).unwrap();
+    }
+    // Space is back: the writer's probe notices within a sync interval (1 s).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while ready(&s).0 != 200 {
+        assert!(Instant::now() < deadline, "readiness never came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answer = post_json(&s, "/v2/models/churn/infer", BODY, "");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[test]
+fn an_outcome_from_the_future_is_refused_and_ts_does_not_pick_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    let auth = format!("Authorization: Bearer {}\r\n", s.token);
+    let future = r#"{"request_id":"r","metric":"m","value":1,"ts":"9999-12-31T00:00:00Z"}"#;
+    let answer = post_json(&s, "/v1/outcomes", future, &auth);
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("in the future"),
+        "{answer}"
+    );
+    let old = r#"{"request_id":"r","metric":"m","value":1,"ts":"2020-01-01T00:00:00Z"}"#;
+    let answer = post_json(&s, "/v1/outcomes", old, &auth);
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.contains(&todays("outcomes")), "{names:?}");
+    assert!(
+        !names.iter().any(|n| n.contains("2020") || n.contains("9999")),
+        "{names:?}"
+    );
+}

@@ -452,11 +452,14 @@ async fn predictions_and_outcomes_are_logged_and_flushed_on_sigterm() {
             .iter()
             .any(|o| o["metric"] == "revenue" && o["value"] == 12.5 && o["key"] == "user-7")
     );
-    assert!(
-        std::fs::read_dir(&logs)
-            .unwrap()
-            .any(|e| e.unwrap().file_name().to_str().unwrap() == "outcomes-20261127.jsonl")
-    );
+    // An outcome's own `ts` does not choose the file: the day it arrived does.
+    let today = format!("outcomes-{}.jsonl", chrono::Utc::now().format("%Y%m%d"));
+    let names: Vec<String> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("outcomes-"))
+        .collect();
+    assert_eq!(names, vec![today]);
 }
 
 #[tokio::test]

@@ -46,6 +46,7 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         load_timeout: args.load_timeout,
         max_response: args.max_response,
         max_inflight_bytes: args.max_inflight_bytes,
+        on_log_failure: args.on_log_failure,
         conn_limits: ConnLimits {
             max_connections: args.max_connections.max(1),
             headroom: 64,

@@ -352,6 +352,9 @@ pub async fn model_events(State(st): State<Arc<AppState>>, Path(model): Path<Str
     }
 }
 
+/// How far ahead of the gateway's clock an outcome's `ts` may be (clock skew).
+pub const OUTCOME_CLOCK_SKEW_MIN: i64 = 5;
+
 /// One outcome record as posted.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -394,12 +397,18 @@ fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, 
             ));
         }
     };
+    let now = chrono::Utc::now();
     let ts = match &o.ts {
         Some(t) => chrono::DateTime::parse_from_rfc3339(t)
             .map_err(|e| format!("outcome [{i}]: ts {t:?} is not RFC 3339: {e}"))?
             .with_timezone(&chrono::Utc),
-        None => chrono::Utc::now(),
+        None => now,
     };
+    if ts > now + chrono::Duration::minutes(OUTCOME_CLOCK_SKEW_MIN) {
+        return Err(format!(
+            "outcome [{i}]: ts {ts} is in the future (more than {OUTCOME_CLOCK_SKEW_MIN} minutes ahead of the gateway's clock)"
+        ));
+    }
     Ok((
         ts,
         OutcomeRecord {
@@ -455,12 +464,23 @@ pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
         Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
     };
     let n = records.len();
-    for (ts, rec) in records {
-        // Outcomes of requests answered during a rollout step feed its outcome guards.
+    // Stored (written and fsync'd) before acknowledged; the day of the file is the day
+    // they arrived, whatever their `ts` says.
+    let records: Vec<OutcomeRecord> = records.into_iter().map(|(_, r)| r).collect();
+    if let Err(why) = st.outcomes.append_durable(day_of(&chrono::Utc::now()), &records).await {
+        let mut r = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("outcomes not stored: {why}; nothing was accepted, retry later"),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        return r;
+    }
+    // Outcomes of requests answered during a rollout step feed its outcome guards.
+    for rec in &records {
         if let Some(rid) = &rec.request_id {
             st.rollouts.stats.record_outcome(rid, &rec.metric, rec.value);
         }
-        st.outcomes.append(day_of(&ts), &rec).await;
     }
     st.metrics.outcomes.inc_by(n as u64);
     (StatusCode::ACCEPTED, axum::Json(OutcomesAccepted { accepted: n })).into_response()

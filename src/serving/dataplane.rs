@@ -16,7 +16,7 @@ use super::metrics::{RequestLabels, VersionLabels};
 use super::router;
 use super::runtime::upstream::UpstreamError;
 use super::runtime::{LoadedVersion, Runtime};
-use super::state::{AppState, ShadowJob};
+use super::state::{AppState, LogFailurePolicy, ShadowJob};
 use crate::rollout::scores::scores;
 use crate::wire::log::{PredictionRecord, day_of, loggable, timestamp};
 use crate::wire::v2::{self, HEADER_CONTENT_LENGTH};
@@ -35,9 +35,21 @@ pub async fn live() -> Response {
     axum::Json(json!({"live": true})).into_response()
 }
 
-pub async fn ready() -> Response {
-    // The listener is bound only after every registered version was loaded.
-    axum::Json(json!({"ready": true})).into_response()
+/// Ready once listening (every registered version was loaded before the bind). A log that
+/// cannot be written is reported under `degraded`; with `--on-log-failure refuse` a failing
+/// prediction log makes the gateway not ready (503).
+pub async fn ready(State(st): State<Arc<AppState>>) -> Response {
+    let degraded: Vec<String> = [st.prediction_log.failure(), st.outcome_log.failure()]
+        .into_iter()
+        .flatten()
+        .collect();
+    let refusing = st.config.on_log_failure == LogFailurePolicy::Refuse && st.prediction_log.failure().is_some();
+    let status = if refusing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, axum::Json(json!({"ready": !refusing, "degraded": degraded}))).into_response()
 }
 
 fn lookup(st: &AppState, model: &str, version: Option<&str>) -> Result<Arc<LoadedVersion>, ApiError> {
@@ -206,6 +218,15 @@ async fn infer_core(
         }
         None => None,
     };
+    if st.config.on_log_failure == LogFailurePolicy::Refuse
+        && let Some(why) = st.prediction_log.failure()
+    {
+        let msg = format!("the prediction log cannot be written ({why}); refusing (--on-log-failure refuse)");
+        let mut r = error(StatusCode::SERVICE_UNAVAILABLE, msg);
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        return reject(body, r).await;
+    }
     // Charge the request's size (declared, else the largest allowed) against the in-flight
     // budget for as long as it is served.
     let declared = headers

@@ -2,18 +2,27 @@
 //! (names and record types in `wire::log`).
 //!
 //! Records are serialised on the request path and handed to one writer task per log
-//! through a bounded channel (a full channel makes the request wait: records are never
-//! dropped). The writer buffers, flushes at least every `flush` (100 ms) and fsyncs at
-//! least every `fsync` (1 s). Loss window: a crash of the machine (not of mlctl) can lose
-//! at most the last `fsync` interval; a killed mlctl loses at most the last `flush`
-//! interval; a graceful shutdown (SIGINT/SIGTERM) loses nothing.
+//! through a bounded channel (a full channel makes the request wait). The writer buffers,
+//! flushes at least every `flush` (100 ms) and fsyncs at least every `fsync` (1 s). Loss
+//! window: a crash of the machine (not of mlctl) can lose at most the last `fsync`
+//! interval; a killed mlctl loses at most the last `flush` interval; a graceful shutdown
+//! (SIGINT/SIGTERM) loses nothing.
+//!
+//! `append_durable` (outcomes) answers only once its records are written and fsync'd, or
+//! with the error that kept them out. When a write, flush or fsync fails (a full disk, an
+//! unwritable directory) the records since the last good flush are counted as dropped,
+//! the buffer is discarded, the file reopened on the next record, and the log's `LogHealth`
+//! reports the failure (readiness, metrics) until a flush succeeds again.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::wire::log::LogKind;
 
@@ -33,15 +42,67 @@ impl Default for LogPolicy {
     }
 }
 
-struct Line {
-    day: String,
-    bytes: Vec<u8>,
+/// Whether a log is being written, and what failed when it is not.
+#[derive(Debug, Default)]
+pub struct LogHealth {
+    failing: AtomicBool,
+    last_error: Mutex<Option<String>>,
+    /// Failed writes, flushes and fsyncs (`mlctl_log_write_errors_total`).
+    pub write_errors: Counter,
+    /// Records lost to those failures (`mlctl_log_dropped_total`).
+    pub dropped: Counter,
+}
+
+impl LogHealth {
+    /// Report into these counters (shared with the metrics registry).
+    pub fn new(write_errors: Counter, dropped: Counter) -> LogHealth {
+        LogHealth {
+            write_errors,
+            dropped,
+            ..Default::default()
+        }
+    }
+
+    /// The last error while the log is failing; `None` when it writes.
+    pub fn failure(&self) -> Option<String> {
+        if !self.failing.load(Ordering::Acquire) {
+            return None;
+        }
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .or_else(|| Some("write failed".into()))
+    }
+
+    fn failed(&self, what: String, lost: u64) {
+        self.write_errors.inc();
+        self.dropped.inc_by(lost);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(what);
+        self.failing.store(true, Ordering::Release);
+    }
+
+    fn recovered(&self) {
+        self.failing.store(false, Ordering::Release);
+    }
 }
 
 enum Msg {
-    Line(Line),
+    Line {
+        day: String,
+        bytes: Vec<u8>,
+    },
+    /// Write, flush and fsync these lines, then answer.
+    Durable {
+        day: String,
+        lines: Vec<Vec<u8>>,
+        ack: oneshot::Sender<Result<(), String>>,
+    },
     /// Flush, fsync, acknowledge, and stop.
-    Stop(tokio::sync::oneshot::Sender<()>),
+    Stop(oneshot::Sender<()>),
 }
 
 /// Handle for appending to one daily log.
@@ -50,12 +111,26 @@ pub struct LogSink {
     tx: mpsc::Sender<Msg>,
 }
 
+fn line<T: Serialize>(record: &T) -> Option<Vec<u8>> {
+    match serde_json::to_vec(record) {
+        Ok(mut b) => {
+            b.push(b'\n');
+            Some(b)
+        }
+        Err(e) => {
+            tracing::error!("log record could not be serialised: {e}");
+            None
+        }
+    }
+}
+
 impl LogSink {
-    /// Start the writer task for `<dir>/<kind>-YYYYMMDD.jsonl`.
+    /// Start the writer task for `<dir>/<kind>-YYYYMMDD.jsonl`, reporting to `health`.
     pub fn start(
         dir: &Path,
         kind: LogKind,
         policy: LogPolicy,
+        health: std::sync::Arc<LogHealth>,
     ) -> std::io::Result<(LogSink, tokio::task::JoinHandle<()>)> {
         crate::store::private_dir(dir)?;
         let (tx, rx) = mpsc::channel(16_384);
@@ -64,31 +139,36 @@ impl LogSink {
             kind,
             day: String::new(),
             file: None,
+            unflushed: 0,
+            health,
         };
         let handle = tokio::spawn(writer.run(rx, policy));
         Ok((LogSink { tx }, handle))
     }
 
-    /// Append one record (serialised here, written by the writer task).
+    /// Append one record (serialised here, written by the writer task within the flush
+    /// interval).
     pub async fn append<T: Serialize>(&self, day: String, record: &T) {
-        let mut bytes = match serde_json::to_vec(record) {
-            Ok(b) => b,
-            Err(e) => {
-                tracing::error!("log record could not be serialised: {e}");
-                return;
-            }
-        };
-        bytes.push(b'\n');
-        if self.tx.send(Msg::Line(Line { day, bytes })).await.is_err() {
+        let Some(bytes) = line(record) else { return };
+        if self.tx.send(Msg::Line { day, bytes }).await.is_err() {
             tracing::error!("log writer has stopped; record lost");
         }
     }
-}
 
-impl LogSink {
+    /// Append records and return once they are written and fsync'd, or with why not.
+    pub async fn append_durable<T: Serialize>(&self, day: String, records: &[T]) -> Result<(), String> {
+        let lines: Vec<Vec<u8>> = records.iter().filter_map(line).collect();
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Msg::Durable { day, lines, ack })
+            .await
+            .map_err(|_| "the log writer has stopped".to_string())?;
+        done.await.map_err(|_| "the log writer has stopped".to_string())?
+    }
+
     /// Write out everything sent so far (flush + fsync) and stop the writer.
     pub async fn stop(&self) {
-        let (ack, done) = tokio::sync::oneshot::channel();
+        let (ack, done) = oneshot::channel();
         if self.tx.send(Msg::Stop(ack)).await.is_ok() {
             let _ = done.await;
         }
@@ -100,33 +180,100 @@ struct Writer {
     kind: LogKind,
     day: String,
     file: Option<std::io::BufWriter<std::fs::File>>,
+    /// Records written to the buffer since the last successful flush.
+    unflushed: u64,
+    health: std::sync::Arc<LogHealth>,
 }
 
 impl Writer {
     fn file_for(&mut self, day: &str) -> std::io::Result<&mut std::io::BufWriter<std::fs::File>> {
         if self.day != day || self.file.is_none() {
-            if let Some(mut old) = self.file.take() {
-                old.flush()?;
-                old.get_ref().sync_data()?;
+            if self.file.is_some() {
+                self.flush(true)?;
             }
             let path = self.dir.join(self.kind.file_name(day));
-            let f = crate::store::private_file().create(true).append(true).open(&path)?;
+            let mut f = crate::store::private_file().create(true).append(true).open(&path)?;
+            // After a failed write a partial line may end the file: start on a new line,
+            // so readers skip the torn record instead of failing on the next one.
+            if f.metadata().is_ok_and(|m| m.len() > 0) {
+                use std::io::{Read, Seek, SeekFrom};
+                let mut last = [0u8; 1];
+                let mut r = std::fs::File::open(&path)?;
+                r.seek(SeekFrom::End(-1))?;
+                r.read_exact(&mut last)?;
+                if last[0] != b'\n' {
+                    f.write_all(b"\n")?;
+                }
+            }
             self.file = Some(std::io::BufWriter::with_capacity(256 * 1024, f));
             self.day = day.to_string();
         }
-        // Just set above when missing.
         self.file
             .as_mut()
             .ok_or_else(|| std::io::Error::other("log file not open"))
     }
 
-    fn flush(&mut self, sync: bool) {
-        if let Some(f) = self.file.as_mut() {
-            let r = f
-                .flush()
-                .and_then(|_| if sync { f.get_ref().sync_data() } else { Ok(()) });
-            if let Err(e) = r {
-                tracing::error!("{}: {e}", self.kind.file_name(&self.day));
+    /// Flush (and fsync when `sync`); on failure count the buffered records as lost and
+    /// drop the buffer so the next record reopens the file.
+    fn flush(&mut self, sync: bool) -> std::io::Result<()> {
+        let Some(f) = self.file.as_mut() else { return Ok(()) };
+        let r = f
+            .flush()
+            .and_then(|_| if sync { f.get_ref().sync_data() } else { Ok(()) });
+        match r {
+            Ok(()) => {
+                self.unflushed = 0;
+                self.health.recovered();
+                Ok(())
+            }
+            Err(e) => {
+                self.fail(&e);
+                Err(e)
+            }
+        }
+    }
+
+    fn fail(&mut self, e: &std::io::Error) {
+        let name = self.kind.file_name(&self.day);
+        tracing::error!("{name}: {e}; {} record(s) lost", self.unflushed);
+        self.health.failed(format!("{name}: {e}"), self.unflushed);
+        self.unflushed = 0;
+        if let Some(f) = self.file.take() {
+            // Discard the buffer: writing it again could only fail again or tear lines.
+            let _ = f.into_parts();
+        }
+    }
+
+    /// While failing with nothing to write (e.g. `--on-log-failure refuse` stopped the
+    /// traffic), try an empty line — readers skip blank lines — so the log notices when
+    /// space is back.
+    fn probe(&mut self) {
+        let day = crate::wire::log::day_of(&chrono::Utc::now());
+        if self.write(&day, b"\n").is_ok() {
+            self.unflushed = 0;
+            let _ = self.flush(true);
+        }
+    }
+
+    fn write(&mut self, day: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let r = self.file_for(day).and_then(|f| f.write_all(bytes));
+        match r {
+            Ok(()) => {
+                self.unflushed += 1;
+                Ok(())
+            }
+            Err(e) => {
+                self.unflushed += 1;
+                if self.file.is_some() {
+                    self.fail(&e);
+                } else {
+                    // No file (it could not be opened, or a flush before it failed).
+                    let name = self.kind.file_name(day);
+                    tracing::error!("{name}: {e}; record lost");
+                    self.health.failed(format!("{name}: {e}"), self.unflushed);
+                    self.unflushed = 0;
+                }
+                Err(e)
             }
         }
     }
@@ -139,23 +286,40 @@ impl Writer {
             tokio::select! {
                 msg = rx.recv() => match msg {
                     Some(Msg::Stop(ack)) => {
-                        self.flush(true);
+                        let _ = self.flush(true);
                         let _ = ack.send(());
                         return;
                     }
-                    Some(Msg::Line(line)) => {
-                        let day = line.day.clone();
-                        match self.file_for(&day).and_then(|f| f.write_all(&line.bytes)) {
-                            Ok(()) => dirty = true,
-                            Err(e) => tracing::error!("{}: {e}", self.kind.file_name(&day)),
+                    Some(Msg::Line { day, bytes }) => {
+                        if self.write(&day, &bytes).is_ok() {
+                            dirty = true;
                         }
+                    }
+                    Some(Msg::Durable { day, lines, ack }) => {
+                        let mut r = Ok(());
+                        for l in &lines {
+                            if let Err(e) = self.write(&day, l) {
+                                r = Err(e);
+                                break;
+                            }
+                        }
+                        let r = r.and_then(|()| self.flush(true));
+                        dirty = r.is_err() && self.file.is_some();
+                        let _ = ack.send(r.map_err(|e| format!("{}: {e}", self.kind.file_name(&day))));
                     }
                     None => break,
                 },
-                _ = flush_tick.tick() => if dirty { self.flush(false); },
-                _ = sync_tick.tick() => if dirty { self.flush(true); dirty = false; },
+                _ = flush_tick.tick() => if dirty { let _ = self.flush(false); },
+                _ = sync_tick.tick() => {
+                    if dirty {
+                        let _ = self.flush(true);
+                        dirty = false;
+                    } else if self.health.failing.load(Ordering::Acquire) {
+                        self.probe();
+                    }
+                }
             }
         }
-        self.flush(true);
+        let _ = self.flush(true);
     }
 }

@@ -7,6 +7,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::log::LogHealth;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub model: String,
@@ -20,6 +22,12 @@ pub struct VersionLabels {
     pub model: String,
     pub version: String,
     pub role: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LogLabels {
+    /// `predictions` or `outcomes`.
+    pub log: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -37,6 +45,8 @@ pub struct Metrics {
     pub outcomes: Counter,
     pub live_weight: Family<LiveLabels, Gauge>,
     pub shadow_dropped: Counter,
+    pub log_write_errors: Family<LogLabels, Counter>,
+    pub log_dropped: Family<LogLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -106,8 +116,18 @@ impl Metrics {
             "Share of live traffic routed to a version",
             live_weight.clone(),
         );
+        let log_write_errors = Family::<LogLabels, Counter>::default();
+        let log_dropped = Family::<LogLabels, Counter>::default();
+        registry.register(
+            "log_write_errors",
+            "Failed writes, flushes and fsyncs of the prediction and outcome logs",
+            log_write_errors.clone(),
+        );
+        registry.register("log_dropped", "Log records lost to write failures", log_dropped.clone());
         Metrics {
             registry,
+            log_write_errors,
+            log_dropped,
             requests,
             errors,
             latency,
@@ -116,6 +136,17 @@ impl Metrics {
             live_weight,
             shadow_dropped,
         }
+    }
+
+    /// The health of one log, reporting into this registry.
+    pub fn log_health(&self, kind: crate::wire::log::LogKind) -> LogHealth {
+        let labels = LogLabels {
+            log: kind.prefix().to_string(),
+        };
+        LogHealth::new(
+            self.log_write_errors.get_or_create(&labels).clone(),
+            self.log_dropped.get_or_create(&labels).clone(),
+        )
     }
 
     pub fn encode(&self) -> String {

@@ -150,10 +150,14 @@ pub async fn serve(
         .map_err(|e| Error::State(format!("startup task failed: {e}")))??
     };
     let logs = config.data_dir.join(LOGS_DIR);
+    let metrics = Metrics::new();
+    let prediction_log = Arc::new(metrics.log_health(LogKind::Predictions));
+    let outcome_log = Arc::new(metrics.log_health(LogKind::Outcomes));
     let (predictions, pred_task) =
-        LogSink::start(&logs, LogKind::Predictions, config.log_policy).map_err(|e| Error::io(&logs, e))?;
-    let (outcomes, out_task) =
-        LogSink::start(&logs, LogKind::Outcomes, config.log_policy).map_err(|e| Error::io(&logs, e))?;
+        LogSink::start(&logs, LogKind::Predictions, config.log_policy, prediction_log.clone())
+            .map_err(|e| Error::io(&logs, e))?;
+    let (outcomes, out_task) = LogSink::start(&logs, LogKind::Outcomes, config.log_policy, outcome_log.clone())
+        .map_err(|e| Error::io(&logs, e))?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
@@ -171,7 +175,9 @@ pub async fn serve(
         store: Arc::new(Mutex::new(store)),
         routes: ArcSwap::from_pointee(Default::default()),
         admin_lock: tokio::sync::Mutex::new(()),
-        metrics: Metrics::new(),
+        metrics,
+        prediction_log,
+        outcome_log,
         predictions,
         outcomes,
         infer_permits: Arc::new(tokio::sync::Semaphore::new(permits)),

@@ -49,6 +49,18 @@ pub struct ServeConfig {
     pub max_response: usize,
     /// Request bytes being served at once (503 past it).
     pub max_inflight_bytes: usize,
+    /// While the prediction log cannot be written: keep serving (readiness says degraded)
+    /// or refuse inference with 503.
+    pub on_log_failure: LogFailurePolicy,
+}
+
+/// `--on-log-failure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFailurePolicy {
+    /// Keep answering; records are counted as dropped; ready stays 200 with `degraded`.
+    Serve,
+    /// Answer inference with 503 and ready with 503 until the log writes again.
+    Refuse,
 }
 
 impl ServeConfig {
@@ -75,6 +87,7 @@ impl ServeConfig {
             load_timeout: Duration::from_secs(60),
             max_response: 64 << 20,
             max_inflight_bytes: 256 << 20,
+            on_log_failure: LogFailurePolicy::Serve,
         }
     }
 }
@@ -202,6 +215,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub predictions: LogSink,
     pub outcomes: LogSink,
+    /// Whether the logs are being written (readiness, `--on-log-failure`).
+    pub prediction_log: Arc<super::log::LogHealth>,
+    pub outcome_log: Arc<super::log::LogHealth>,
     pub infer_permits: Arc<tokio::sync::Semaphore>,
     pub http: reqwest::Client,
     /// Per-step statistics of active rollouts (read by the guards) and the controller's
