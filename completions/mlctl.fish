@@ -100,6 +100,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s o -l output -d 'R
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l wait -d 'Follow the rollout; exit 0 when promoted, 1 when rolled back or paused'
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l allow-signature-change -d 'Route traffic to this version even though its inputs or outputs differ from the live version\'s (refused otherwise: clients sending the old shape would break)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l input -d 'Request file: .json (one V2 request), .jsonl (one per line) or .csv (rows of features)' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l version -d 'Ask a specific version (bypasses routing)' -r

@@ -206,6 +206,10 @@ pub struct DeployArgs {
     /// Why (recorded in the audit log).
     #[arg(long)]
     pub reason: Option<String>,
+    /// Route traffic to this version even though its inputs or outputs differ from the
+    /// live version's (refused otherwise: clients sending the old shape would break).
+    #[arg(long)]
+    pub allow_signature_change: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -40,6 +40,24 @@ pub fn resolve_token(explicit: Option<&str>, data_dir: &Path) -> Option<String> 
         .filter(|t| !t.is_empty())
 }
 
+/// Model and version names must follow the gateway's rule (`wire::NAME_RULE`): checked
+/// here, before anything is uploaded or sent.
+pub fn check_names(model: &str, version: Option<&str>) -> Result<()> {
+    if !crate::wire::valid_name(model) {
+        return Err(Error::Usage(format!(
+            "model name {model:?}: expected {}",
+            crate::wire::NAME_RULE
+        )));
+    }
+    if let Some(v) = version.filter(|v| !crate::wire::valid_name(v)) {
+        return Err(Error::Usage(format!(
+            "version {v:?}: expected {}",
+            crate::wire::NAME_RULE
+        )));
+    }
+    Ok(())
+}
+
 /// What one inference call returned.
 #[derive(Debug, Clone)]
 pub struct InferReply {
@@ -76,6 +94,16 @@ impl GatewayClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// `base` + the segments, each percent-encoded (`a/b` stays one segment).
+    fn url_of(&self, segments: &[&str]) -> Result<reqwest::Url> {
+        let mut url = reqwest::Url::parse(&self.base).map_err(|e| Error::Usage(format!("--endpoint: {e}")))?;
+        url.path_segments_mut()
+            .map_err(|_| Error::Usage(format!("--endpoint {}: cannot hold a path", self.base)))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
     }
 
     fn auth(&self, req: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder> {
@@ -124,19 +152,19 @@ impl GatewayClient {
             .map_err(|e| Error::Endpoint(format!("{what}: unexpected reply from the gateway: {e}")))
     }
 
-    async fn admin_get<T: DeserializeOwned>(&self, path: &str, what: &str) -> Result<T> {
-        let req = self.auth(self.http.get(self.url(path)))?;
+    async fn admin_get<T: DeserializeOwned>(&self, segments: &[&str], what: &str) -> Result<T> {
+        let req = self.auth(self.http.get(self.url_of(segments)?))?;
         self.json(req, what).await
     }
 
     async fn admin_send<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
-        path: &str,
+        segments: &[&str],
         body: &impl Serialize,
         what: &str,
     ) -> Result<T> {
-        let req = self.auth(self.http.request(method, self.url(path)).json(body))?;
+        let req = self.auth(self.http.request(method, self.url_of(segments)?).json(body))?;
         self.json(req, what).await
     }
 
@@ -149,9 +177,14 @@ impl GatewayClient {
 
     pub async fn register_onnx(&self, model: &str, version: &str, sha256: &str) -> Result<VersionRegistered> {
         let body = json!({"version": version, "onnx_sha256": sha256});
-        let path = format!("/admin/v1/models/{model}/versions");
-        self.admin_send(reqwest::Method::POST, &path, &body, "register version")
-            .await
+        check_names(model, Some(version))?;
+        self.admin_send(
+            reqwest::Method::POST,
+            &["admin", "v1", "models", model, "versions"],
+            &body,
+            "register version",
+        )
+        .await
     }
 
     pub async fn register_upstream(
@@ -165,20 +198,34 @@ impl GatewayClient {
         if let Some(t) = timeout {
             body["timeout_ms"] = json!(t.as_millis() as u64);
         }
-        let path = format!("/admin/v1/models/{model}/versions");
-        self.admin_send(reqwest::Method::POST, &path, &body, "register version")
+        check_names(model, Some(version))?;
+        self.admin_send(
+            reqwest::Method::POST,
+            &["admin", "v1", "models", model, "versions"],
+            &body,
+            "register version",
+        )
+        .await
+    }
+
+    pub async fn set_route(
+        &self,
+        model: &str,
+        version: &str,
+        reason: Option<&str>,
+        allow_signature_change: bool,
+    ) -> Result<RouteSet> {
+        check_names(model, Some(version))?;
+        let body = json!({"version": version, "reason": reason, "allow_signature_change": allow_signature_change});
+        let segments = ["admin", "v1", "models", model, "route"];
+        self.admin_send(reqwest::Method::PUT, &segments, &body, "set route")
             .await
     }
 
-    pub async fn set_route(&self, model: &str, version: &str, reason: Option<&str>) -> Result<RouteSet> {
-        let body = json!({"version": version, "reason": reason});
-        let path = format!("/admin/v1/models/{model}/route");
-        self.admin_send(reqwest::Method::PUT, &path, &body, "set route").await
-    }
-
     pub async fn start_rollout(&self, model: &str, spec: &RolloutSpec) -> Result<Transition> {
-        let path = format!("/admin/v1/models/{model}/rollouts");
-        self.admin_send(reqwest::Method::POST, &path, spec, "start rollout")
+        check_names(model, Some(&spec.candidate))?;
+        let segments = ["admin", "v1", "models", model, "rollouts"];
+        self.admin_send(reqwest::Method::POST, &segments, spec, "start rollout")
             .await
     }
 
@@ -190,37 +237,41 @@ impl GatewayClient {
         to: Option<&str>,
         reason: Option<&str>,
     ) -> Result<Transition> {
+        check_names(model, to)?;
         let body = json!({"to": to, "reason": reason});
-        let path = format!("/admin/v1/models/{model}/{action}");
-        self.admin_send(reqwest::Method::POST, &path, &body, action).await
+        let segments = ["admin", "v1", "models", model, action];
+        self.admin_send(reqwest::Method::POST, &segments, &body, action).await
     }
 
     pub async fn rollout(&self, model: &str) -> Result<RolloutStatus> {
-        self.admin_get(&format!("/admin/v1/models/{model}/rollout"), "rollout status")
+        check_names(model, None)?;
+        self.admin_get(&["admin", "v1", "models", model, "rollout"], "rollout status")
             .await
     }
 
     /// Post outcome records (`{request_id | key, metric, value, ts?}` each).
     pub async fn post_outcomes(&self, outcomes: &impl Serialize) -> Result<OutcomesAccepted> {
-        self.admin_send(reqwest::Method::POST, "/v1/outcomes", outcomes, "post outcomes")
+        self.admin_send(reqwest::Method::POST, &["v1", "outcomes"], outcomes, "post outcomes")
             .await
     }
 
     pub async fn models(&self) -> Result<ModelList> {
-        self.admin_get("/admin/v1/models", "list models").await
+        self.admin_get(&["admin", "v1", "models"], "list models").await
     }
 
     pub async fn events(&self, model: &str) -> Result<EventList> {
-        self.admin_get(&format!("/admin/v1/models/{model}/events"), "history")
+        check_names(model, None)?;
+        self.admin_get(&["admin", "v1", "models", model, "events"], "history")
             .await
     }
 
     pub async fn model_metadata(&self, model: &str, version: Option<&str>) -> Result<ModelMetadata> {
-        let path = match version {
-            Some(v) => format!("/v2/models/{model}/versions/{v}"),
-            None => format!("/v2/models/{model}"),
+        check_names(model, version)?;
+        let url = match version {
+            Some(v) => self.url_of(&["v2", "models", model, "versions", v])?,
+            None => self.url_of(&["v2", "models", model])?,
         };
-        let mut req = self.http.get(self.url(&path));
+        let mut req = self.http.get(url);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t);
         }
@@ -235,13 +286,14 @@ impl GatewayClient {
         key: Option<&str>,
         body: Vec<u8>,
     ) -> Result<InferReply> {
-        let path = match version {
-            Some(v) => format!("/v2/models/{model}/versions/{v}/infer"),
-            None => format!("/v2/models/{model}/infer"),
+        check_names(model, version)?;
+        let url = match version {
+            Some(v) => self.url_of(&["v2", "models", model, "versions", v, "infer"])?,
+            None => self.url_of(&["v2", "models", model, "infer"])?,
         };
         let mut req = self
             .http
-            .post(self.url(&path))
+            .post(url)
             .header("content-type", "application/json")
             .body(body);
         if let Some(k) = key {

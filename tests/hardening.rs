@@ -660,3 +660,85 @@ fn an_outcome_from_the_future_is_refused_and_ts_does_not_pick_the_file() {
         "{names:?}"
     );
 }
+
+#[test]
+fn names_are_checked_before_upload_and_cannot_reach_another_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    deploy(&s, "good", "1", "churn_lr");
+    let model = common::fixture("models/churn_lr.onnx");
+    for (name, version) in [
+        ("zzz/../good", "9"),
+        ("good", "../9"),
+        ("good?x=1", "9"),
+        (".hidden", "1"),
+    ] {
+        let out = s
+            .cli()
+            .args(["deploy", name, "--version", version, "--onnx"])
+            .arg(&model)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(err.contains("expected 1-64 characters"), "{name}/{version}: {err}");
+    }
+    let blobs = std::fs::read_dir(dir.path().join("blobs")).unwrap().count();
+    assert_eq!(blobs, 1, "only the first model's blob was uploaded");
+    // Names that are valid but unusual still travel as one path segment each.
+    s.cli().args(["status", "good", "-o", "json"]).assert().success();
+    s.cli().args(["history", "no.such-model_1"]).assert().code(2);
+}
+
+#[cfg(feature = "onnx")]
+#[test]
+fn a_version_with_another_signature_needs_allow_signature_change_and_a_same_route_is_a_no_op() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let events = |s: &Server| {
+        let out = s.cli().args(["history", "churn", "-o", "json"]).assert().success();
+        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        v["events"].as_array().unwrap().len()
+    };
+    let before = events(&s);
+    // The live version again: nothing changes, nothing is written.
+    s.cli()
+        .args(["deploy", "churn", "--version", "1", "--onnx"])
+        .arg(common::fixture("models/churn_lr.onnx"))
+        .assert()
+        .success();
+    assert_eq!(events(&s), before, "re-routing the live version wrote an event");
+    let other = common::fixture("models/price_rf.onnx");
+    for extra in [
+        &[][..],
+        &["--strategy", "canary", "--steps", "50,100", "--interval", "1h"][..],
+    ] {
+        let out = s
+            .cli()
+            .args(["deploy", "churn", "--version", "2", "--onnx"])
+            .arg(&other)
+            .args(extra)
+            .assert()
+            .code(2);
+        let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+        assert!(
+            err.contains("another signature") && err.contains("--allow-signature-change"),
+            "{err}"
+        );
+    }
+    s.cli()
+        .args([
+            "deploy",
+            "churn",
+            "--version",
+            "2",
+            "--allow-signature-change",
+            "--onnx",
+        ])
+        .arg(&other)
+        .assert()
+        .success();
+    let out = s.cli().args(["status", "churn", "-o", "json"]).assert().success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["models"][0]["live_version"], "2");
+}

@@ -209,6 +209,7 @@ async fn act(
         alpha: 0.05,
         tune_n: 1000.0,
         baseline: None,
+        allow_signature_change: false,
     };
     eprintln!(
         "demo: {name}: canary of version {version} (steps {:?}, 5s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",
@@ -305,7 +306,9 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
     let client = Arc::new(GatewayClient::new(&endpoint, Some(token))?);
     let sha = client.upload_blob(GOOD.to_vec()).await?;
     client.register_onnx("churn", "1", &sha).await?;
-    client.set_route("churn", "1", Some("demo: first version")).await?;
+    client
+        .set_route("churn", "1", Some("demo: first version"), false)
+        .await?;
     eprintln!("demo: act 1: version 1 (logistic regression) is stable");
     let bad = act(
         &client,

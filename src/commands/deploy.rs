@@ -157,6 +157,7 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
         alpha: args.alpha,
         tune_n: 5000.0,
         baseline,
+        allow_signature_change: args.allow_signature_change,
     };
     match args.strategy {
         Strategy::Single => {
@@ -196,6 +197,8 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
 
 /// The report, and with `--wait` the gate failure (rolled back or paused) to exit with.
 pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Option<Error>)> {
+    // Names first: nothing is uploaded for a deploy the gateway would refuse.
+    crate::client::check_names(&args.name, Some(&args.version))?;
     let spec = spec_from_args(&args)?;
     let client = super::client(g)?;
     let registered = match (&args.onnx, &args.upstream) {
@@ -225,7 +228,12 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Opti
     let (previous_version, swap_us, strategy, state) = match &spec {
         None => {
             let r = client
-                .set_route(&args.name, &args.version, args.reason.as_deref())
+                .set_route(
+                    &args.name,
+                    &args.version,
+                    args.reason.as_deref(),
+                    args.allow_signature_change,
+                )
                 .await?;
             (r.previous_version, r.swap_us, "single", "promoted".to_string())
         }

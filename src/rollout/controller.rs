@@ -324,6 +324,7 @@ async fn rollback_plain<H: Host>(
             alpha: 0.05,
             tune_n: 5000.0,
             baseline: None,
+            allow_signature_change: false,
         },
         stable: to.to_string(),
         phase: Phase::RolledBack,

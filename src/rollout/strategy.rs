@@ -138,6 +138,9 @@ pub struct RolloutSpec {
     /// without it the candidate is compared with the stable version's scores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineBins>,
+    /// Route to a candidate whose inputs or outputs differ from the stable version's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_signature_change: bool,
 }
 
 impl RolloutSpec {

@@ -22,7 +22,7 @@ use super::api::{
     VersionRegistered,
 };
 use super::http::{ADMIN_BODY, ApiError, Limit, api_error, check_token, error, read_body, reject};
-use super::runtime::Runtime;
+use super::runtime::{LoadedVersion, Runtime};
 use super::state::{AppState, ModelRoute, load_isolated};
 use crate::error::Error;
 use crate::rollout::controller::{self, Command};
@@ -39,14 +39,6 @@ fn state_error(e: Error) -> Response {
         Error::Model(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
-}
-
-/// Names of models and versions: 1–64 of `[A-Za-z0-9._-]`, not starting with `.`.
-pub fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && !s.starts_with('.')
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }
 
 pub async fn upload_blob(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
@@ -114,10 +106,10 @@ pub async fn register_version(
         Ok(r) => r,
         Err(r) => return r.into_response(),
     };
-    if !valid_name(&model) || !valid_name(&req.version) {
+    if !crate::wire::valid_name(&model) || !crate::wire::valid_name(&req.version) {
         return error(
             StatusCode::BAD_REQUEST,
-            "model and version names are 1-64 characters of A-Z a-z 0-9 . _ - (not starting with '.')",
+            format!("model and version names are {}", crate::wire::NAME_RULE),
         );
     }
     let source = match (&req.onnx_sha256, &req.upstream_url) {
@@ -223,6 +215,35 @@ pub struct SetRoute {
     pub version: String,
     #[serde(default)]
     pub reason: Option<String>,
+    /// Switch even when the inputs or outputs differ from the live version's.
+    #[serde(default)]
+    pub allow_signature_change: bool,
+}
+
+/// How `to`'s inputs or outputs differ from `from`'s, when both are known (in-process
+/// models; an upstream's signature is the upstream's business). Traffic sent for one
+/// signature to a model with another fails or, worse, is silently misread.
+pub fn signature_change(from: &LoadedVersion, to: &LoadedVersion) -> Option<String> {
+    let known = |v: &LoadedVersion| !v.inputs.is_empty() || !v.outputs.is_empty();
+    if !known(from) || !known(to) || (from.inputs == to.inputs && from.outputs == to.outputs) {
+        return None;
+    }
+    let sig = |ts: &[crate::wire::v2::TensorMetadata]| {
+        ts.iter()
+            .map(|t| format!("{} {} {:?}", t.name, t.datatype, t.shape))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "version {} has another signature than the live version {}: inputs [{}] → [{}], outputs [{}] → [{}]; \
+         clients would break (pass --allow-signature-change if they are ready)",
+        to.version,
+        from.version,
+        sig(&from.inputs),
+        sig(&to.inputs),
+        sig(&from.outputs),
+        sig(&to.outputs)
+    ))
 }
 
 pub async fn set_route(
@@ -256,6 +277,31 @@ pub async fn set_route(
             format!("model '{model}' has no loaded version '{}'", req.version),
         );
     };
+    let (live, active) = {
+        let table = st.routes.load();
+        let route = table.models.get(&model);
+        (
+            route.and_then(|r| r.live.clone()),
+            route.and_then(|r| r.rollout.as_ref()).is_some_and(|r| r.phase.active()),
+        )
+    };
+    // Already live and nothing else routed: no change, no audit event.
+    if !active && live.as_ref().is_some_and(|l| l.version == req.version) {
+        return axum::Json(RouteSet {
+            model,
+            live_version: req.version.clone(),
+            previous_version: Some(req.version),
+            swap_us: 0,
+            unchanged: true,
+        })
+        .into_response();
+    }
+    if let Some(live) = &live
+        && !req.allow_signature_change
+        && let Some(diff) = signature_change(live, &target)
+    {
+        return error(StatusCode::CONFLICT, diff);
+    }
     let (m, v, reason) = (model.clone(), req.version.clone(), req.reason.clone());
     let dep = match st
         .with_store(move |s| s.set_live(&m, &v, ADMIN_ACTOR, reason.as_deref()))
@@ -281,6 +327,7 @@ pub async fn set_route(
         live_version: req.version,
         previous_version: previous,
         swap_us,
+        unchanged: false,
     })
     .into_response()
 }
@@ -534,6 +581,23 @@ pub async fn start_rollout(
         Ok(s) => s,
         Err(r) => return r,
     };
+    if !spec.allow_signature_change {
+        let table = st.routes.load();
+        if let Some(route) = table.models.get(&model)
+            && let Some(live) = &route.live
+        {
+            let arms = spec
+                .weights
+                .iter()
+                .map(|(v, _)| v)
+                .chain(std::iter::once(&spec.candidate));
+            for v in arms {
+                if let Some(diff) = route.versions.get(v).and_then(|to| signature_change(live, to)) {
+                    return error(StatusCode::CONFLICT, diff);
+                }
+            }
+        }
+    }
     match controller::start(&*st, &model, spec, ADMIN_ACTOR).await {
         Ok(t) => (StatusCode::CREATED, axum::Json(t)).into_response(),
         Err(e) => rollout_error(e),

@@ -39,6 +39,9 @@ pub struct RouteSet {
     pub previous_version: Option<String>,
     /// Time from the call to the new route being live.
     pub swap_us: u64,
+    /// The version was live already: nothing changed, no event was written.
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// `GET /admin/v1/models`.

@@ -12,5 +12,16 @@ pub const VARIANT_HEADER: &str = "x-mlctl-variant";
 /// The request id (the V2 `id`, else this header, else a random one), echoed back.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// How model and version names are spelled (they appear in URLs, file names and logs).
+pub const NAME_RULE: &str = "1-64 characters of A-Z a-z 0-9 . _ - (not starting with '.')";
+
+/// Whether `s` is a valid model or version name (`NAME_RULE`).
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && !s.starts_with('.')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 /// The admin token's file in the data dir (mode 0600, created by `serve`).
 pub const TOKEN_FILE: &str = "token";
