@@ -742,3 +742,19 @@ fn a_version_with_another_signature_needs_allow_signature_change_and_a_same_rout
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["models"][0]["live_version"], "2");
 }
+
+#[test]
+fn framework_rejections_are_json_errors_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    // A path segment that is not UTF-8 (%FF) reaches the extractor and is rejected.
+    let answer = raw_exchange(
+        &s,
+        b"GET /v2/models/%FF/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.contains("application/json") && answer.contains("{\"error\""),
+        "{answer}"
+    );
+}

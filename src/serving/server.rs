@@ -90,7 +90,35 @@ pub fn router(state: Arc<AppState>) -> Router {
             http::error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed here")
         })
         .layer(axum::middleware::from_fn(overflow_gate))
+        .layer(axum::middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Every error is `{"error": …}`: the framework's own rejections (a path that is not
+/// UTF-8, a malformed header value) come as plain text and are wrapped here.
+async fn json_errors(r: Response) -> Response {
+    let is_json = r
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(r.status().is_client_error() || r.status().is_server_error()) {
+        return r;
+    }
+    let (parts, body) = r.into_parts();
+    let text = match axum::body::to_bytes(body, 64 << 10).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_string(),
+        _ => parts.status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let mut out = http::error(parts.status, text);
+    for (k, v) in parts
+        .headers
+        .iter()
+        .filter(|(k, _)| *k != header::CONTENT_TYPE && *k != header::CONTENT_LENGTH)
+    {
+        out.headers_mut().insert(k.clone(), v.clone());
+    }
+    out
 }
 
 /// On a connection past `--max-connections`, only health, metrics and admin calls are
