@@ -2,7 +2,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${MLCTL_BENCH_VENV:-$ROOT/.venv-interop}"
-MLCTL="$ROOT/target/dist/mlctl"
+# MLCTL_BIN: measure this binary instead of building target/dist/mlctl.
+MLCTL="${MLCTL_BIN:-$ROOT/target/dist/mlctl}"
 WORK="$(mktemp -d /tmp/mlctl-bench.XXXXXX)"
 PIDS=()
 cleanup() {
@@ -22,9 +23,14 @@ need_tools() {
         python3 -m venv "$VENV"
         "$VENV/bin/pip" install -q -r "$ROOT/interop/requirements.txt"
     fi
-    # The shipped build (LTO, one codegen unit); a no-op when it is up to date.
-    echo "building mlctl --profile dist" >&2
-    (cd "$ROOT" && cargo build --profile dist -q)
+    build_mlctl
+}
+
+build_mlctl() { # the shipped build (LTO, one codegen unit); a no-op when up to date
+    if [ -z "${MLCTL_BIN:-}" ]; then
+        echo "building mlctl --profile dist" >&2
+        (cd "$ROOT" && cargo build --profile dist -q)
+    fi
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 CONNS=${1:-16}
 SECS=${2:-10}
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-(cd "$ROOT" && cargo build --profile dist -q)
+build_mlctl
 start_mlctl
 "$MLCTL" deploy single --version 1 --onnx "$ROOT/fixtures/models/churn_lr.onnx" >/dev/null
 "$MLCTL" deploy twoarm --version 1 --onnx "$ROOT/fixtures/models/churn_lr.onnx" >/dev/null

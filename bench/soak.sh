@@ -12,7 +12,7 @@
 source "$(dirname "$0")/lib.sh"
 SECS=${1:-600}
 RATE=${2:-300}
-(cd "$ROOT" && cargo build --profile dist -q)
+build_mlctl
 MLCTL_FLAGS="--idle-timeout 5s --body-timeout 5s --max-body 1MiB"
 MLCTL_DATA="$WORK/mlctl-data"
 "$MLCTL" serve --listen 127.0.0.1:0 --data-dir "$MLCTL_DATA" $MLCTL_FLAGS >"$WORK/mlctl.out" 2>"$WORK/mlctl.err" &

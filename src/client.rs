@@ -176,15 +176,8 @@ impl GatewayClient {
     }
 
     pub async fn register_onnx(&self, model: &str, version: &str, sha256: &str) -> Result<VersionRegistered> {
-        let body = json!({"version": version, "onnx_sha256": sha256});
-        check_names(model, Some(version))?;
-        self.admin_send(
-            reqwest::Method::POST,
-            &["admin", "v1", "models", model, "versions"],
-            &body,
-            "register version",
-        )
-        .await
+        self.register(model, version, json!({"version": version, "onnx_sha256": sha256}))
+            .await
     }
 
     pub async fn register_upstream(
@@ -198,14 +191,14 @@ impl GatewayClient {
         if let Some(t) = timeout {
             body["timeout_ms"] = json!(t.as_millis() as u64);
         }
+        self.register(model, version, body).await
+    }
+
+    async fn register(&self, model: &str, version: &str, body: Value) -> Result<VersionRegistered> {
         check_names(model, Some(version))?;
-        self.admin_send(
-            reqwest::Method::POST,
-            &["admin", "v1", "models", model, "versions"],
-            &body,
-            "register version",
-        )
-        .await
+        let segments = ["admin", "v1", "models", model, "versions"];
+        self.admin_send(reqwest::Method::POST, &segments, &body, "register version")
+            .await
     }
 
     pub async fn set_route(

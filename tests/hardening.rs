@@ -758,3 +758,47 @@ fn framework_rejections_are_json_errors_too() {
         "{answer}"
     );
 }
+
+#[test]
+fn a_blob_id_that_is_not_a_sha256_is_a_400_not_a_500() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[]);
+    let auth = format!("Authorization: Bearer {}\r\n", s.token);
+    let answer = post_json(
+        &s,
+        "/admin/v1/models/m/versions",
+        r#"{"version":"1","onnx_sha256":"../../token"}"#,
+        &auth,
+    );
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("64 hex digits"), "{answer}");
+}
+
+#[test]
+fn the_gateway_log_has_no_colour_codes_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(common::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "mlctl=debug")
+        .env_remove("NO_COLOR")
+        .env_remove("MLCTL_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let url = line.trim().trim_start_matches("mlctl: listening on ").to_string();
+    // Something for the log to say: a request to an unknown model and a bad token.
+    let _ = common::http_get_ok(&format!("{url}/v2/models/none/ready"));
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("mlctl"), "the gateway logged something: {err}");
+    assert!(!err.contains('\u{1b}'), "escape codes in a piped log: {err:?}");
+}

@@ -21,7 +21,7 @@ use super::api::{
     ArmFigures, BlobStored, EventList, ModelEntry, ModelList, OutcomesAccepted, RolloutStatus, RouteSet, VersionEntry,
     VersionRegistered,
 };
-use super::http::{ADMIN_BODY, ApiError, Limit, api_error, check_token, error, read_body, reject};
+use super::http::{ADMIN_BODY, ApiError, Limit, api_error, check_token, error, read_body, reject, unavailable};
 use super::runtime::{LoadedVersion, Runtime};
 use super::state::{AppState, ModelRoute, load_isolated};
 use crate::error::Error;
@@ -472,17 +472,7 @@ pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
     if let Err(r) = check_token(&st.token, &headers) {
         return reject(body, r).await;
     }
-    let bytes = match read_body(
-        &headers,
-        body,
-        Limit {
-            bytes: st.config.max_body,
-            flag: "--max-body",
-        },
-        st.config.body_timeout,
-    )
-    .await
-    {
+    let bytes = match read_body(&headers, body, st.config.body_limit(), st.config.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
@@ -515,12 +505,10 @@ pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
     // they arrived, whatever their `ts` says.
     let records: Vec<OutcomeRecord> = records.into_iter().map(|(_, r)| r).collect();
     if let Err(why) = st.outcomes.append_durable(day_of(&chrono::Utc::now()), &records).await {
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
+        let r = unavailable(
             format!("outcomes not stored: {why}; nothing was accepted, retry later"),
+            5,
         );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
         return r;
     }
     // Outcomes of requests answered during a rollout step feed its outcome guards.

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::http::{ApiError, Limit, api_error, check_token, error, read_body, reject};
+use super::http::{ApiError, api_error, check_token, error, read_body, reject, unavailable};
 use super::infer::{Answer, run_version};
 use super::metrics::{RequestLabels, VersionLabels};
 use super::router;
@@ -222,9 +222,7 @@ async fn infer_core(
         && let Some(why) = st.prediction_log.failure()
     {
         let msg = format!("the prediction log cannot be written ({why}); refusing (--on-log-failure refuse)");
-        let mut r = error(StatusCode::SERVICE_UNAVAILABLE, msg);
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        let r = unavailable(msg, 5);
         return reject(body, r).await;
     }
     // Charge the request's size (declared, else the largest allowed) against the in-flight
@@ -240,25 +238,13 @@ async fn infer_core(
         .clone()
         .try_acquire_many_owned(declared.div_ceil(1024).max(1) as u32)
     else {
-        let mut r = error(
-            StatusCode::SERVICE_UNAVAILABLE,
+        let r = unavailable(
             "the gateway is at its in-flight request limit (--max-inflight-bytes); retry shortly",
+            1,
         );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return reject(body, r).await;
     };
-    let raw = match read_body(
-        &headers,
-        body,
-        Limit {
-            bytes: st.config.max_body,
-            flag: "--max-body",
-        },
-        st.config.body_timeout,
-    )
-    .await
-    {
+    let raw = match read_body(&headers, body, st.config.body_limit(), st.config.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };

@@ -16,6 +16,14 @@ pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, axum::Json(json!({"error": message.into()}))).into_response()
 }
 
+/// 503 with `Retry-After: secs`: the gateway is busy or degraded, not broken.
+pub fn unavailable(message: impl Into<String>, retry_after_secs: u32) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    r
+}
+
 /// A client-visible failure: status + one-line message, rendered as `{"error": ...}`.
 #[derive(Debug)]
 pub struct ApiError {

@@ -128,12 +128,7 @@ async fn overflow_gate(req: Request, next: Next) -> Response {
         let path = req.uri().path();
         let exempt = path.starts_with("/v2/health/") || path.starts_with("/admin/") || path == "/metrics";
         if !exempt {
-            let mut r = http::error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "too many connections (--max-connections); retry shortly",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            let r = http::unavailable("too many connections (--max-connections); retry shortly", 1);
             return http::reject(req.into_body(), r).await;
         }
     }

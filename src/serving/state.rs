@@ -64,6 +64,14 @@ pub enum LogFailurePolicy {
 }
 
 impl ServeConfig {
+    /// `--max-body`, for `read_body`.
+    pub fn body_limit(&self) -> super::http::Limit {
+        super::http::Limit {
+            bytes: self.max_body,
+            flag: "--max-body",
+        }
+    }
+
     /// The defaults of `mlctl serve`'s flags, for `listen` and `data_dir`.
     pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>) -> ServeConfig {
         ServeConfig {
