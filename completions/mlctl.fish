@@ -85,7 +85,7 @@ flight\t'Fixed weights for N arms (--weights) until promote or rollback'"
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l steps -d 'Canary step weights in percent, ending at 100' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l interval -d 'Canary step length' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l weights -d 'Flight weights over registered versions, e.g. stable=50,2=25,3=25' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l guard -d 'Guard (repeatable): error_rate<0.01, p99_ms<50, shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l guard -d 'Guard (repeatable): error_rate<0.01, p99_ms<50 (p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l mirror-pct -d 'Shadow: share of requests mirrored to the candidate (0-100)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l tolerance -d 'Shadow: |Δ| within which regression outputs agree' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l watch-for -d 'Single: how long guards watch after the switch [default: 10m when guards are given]' -r

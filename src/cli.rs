@@ -177,7 +177,7 @@ pub struct DeployArgs {
     /// Flight weights over registered versions, e.g. stable=50,2=25,3=25.
     #[arg(long)]
     pub weights: Option<String>,
-    /// Guard (repeatable): error_rate<0.01, p99_ms<50, shadow_agreement>0.98, drift_psi<0.2,
+    /// Guard (repeatable): error_rate<0.01, p99_ms<50 (p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2,
     /// outcome:METRIC>=control, min_requests=500.
     #[arg(long = "guard", value_name = "EXPR")]
     pub guards: Vec<String>,

@@ -1,8 +1,14 @@
 //! Guard evaluation on a step's window. Error-rate, latency, agreement, drift and
-//! outcome guards are checked on every controller tick once they have enough data (so
-//! a crashing model is rolled back within seconds); `min_requests` is checked at step
-//! end. Each value carries its threshold and whether it passed: that is the evidence
-//! recorded with every transition.
+//! outcome guards are checked on every controller tick (so a crashing model is rolled
+//! back within seconds); `min_requests` is checked at step end. Each value carries its
+//! threshold and whether it passed: that is the evidence recorded with every transition.
+//!
+//! Error-rate and latency guards are sequential tests (`stats::sequential::rate_exceeds`):
+//! `error_rate<X` trips only once the candidate's error rate is *shown* to exceed X, and
+//! `pQQ_ms<X` once the share of its requests slower than X ms is shown to exceed 1 − QQ%,
+//! each at the rollout's `--alpha`, valid however often they are checked: a candidate no
+//! worse than the threshold is rolled back by one guard with probability at most α
+//! (with k such guards, at most k·α).
 
 use serde::Serialize;
 
@@ -11,8 +17,6 @@ use super::stats::{ArmWindow, ModelWindow};
 use super::strategy::{Guard, Strategy};
 use crate::stats::{distance, sequential};
 
-/// Fewest candidate requests before error-rate and latency guards may trip.
-pub const MIN_CONTINUOUS: u64 = 20;
 /// Fewest compared (shadow) or scored requests before agreement and drift may trip.
 pub const MIN_COMPARED: u64 = 50;
 
@@ -34,6 +38,23 @@ pub struct Evaluation {
     /// Why a step cannot end yet (min_requests not met).
     pub inconclusive: Option<String>,
     pub requests: Vec<(String, u64)>,
+}
+
+/// What a sequential rate guard has shown so far, for status and the audit log.
+fn rate_note(what: &str, t: &sequential::RateTest, n: u64, limit: f64, alpha: f64) -> String {
+    let verdict = if t.reject {
+        "shown above the limit"
+    } else if t.lower > 0.0 {
+        "still deciding"
+    } else {
+        "not shown above the limit"
+    };
+    format!(
+        "{what} {:.4} of {n} (anytime-valid {:.0}% lower bound {:.4}), limit {limit}: {verdict}",
+        t.rate,
+        (1.0 - alpha) * 100.0,
+        t.lower
+    )
 }
 
 fn empty() -> ArmWindow {
@@ -62,23 +83,33 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
             match g {
                 Guard::ErrorRate { max } => {
                     gv.threshold = *max;
-                    if cand.requests >= MIN_CONTINUOUS || (at_step_end && cand.requests > 0) {
-                        let v = cand.errors as f64 / cand.requests as f64;
-                        gv.value = Some(v);
-                        gv.pass = v < *max;
+                    if cand.requests > 0 {
+                        let t = sequential::rate_exceeds(cand.errors, cand.requests, *max, state.spec.alpha);
+                        gv.value = Some(t.rate);
+                        gv.pass = !t.reject;
+                        gv.note = rate_note("error rate", &t, cand.requests, *max, state.spec.alpha);
                     } else {
-                        gv.note = format!("waiting for {MIN_CONTINUOUS} requests");
+                        gv.note = "no requests yet".into();
                     }
                 }
-                Guard::P99Ms { max } => {
+                Guard::P99Ms { max } | Guard::P95Ms { max } | Guard::P50Ms { max } => {
                     gv.threshold = *max;
-                    let ok_requests = cand.latency_us.len();
-                    if ok_requests >= MIN_CONTINUOUS || (at_step_end && ok_requests > 0) {
-                        let v = cand.p99_ms().unwrap_or(0.0);
-                        gv.value = Some(v);
-                        gv.pass = v < *max;
+                    let q = match g {
+                        Guard::P95Ms { .. } => 0.95,
+                        Guard::P50Ms { .. } => 0.5,
+                        _ => 0.99,
+                    };
+                    let n = cand.latency_us.len();
+                    if n > 0 {
+                        // A quantile below `max` ⇔ fewer than (1 − q) of requests above it.
+                        let max_us = (*max * 1000.0).max(0.0) as u64;
+                        let over = n - cand.latency_us.count_between(0, max_us).min(n);
+                        let t = sequential::rate_exceeds(over, n, 1.0 - q, state.spec.alpha);
+                        gv.value = Some(cand.latency_us.value_at_quantile(q) as f64 / 1000.0);
+                        gv.pass = !t.reject;
+                        gv.note = rate_note(&format!("share over {max} ms"), &t, n, 1.0 - q, state.spec.alpha);
                     } else {
-                        gv.note = format!("waiting for {MIN_CONTINUOUS} requests");
+                        gv.note = "no requests yet".into();
                     }
                 }
                 Guard::ShadowAgreement { min } => {
@@ -174,4 +205,62 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
         }
     }
     ev
+}
+
+#[cfg(test)]
+mod tests {
+    //! The latency guards' decision rule, simulated: a quantile below the threshold means
+    //! few requests above it, so the guard is the rate test on exceedances.
+    use super::*;
+    use rand::{RngExt, SeedableRng};
+
+    /// Pareto(1 ms, shape 2.5) latencies: heavy-tailed, p99 = 6.31 ms.
+    fn pareto_ms(rng: &mut impl rand::Rng, scale: f64) -> f64 {
+        let u: f64 = rng.random::<f64>().max(1e-12);
+        scale * u.powf(-1.0 / 2.5)
+    }
+
+    /// Share of 1000 runs whose p99 guard at `max_ms` trips within `steps` requests.
+    fn trips(scale: f64, max_ms: f64, steps: u64, seed: u64) -> f64 {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut tripped = 0;
+        for _ in 0..1000 {
+            let mut over = 0;
+            for n in 1..=steps {
+                if pareto_ms(&mut rng, scale) > max_ms {
+                    over += 1;
+                    if sequential::rate_rejects(over, n, 0.01, 0.05).0 {
+                        tripped += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        tripped as f64 / 1000.0
+    }
+
+    #[test]
+    fn a_heavy_tailed_candidate_within_its_p99_threshold_is_rarely_tripped() {
+        // True p99 6.31 ms, threshold 8 ms: P(latency > 8 ms) = 0.55%.
+        let rate = trips(1.0, 8.0, 3000, 11);
+        assert!(rate <= 0.05 + 0.01, "false trips {rate}");
+    }
+
+    #[test]
+    fn a_candidate_whose_p99_is_three_times_the_threshold_trips_within_1000_requests() {
+        // Threshold 6.31/3 = 2.1 ms: 15.6% of requests are over it.
+        let rate = trips(1.0, 6.31 / 3.0, 1000, 12);
+        assert!(rate >= 0.95, "power {rate}");
+    }
+
+    #[test]
+    fn exceedances_are_counted_from_the_latency_histogram() {
+        let mut a = ArmWindow::default();
+        for us in [500u64, 900, 1_000, 1_001, 2_500, 10_000, 80_000] {
+            a.latency_us.record(us).unwrap();
+        }
+        let n = a.latency_us.len();
+        let over_1ms = n - a.latency_us.count_between(0, 1_000);
+        assert_eq!((n, over_1ms), (7, 4));
+    }
 }

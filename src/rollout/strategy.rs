@@ -23,8 +23,13 @@ pub enum Strategy {
 pub enum Guard {
     /// Candidate's error rate (non-2xx share) stays below `max`.
     ErrorRate { max: f64 },
-    /// Candidate's p99 latency in milliseconds stays below `max`.
+    /// Candidate's p99 latency in milliseconds stays below `max`: trips when more than 1%
+    /// of its requests are shown to take longer than `max`.
     P99Ms { max: f64 },
+    /// Like `P99Ms` for the 95th percentile (more than 5% over `max`).
+    P95Ms { max: f64 },
+    /// Like `P99Ms` for the median (more than half over `max`).
+    P50Ms { max: f64 },
     /// Share of mirrored requests where the candidate agrees with stable stays above `min`.
     ShadowAgreement { min: f64 },
     /// PSI of the candidate's score vs the stable version's scores stays below `max`.
@@ -41,6 +46,8 @@ impl Guard {
         match self {
             Guard::ErrorRate { max } => format!("error_rate<{max}"),
             Guard::P99Ms { max } => format!("p99_ms<{max}"),
+            Guard::P95Ms { max } => format!("p95_ms<{max}"),
+            Guard::P50Ms { max } => format!("p50_ms<{max}"),
             Guard::ShadowAgreement { min } => format!("shadow_agreement>{min}"),
             Guard::DriftPsi { max } => format!("drift_psi<{max}"),
             Guard::Outcome { metric } => format!("outcome:{metric}>=control"),
@@ -54,7 +61,7 @@ pub fn parse_guard(s: &str) -> Result<Guard> {
     let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     let bad = |why: &str| {
         Error::Usage(format!(
-            "--guard {s:?}: {why} (forms: error_rate<0.01, p99_ms<50, shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500)"
+            "--guard {s:?}: {why} (forms: error_rate<0.01, p99_ms<50 (p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500)"
         ))
     };
     let num = |v: &str| -> Result<f64> {
@@ -81,6 +88,12 @@ pub fn parse_guard(s: &str) -> Result<Guard> {
     }
     if let Some(v) = t.strip_prefix("p99_ms<") {
         return Ok(Guard::P99Ms { max: num(v)? });
+    }
+    if let Some(v) = t.strip_prefix("p95_ms<") {
+        return Ok(Guard::P95Ms { max: num(v)? });
+    }
+    if let Some(v) = t.strip_prefix("p50_ms<") {
+        return Ok(Guard::P50Ms { max: num(v)? });
     }
     if let Some(v) = t.strip_prefix("shadow_agreement>") {
         let min = num(v)?;
