@@ -93,6 +93,8 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l alpha -d 'Signifi
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l baseline -d 'Training baseline profile (`mlctl drift baseline`) that drift_psi compares the candidate\'s scores with [default: the stable version\'s scores]' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l baseline-column -d 'The numeric profile column holding the model\'s score [default: the only numeric one]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l reason -d 'Why (recorded in the audit log)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l on-trip -d 'What a tripped guard (or a sample-ratio mismatch) does: roll back, or pause for an operator' -r -f -a "rollback\t'100% back to the stable version at once'
+pause\t'Hold the current weights for an operator (`resume`, `promote` or `rollback`)'"
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -101,6 +103,7 @@ json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l wait -d 'Follow the rollout; exit 0 when promoted, 1 when rolled back or paused'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l allow-signature-change -d 'Route traffic to this version even though its inputs or outputs differ from the live version\'s (refused otherwise: clients sending the old shape would break)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l dry-run-guards -d 'Evaluate every guard and record what it would have done in the history, but never act on it (the rollout proceeds on its timer)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l input -d 'Request file: .json (one V2 request), .jsonl (one per line) or .csv (rows of features)' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l version -d 'Ask a specific version (bypasses routing)' -r

@@ -210,6 +210,14 @@ pub struct DeployArgs {
     /// live version's (refused otherwise: clients sending the old shape would break).
     #[arg(long)]
     pub allow_signature_change: bool,
+    /// What a tripped guard (or a sample-ratio mismatch) does: roll back, or pause for an
+    /// operator.
+    #[arg(long, value_enum, default_value_t = crate::rollout::strategy::OnTrip::Rollback)]
+    pub on_trip: crate::rollout::strategy::OnTrip,
+    /// Evaluate every guard and record what it would have done in the history, but never
+    /// act on it (the rollout proceeds on its timer).
+    #[arg(long)]
+    pub dry_run_guards: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -643,3 +643,61 @@ async fn drift_guard_against_a_training_baseline_rolls_back_a_shifted_model() {
         .code(2)
         .stderr(predicate::str::contains("add --guard 'drift_psi<X'"));
 }
+
+/// A canary of an always-failing upstream (version 2) over a working stable version 1,
+/// with `extra` deploy flags.
+async fn failing_canary(extra: &[&str], steps: &str, interval: &str) -> (Server, tempfile::TempDir) {
+    let bad = common::start_bad_upstream();
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    deploy(&s, "boom", "1", "churn_lr");
+    s.cli()
+        .args([
+            "deploy",
+            "boom",
+            "--version",
+            "2",
+            "--upstream",
+            &bad,
+            "--strategy",
+            "canary",
+        ])
+        .args(["--steps", steps, "--interval", interval, "--guard", "error_rate<0.1"])
+        .args(extra)
+        .assert()
+        .success();
+    (s, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_trip_pause_holds_the_weights_for_an_operator_instead_of_rolling_back() {
+    let (s, _dir) = failing_canary(&["--on-trip", "pause"], "50,100", "1h").await;
+    let url = s.url.clone();
+    let load = tokio::spawn(async move { traffic(&url, "boom", 200, 200, 0, Duration::from_millis(5)).await });
+    let v = wait_rollout(&s, "boom", 20, |v| v["rollout"]["phase"] != "progressing").await;
+    assert_eq!(v["rollout"]["phase"], "paused", "{v}");
+    assert!(
+        v["rollout"]["reason"].as_str().unwrap().contains("guard tripped"),
+        "{v}"
+    );
+    // Paused keeps the canary's share: both versions still answer.
+    let served = load.await.unwrap();
+    let tail: Vec<_> = served.iter().rev().take(60).collect();
+    assert!(tail.iter().any(|r| r.variant == "2") && tail.iter().any(|r| r.variant == "1"));
+    s.cli().args(["rollback", "boom"]).assert().success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_guards_record_the_trip_they_would_make_and_let_the_rollout_proceed() {
+    let (s, _dir) = failing_canary(&["--dry-run-guards"], "50,100", "3s").await;
+    let url = s.url.clone();
+    let load = tokio::spawn(async move { traffic(&url, "boom", 400, 400, 0, Duration::from_millis(10)).await });
+    let v = wait_rollout(&s, "boom", 30, |v| v["rollout"]["phase"] != "progressing").await;
+    assert_eq!(v["rollout"]["phase"], "promoted", "a dry run never acts: {v}");
+    let ev = events(&s, "boom").await;
+    let dry: Vec<_> = ev.iter().filter(|e| e["kind"] == "dry_run_trip").collect();
+    assert_eq!(dry.len(), 1, "recorded once for the step: {ev:?}");
+    assert_eq!(dry[0]["detail"]["would"], "rollback");
+    assert!(dry[0]["detail"]["reason"].as_str().unwrap().contains("error_rate<0.1"));
+    load.abort();
+}

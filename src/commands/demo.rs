@@ -210,6 +210,8 @@ async fn act(
         tune_n: 1000.0,
         baseline: None,
         allow_signature_change: false,
+        on_trip: crate::rollout::strategy::OnTrip::Rollback,
+        dry_run_guards: false,
     };
     eprintln!(
         "demo: {name}: canary of version {version} (steps {:?}, 5s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",

@@ -158,6 +158,8 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
         tune_n: 5000.0,
         baseline,
         allow_signature_change: args.allow_signature_change,
+        on_trip: args.on_trip,
+        dry_run_guards: args.dry_run_guards,
     };
     match args.strategy {
         Strategy::Single => {

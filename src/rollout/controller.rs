@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::guard::{self, Evaluation};
 use super::host::{Host, Routed};
-use super::strategy::{RolloutSpec, Strategy};
+use super::strategy::{OnTrip, RolloutSpec, Strategy};
 use super::{Phase, RolloutState};
 use crate::error::{Error, Result};
 use crate::store::{RouteChange, now_rfc3339};
@@ -325,6 +325,8 @@ async fn rollback_plain<H: Host>(
             tune_n: 5000.0,
             baseline: None,
             allow_signature_change: false,
+            on_trip: OnTrip::Rollback,
+            dry_run_guards: false,
         },
         stable: to.to_string(),
         phase: Phase::RolledBack,
@@ -372,9 +374,30 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
         Strategy::Single => state.spec.watch_for_ms > 0 && elapsed >= Duration::from_millis(state.spec.watch_for_ms),
         Strategy::Shadow | Strategy::Flight => false,
     };
-    let ev: Evaluation = guard::evaluate(&state, &window, step_end);
+    let mut ev: Evaluation = guard::evaluate(&state, &window, step_end);
     st.rollouts().set_evaluation(model, ev.clone());
-    if ev.trip.is_none() && !step_end {
+    if state.spec.dry_run_guards {
+        // Record what would have happened, once per step, and carry on as if it had not.
+        let would = ev
+            .sample_ratio_mismatch
+            .clone()
+            .or_else(|| ev.trip.clone().map(|t| format!("guard tripped: {t}")))
+            .or_else(|| ev.inconclusive.clone().filter(|_| step_end));
+        if let Some(why) = would
+            && st.rollouts().first_dry_run_trip(model, state.step_id)
+        {
+            let detail = json!({
+                "would": match state.spec.on_trip { OnTrip::Pause => "pause", OnTrip::Rollback => "rollback" },
+                "reason": why,
+                "evidence": {"guards": ev.values, "requests": ev.requests},
+            });
+            st.record_event(model, "dry_run_trip", detail).await?;
+        }
+        ev.trip = None;
+        ev.inconclusive = None;
+        ev.sample_ratio_mismatch = None;
+    }
+    if ev.trip.is_none() && ev.sample_ratio_mismatch.is_none() && !step_end {
         return Ok(());
     }
     let started = Instant::now();
@@ -386,10 +409,23 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
     let mut next = state.clone();
     next.step_id += 1;
     let evidence = json!({"guards": ev.values, "requests": ev.requests, "shadow_dropped": window.shadow_dropped});
-    let (kind, detail) = if let Some(trip) = &ev.trip {
-        next.phase = Phase::RolledBack;
+    let (kind, detail) = if let Some(why) = &ev.sample_ratio_mismatch {
+        next.phase = Phase::Paused;
+        next.reason = Some(why.clone());
+        ("pause", json!({"reason": why, "evidence": evidence}))
+    } else if let Some(trip) = &ev.trip {
         next.reason = Some(format!("guard tripped: {trip}"));
-        ("rollback", json!({"reason": next.reason, "evidence": evidence}))
+        let kind = match state.spec.on_trip {
+            OnTrip::Rollback => {
+                next.phase = Phase::RolledBack;
+                "rollback"
+            }
+            OnTrip::Pause => {
+                next.phase = Phase::Paused;
+                "pause"
+            }
+        };
+        (kind, json!({"reason": next.reason, "evidence": evidence}))
     } else if let Some(why) = &ev.inconclusive {
         next.phase = Phase::Paused;
         next.reason = Some(why.clone());

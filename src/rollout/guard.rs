@@ -38,6 +38,10 @@ pub struct Evaluation {
     /// Why a step cannot end yet (min_requests not met).
     pub inconclusive: Option<String>,
     pub requests: Vec<(String, u64)>,
+    /// The traffic split itself is broken (observed arm counts against the weights,
+    /// chi-square p < 0.001): no verdict of this step can be trusted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_ratio_mismatch: Option<String>,
 }
 
 /// What a sequential rate guard has shown so far, for status and the audit log.
@@ -204,7 +208,46 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
             ev.values.push(gv);
         }
     }
+    ev.sample_ratio_mismatch = sample_ratio(state, window);
     ev
+}
+
+/// Fewest routed requests before the live sample-ratio check speaks.
+pub const SRM_MIN_REQUESTS: u64 = 200;
+
+/// Canary and flight steps: the observed requests per arm against the routed weights
+/// (Pearson chi-square goodness of fit, `stats::srm`, mismatch at p < 0.001 as Fabijan et
+/// al. 2019). A false alarm happens in at most 0.1% of checks of a healthy split.
+fn sample_ratio(state: &RolloutState, window: &ModelWindow) -> Option<String> {
+    if !matches!(state.spec.strategy, Strategy::Canary | Strategy::Flight) {
+        return None;
+    }
+    let weights = state.weights();
+    if weights.len() < 2 {
+        return None;
+    }
+    let observed: Vec<f64> = weights
+        .iter()
+        .map(|w| window.arms.get(&w.version).map_or(0.0, |a| a.requests as f64))
+        .collect();
+    if observed.iter().sum::<f64>() < SRM_MIN_REQUESTS as f64 {
+        return None;
+    }
+    let shares: Vec<f64> = weights.iter().map(|w| w.percent).collect();
+    let r = crate::stats::srm::check(&observed, &shares);
+    r.mismatch.then(|| {
+        let arms: Vec<String> = weights
+            .iter()
+            .zip(&observed)
+            .map(|(w, o)| format!("{} {o} requests for {}%", w.version, w.percent))
+            .collect();
+        format!(
+            "sample ratio mismatch: {} (chi-square {:.1}, p = {:.1e} < 0.001)",
+            arms.join(", "),
+            r.chi2,
+            r.p_value
+        )
+    })
 }
 
 #[cfg(test)]
@@ -262,5 +305,54 @@ mod tests {
         let n = a.latency_us.len();
         let over_1ms = n - a.latency_us.count_between(0, 1_000);
         assert_eq!((n, over_1ms), (7, 4));
+    }
+
+    fn canary(candidate_requests: u64, stable_requests: u64) -> (RolloutState, ModelWindow) {
+        let spec: super::super::strategy::RolloutSpec = serde_json::from_value(serde_json::json!({
+            "strategy": "canary", "candidate": "2", "steps": [50.0, 100.0], "interval_ms": 60000
+        }))
+        .unwrap();
+        let state = RolloutState {
+            spec,
+            stable: "1".into(),
+            phase: super::super::Phase::Progressing,
+            step: 0,
+            step_started_at: "2026-11-28T00:00:00Z".into(),
+            started_at: "2026-11-28T00:00:00Z".into(),
+            reason: None,
+            step_id: 1,
+        };
+        let mut w = ModelWindow::default();
+        for (v, n) in [("2", candidate_requests), ("1", stable_requests)] {
+            let mut a = ArmWindow::default();
+            a.requests = n;
+            w.arms.insert(v.into(), a);
+        }
+        (state, w)
+    }
+
+    #[test]
+    fn a_broken_split_is_a_sample_ratio_mismatch_and_a_healthy_one_is_not() {
+        let (state, w) = canary(300, 100);
+        let ev = evaluate(&state, &w, false);
+        let why = ev.sample_ratio_mismatch.expect("300 vs 100 for 50/50");
+        assert!(why.contains("sample ratio mismatch") && why.contains("p ="), "{why}");
+        let (state, w) = canary(205, 195);
+        assert!(evaluate(&state, &w, false).sample_ratio_mismatch.is_none());
+        let (state, w) = canary(90, 10);
+        assert!(
+            evaluate(&state, &w, false).sample_ratio_mismatch.is_none(),
+            "too few requests to judge"
+        );
+        // Healthy 50/50 splits of 400 requests: false alarms near the stated 0.1%.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(13);
+        let alarms = (0..2000)
+            .filter(|_| {
+                let c = (0..400).filter(|_| rng.random::<bool>()).count() as u64;
+                let (state, w) = canary(c, 400 - c);
+                evaluate(&state, &w, false).sample_ratio_mismatch.is_some()
+            })
+            .count();
+        assert!(alarms <= 10, "{alarms} false alarms in 2000 healthy steps");
     }
 }

@@ -37,6 +37,13 @@ pub trait Host: Send + Sync + 'static {
     fn commit(&self, change: RouteChange) -> impl Future<Output = Result<()>> + Send;
     /// The rollouts' statistics and latest evaluations.
     fn rollouts(&self) -> &Rollouts;
+    /// Append an audit event that changes no state (a dry-run verdict).
+    fn record_event(
+        &self,
+        model: &str,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The rollout side of a gateway: per-step statistics fed by the data plane and the
@@ -45,6 +52,8 @@ pub trait Host: Send + Sync + 'static {
 pub struct Rollouts {
     pub stats: RolloutStats,
     last_eval: Mutex<HashMap<String, Evaluation>>,
+    /// (model, step) pairs whose dry-run trip is already in the audit log.
+    dry_run_recorded: Mutex<std::collections::HashSet<(String, u64)>>,
 }
 
 impl Rollouts {
@@ -53,6 +62,14 @@ impl Rollouts {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(model.to_string(), ev);
+    }
+
+    /// True the first time it is asked for `model`'s step `step_id`.
+    pub fn first_dry_run_trip(&self, model: &str, step_id: u64) -> bool {
+        self.dry_run_recorded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((model.to_string(), step_id))
     }
 
     pub fn evaluation(&self, model: &str) -> Option<Evaluation> {

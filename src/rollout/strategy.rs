@@ -114,6 +114,17 @@ pub fn parse_guard(s: &str) -> Result<Guard> {
     Err(bad("unknown guard"))
 }
 
+/// What a tripped guard does to the rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum OnTrip {
+    /// 100% back to the stable version at once.
+    #[default]
+    Rollback,
+    /// Hold the current weights for an operator (`resume`, `promote` or `rollback`).
+    Pause,
+}
+
 /// What `deploy` asks for: everything the controller needs, persisted as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RolloutSpec {
@@ -154,6 +165,12 @@ pub struct RolloutSpec {
     /// Route to a candidate whose inputs or outputs differ from the stable version's.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_signature_change: bool,
+    /// What a tripped guard does.
+    #[serde(default)]
+    pub on_trip: OnTrip,
+    /// Evaluate and record every guard verdict, never act on one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run_guards: bool,
 }
 
 impl RolloutSpec {

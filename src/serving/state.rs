@@ -342,6 +342,12 @@ impl Host for AppState {
     fn rollouts(&self) -> &Rollouts {
         &self.rollouts
     }
+
+    async fn record_event(&self, model: &str, kind: &str, detail: serde_json::Value) -> Result<()> {
+        let (model, kind) = (model.to_string(), kind.to_string());
+        self.with_store(move |s| s.record_event(&model, "controller", &kind, &detail))
+            .await
+    }
 }
 
 /// Capacity of the mirror queue to the shadow worker.

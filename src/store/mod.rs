@@ -385,6 +385,14 @@ impl Store {
         Ok(dep)
     }
 
+    /// Append an audit event that changes no deployment (fsync'd on return).
+    pub fn record_event(&mut self, model: &str, actor: &str, kind: &str, detail: &serde_json::Value) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        append_event(&tx, model, actor, kind, None, None, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn versions(&self, model: Option<&str>) -> Result<Vec<VersionRecord>> {
         let mut stmt = self.conn.prepare(
             "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at FROM versions
