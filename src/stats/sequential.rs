@@ -87,7 +87,8 @@ fn ln_mixture(k: u64, n: u64, p0: f64) -> f64 {
 /// mean, and Ville's inequality gives P(∃n: E_n ≥ 1/α) ≤ α: the probability of ever
 /// rejecting a rate that is at or below the threshold is at most α, however often one looks.
 /// The lower bound inverts the test (the smallest p0 with E_n(p0) < 1/α), so it is an
-/// anytime-valid (1 − α) lower confidence bound. Reference: simulated in the tests (≥ 1000
+/// anytime-valid (1 − α) lower confidence bound. A single event never rejects
+/// (`MIN_EVENTS`). Reference: simulated in the tests (≥ 1000
 /// runs each) for its false-rejection rate and its power.
 pub fn rate_exceeds(k: u64, n: u64, p0: f64, alpha: f64) -> RateTest {
     let t = rate_rejects(k, n, p0, alpha);
@@ -95,7 +96,7 @@ pub fn rate_exceeds(k: u64, n: u64, p0: f64, alpha: f64) -> RateTest {
     let bar = (1.0 / alpha.clamp(1e-12, 1.0)).ln();
     let ln_e = t.1;
     // E_n(p) decreases in p: bisect for the smallest p with E_n(p) < 1/α.
-    let lower = if k == 0 || ln_mixture(k, n, 1e-12) < bar {
+    let lower = if k < MIN_EVENTS || ln_mixture(k, n, 1e-12) < bar {
         0.0
     } else {
         let (mut lo, mut hi) = (1e-12, rate.max(1e-12));
@@ -124,8 +125,12 @@ pub fn rate_exceeds(k: u64, n: u64, p0: f64, alpha: f64) -> RateTest {
 /// enough to run after every request.
 pub fn rate_rejects(k: u64, n: u64, p0: f64, alpha: f64) -> (bool, f64) {
     let ln_e = ln_mixture(k, n, p0);
-    (ln_e >= (1.0 / alpha.clamp(1e-12, 1.0)).ln(), ln_e)
+    (k >= MIN_EVENTS && ln_e >= (1.0 / alpha.clamp(1e-12, 1.0)).ln(), ln_e)
 }
+
+/// A single event never rejects (one failed request is not evidence enough to act on,
+/// whatever the mixture says); requiring two only makes the test more conservative.
+pub const MIN_EVENTS: u64 = 2;
 
 #[cfg(test)]
 mod tests {
