@@ -163,3 +163,8 @@ pub fn check_token(token: &str, headers: &HeaderMap) -> Result<(), ApiError> {
         ))
     }
 }
+
+/// A JSON body as `T`; malformed → 400 naming the problem.
+pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| api_error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+}

@@ -235,7 +235,13 @@ impl Writer {
 
     fn fail(&mut self, e: &std::io::Error) {
         let name = self.kind.file_name(&self.day);
-        tracing::error!("{name}: {e}; {} record(s) lost", self.unflushed);
+        // Loud when records are lost or the log starts failing; a failed probe of a log
+        // already known to fail is only a debug line (one per fsync interval).
+        if self.unflushed > 0 || !self.health.failing.load(Ordering::Acquire) {
+            tracing::error!("{name}: {e}; {} record(s) lost", self.unflushed);
+        } else {
+            tracing::debug!("{name}: still failing: {e}");
+        }
         self.health.failed(format!("{name}: {e}"), self.unflushed);
         self.unflushed = 0;
         if let Some(f) = self.file.take() {

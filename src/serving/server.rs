@@ -18,7 +18,7 @@ use super::listener::{self, Overflow};
 use super::log::LogSink;
 use super::metrics::Metrics;
 use super::state::{AppState, LoadContext, SHADOW_QUEUE, ServeConfig, http_client, restore};
-use super::{admin, dataplane, http};
+use super::{admin, dataplane, http, outcomes};
 use crate::error::{Error, Result};
 use crate::rollout::replay::{ActiveStep, replay};
 use crate::store::{Store, private_dir, private_file};
@@ -75,7 +75,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/v2/models/{model}/versions/{version}/infer",
             post(dataplane::infer_version),
         )
-        .route("/v1/outcomes", post(admin::post_outcomes))
+        .route("/v1/outcomes", post(outcomes::post_outcomes))
         .route("/metrics", get(admin::metrics))
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
