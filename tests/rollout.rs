@@ -128,30 +128,8 @@ async fn weights_are_sticky_per_key_and_close_to_the_canary_share() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_candidate_is_rolled_back_within_seconds_by_the_error_rate_guard() {
-    let bad = common::start_bad_upstream();
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start_in(dir.path(), FAST);
     // stable: a model that answers; candidate: an upstream that always fails (500)
-    deploy(&s, "boom", "1", "churn_lr");
-    s.cli()
-        .args([
-            "deploy",
-            "boom",
-            "--version",
-            "2",
-            "--upstream",
-            &bad,
-            "--strategy",
-            "canary",
-            "--steps",
-            "50,100",
-            "--interval",
-            "1h",
-            "--guard",
-            "error_rate<0.1",
-        ])
-        .assert()
-        .success();
+    let (s, _dir) = failing_canary(&[], "50,100", "1h").await;
     let started = Instant::now();
     let url = s.url.clone();
     let load = tokio::spawn(async move { traffic(&url, "boom", 300, 300, 0, Duration::from_millis(5)).await });
