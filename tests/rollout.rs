@@ -679,3 +679,49 @@ async fn dry_run_guards_record_the_trip_they_would_make_and_let_the_rollout_proc
     assert!(dry[0]["detail"]["reason"].as_str().unwrap().contains("error_rate<0.1"));
     load.abort();
 }
+
+/// Stable and candidate both behind `upstream_model` of the flaky upstream, a canary with
+/// `error_rate<0.01`; returns the final rollout status.
+async fn flaky_canary(upstream_model: &str) -> Value {
+    let bad = common::start_bad_upstream();
+    let up = format!("{bad}/v2/models/{upstream_model}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    s.cli()
+        .args(["deploy", "m", "--version", "1", "--upstream", &up])
+        .assert()
+        .success();
+    s.cli()
+        .args([
+            "deploy",
+            "m",
+            "--version",
+            "2",
+            "--upstream",
+            &up,
+            "--strategy",
+            "canary",
+        ])
+        .args(["--steps", "50,100", "--interval", "6s", "--guard", "error_rate<0.01"])
+        .assert()
+        .success();
+    let url = s.url.clone();
+    let load = tokio::spawn(async move { traffic(&url, "m", 4000, 4000, 0, Duration::from_millis(1)).await });
+    let v = wait_rollout(&s, "m", 40, |v| v["rollout"]["phase"] != "progressing").await;
+    load.abort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_failing_like_its_stable_half_the_threshold_is_promoted() {
+    let v = flaky_canary("flaky05").await;
+    assert_eq!(v["rollout"]["phase"], "promoted", "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_failing_five_times_the_threshold_is_rolled_back() {
+    let v = flaky_canary("flaky5").await;
+    assert_eq!(v["rollout"]["phase"], "rolled_back", "{v}");
+    let reason = v["rollout"]["reason"].as_str().unwrap();
+    assert!(reason.contains("error_rate<0.01"), "{reason}");
+}

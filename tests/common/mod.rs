@@ -218,8 +218,25 @@ pub async fn traffic(
     out
 }
 
+/// Every `every`-th call (per process) answers 500, the rest a valid V2 answer.
+fn flaky(every: u64) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+    let n = CALLS[usize::from(every == 20)].fetch_add(1, Ordering::Relaxed) + 1;
+    if n.is_multiple_of(every) {
+        (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "flaky").into_response()
+    } else {
+        axum::Json(serde_json::json!({
+            "model_name": "flaky",
+            "outputs": [{"name": "p", "shape": [1], "datatype": "FP32", "data": [0.5]}]
+        }))
+        .into_response()
+    }
+}
+
 /// A V2-looking upstream whose models misbehave in known ways (`slow`, `huge`,
-/// `garbage`, `boom`, `picky`); runs on its own thread until the test process ends.
+/// `garbage`, `boom`, `picky`, `flaky05` and `flaky5` failing 0.5% and 5% of calls); runs on its own thread until the test process ends.
 pub fn start_bad_upstream() -> String {
     use axum::Router;
     use axum::routing::{get, post};
@@ -241,6 +258,8 @@ pub fn start_bad_upstream() -> String {
                         "late"
                     }),
                 )
+                .route("/v2/models/flaky05/infer", post(|| async { flaky(200) }))
+                .route("/v2/models/flaky5/infer", post(|| async { flaky(20) }))
                 .route(
                     "/v2/models/huge/infer",
                     // 100 MB of JSON-looking bytes.
