@@ -92,10 +92,6 @@ impl GatewayClient {
         })
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
     /// `base` + the segments, each percent-encoded (`a/b` stays one segment).
     fn url_of(&self, segments: &[&str]) -> Result<reqwest::Url> {
         let mut url = reqwest::Url::parse(&self.base).map_err(|e| Error::Usage(format!("--endpoint: {e}")))?;
@@ -170,7 +166,7 @@ impl GatewayClient {
 
     /// Upload ONNX bytes; returns their sha256.
     pub async fn upload_blob(&self, bytes: Vec<u8>) -> Result<String> {
-        let req = self.auth(self.http.post(self.url("/admin/v1/blobs")).body(bytes))?;
+        let req = self.auth(self.http.post(self.url_of(&["admin", "v1", "blobs"])?).body(bytes))?;
         let stored: BlobStored = self.json(req, "upload model").await?;
         Ok(stored.sha256)
     }

@@ -172,26 +172,14 @@ fn early_401_and_413_are_readable_by_clients_that_write_the_whole_body_first() {
     let s = Server::start_in(dir.path(), &["--max-body", "64KiB"]);
     deploy(&s, "churn", "1", "churn_lr");
     let big = vec![b'x'; 2 << 20];
-    let mut req = format!(
-        "POST /admin/v1/blobs HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        big.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(&big);
-    let answer = raw_exchange(&s, &req);
+    let answer = post_bytes(&s, "/admin/v1/blobs", &big, "");
     assert!(
         answer.starts_with("HTTP/1.1 401"),
         "{}",
         &answer[..answer.len().min(200)]
     );
     assert!(answer.contains("\"error\""));
-    let mut req = format!(
-        "POST /v2/models/churn/infer HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        big.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(&big);
-    let answer = raw_exchange(&s, &req);
+    let answer = post_bytes(&s, "/v2/models/churn/infer", &big, "");
     assert!(
         answer.starts_with("HTTP/1.1 413"),
         "{}",
@@ -365,14 +353,23 @@ fn a_slow_model_load_fails_its_deploy_only_and_rollback_works_meanwhile() {
 }
 
 fn post_json(s: &Server, path: &str, body: &str, extra_headers: &str) -> String {
-    raw_exchange(
+    post_bytes(
         s,
-        format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .as_bytes(),
+        path,
+        body.as_bytes(),
+        &format!("Content-Type: application/json\r\n{extra_headers}"),
     )
+}
+
+/// POST `body` (written whole before the answer is read) and return the answer.
+fn post_bytes(s: &Server, path: &str, body: &[u8], extra_headers: &str) -> String {
+    let mut req = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n{extra_headers}Connection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    raw_exchange(s, &req)
 }
 
 #[test]
@@ -421,10 +418,7 @@ fn a_huge_upstream_answer_is_refused_with_502_and_never_buffered_whole() {
     let bad = common::start_bad_upstream();
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), &["--max-response", "4MiB"]);
-    s.cli()
-        .args(["deploy", "huge", "--version", "1", "--upstream", &bad])
-        .assert()
-        .success();
+    common::deploy_upstream(&s, "huge", "1", &bad, &[]);
     let before = common::peak_rss_mib(s.child.id()).unwrap_or(0.0);
     for _ in 0..3 {
         let answer = post_json(&s, "/v2/models/huge/infer", BODY, "");
@@ -451,19 +445,7 @@ fn past_the_in_flight_byte_budget_requests_get_503_with_retry_after() {
     let bad = common::start_bad_upstream();
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), &["--max-inflight-bytes", "1MiB", "--max-body", "1MiB"]);
-    s.cli()
-        .args([
-            "deploy",
-            "slow",
-            "--version",
-            "1",
-            "--upstream",
-            &bad,
-            "--timeout",
-            "2s",
-        ])
-        .assert()
-        .success();
+    common::deploy_upstream(&s, "slow", "1", &bad, &["--timeout", "2s"]);
     let pad = " ".repeat(700 << 10);
     let big = format!("{BODY}{pad}");
     let first = {

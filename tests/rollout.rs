@@ -687,10 +687,7 @@ async fn flaky_canary(upstream_model: &str) -> Value {
     let up = format!("{bad}/v2/models/{upstream_model}");
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), FAST);
-    s.cli()
-        .args(["deploy", "m", "--version", "1", "--upstream", &up])
-        .assert()
-        .success();
+    common::deploy_upstream(&s, "m", "1", &up, &[]);
     s.cli()
         .args([
             "deploy",

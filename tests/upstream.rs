@@ -163,19 +163,7 @@ async fn clients_that_hang_up_mid_request_leave_the_in_flight_gauge_at_zero() {
     let bad = start_bad_upstream();
     let dir = tempfile::tempdir().unwrap();
     let gw = Server::start_in(dir.path(), &[]);
-    gw.cli()
-        .args([
-            "deploy",
-            "slow",
-            "--version",
-            "1",
-            "--upstream",
-            &bad,
-            "--timeout",
-            "10s",
-        ])
-        .assert()
-        .success();
+    common::deploy_upstream(&gw, "slow", "1", &bad, &["--timeout", "10s"]);
     let body = json!({"inputs": [{"name": "x", "shape": [1], "datatype": "FP32", "data": [1]}]});
     // Five clients give up after 300 ms while the upstream takes 5 s.
     let client = reqwest::Client::builder()

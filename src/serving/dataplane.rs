@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::http::{ApiError, api_error, check_token, error, read_body, reject, unavailable};
+use super::http::{ApiError, api_error, check_token, content_length, error, read_body, reject, unavailable};
 use super::infer::{Answer, run_version};
 use super::metrics::{RequestLabels, VersionLabels};
 use super::router;
@@ -227,10 +227,7 @@ async fn infer_core(
     }
     // Charge the request's size (declared, else the largest allowed) against the in-flight
     // budget for as long as it is served.
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
+    let declared = content_length(&headers)
         .unwrap_or(st.config.max_body)
         .min(st.config.max_body);
     let Ok(_inflight) = st

@@ -90,6 +90,14 @@ pub const ADMIN_BODY: Limit = Limit {
     flag: "admin requests: 1 MiB",
 };
 
+/// The request's declared `Content-Length`, when it has a valid one.
+pub fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
 enum ReadError {
     TooBig,
     Broken(String),
@@ -105,10 +113,7 @@ pub async fn read_body(headers: &HeaderMap, body: Body, limit: Limit, timeout: D
             format!("request body exceeds the {limit}-byte limit ({flag})"),
         )
     };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = content_length(headers);
     if declared.is_some_and(|len| len > limit) {
         return Err(reject(body, too_big()).await);
     }

@@ -439,6 +439,15 @@ pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext)
     }
 }
 
+/// Read a version's blob from `blob_dir` (ONNX) and load it.
+fn load_from(rec: &VersionRecord, blob_dir: &std::path::Path, ctx: &LoadContext) -> Result<LoadedVersion> {
+    let bytes = match &rec.source {
+        VersionSource::Onnx { blob_sha256 } => Some(crate::store::read_blob_at(blob_dir, blob_sha256)?),
+        VersionSource::Upstream { .. } => None,
+    };
+    load_version(rec, bytes.as_deref(), ctx)
+}
+
 /// Read a version's blob (if any) and load it, off the store and admin locks, on the
 /// blocking pool, one load at a time, within `--load-timeout`. A load that runs past the
 /// timeout fails its deploy; the thread finishes in the background and the next load
@@ -460,11 +469,7 @@ pub async fn load_isolated(st: &AppState, rec: VersionRecord) -> Result<LoadedVe
     let ctx = st.load_context();
     let job = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let bytes = match &rec.source {
-            VersionSource::Onnx { blob_sha256 } => Some(crate::store::read_blob_at(&blob_dir, blob_sha256)?),
-            VersionSource::Upstream { .. } => None,
-        };
-        load_version(&rec, bytes.as_deref(), &ctx)
+        load_from(&rec, &blob_dir, &ctx)
     });
     let left = budget.saturating_sub(started.elapsed());
     match tokio::time::timeout(left, job).await {
@@ -488,13 +493,7 @@ pub fn restore(store: &Store, ctx: &LoadContext) -> Result<(RouteTable, LoadFail
         let entry = table.models.entry(rec.model.clone()).or_insert_with(|| {
             ModelRoute::new(deployments.get(&rec.model).map(|d| d.salt.clone()).unwrap_or_default())
         });
-        let loaded = match &rec.source {
-            VersionSource::Onnx { blob_sha256 } => store
-                .read_blob(blob_sha256)
-                .and_then(|b| load_version(&rec, Some(&b), ctx)),
-            VersionSource::Upstream { .. } => load_version(&rec, None, ctx),
-        };
-        match loaded {
+        match load_from(&rec, store.blob_dir(), ctx) {
             Ok(v) => {
                 entry.versions.insert(rec.version.clone(), Arc::new(v));
             }

@@ -163,6 +163,16 @@ pub fn deploy(server: &Server, name: &str, version: &str, fixture_model: &str) {
         .success();
 }
 
+/// Deploy `name` `version` as a proxy to `url` (single strategy), with extra flags.
+pub fn deploy_upstream(server: &Server, name: &str, version: &str, url: &str, extra: &[&str]) {
+    server
+        .cli()
+        .args(["deploy", name, "--version", version, "--upstream", url])
+        .args(extra)
+        .assert()
+        .success();
+}
+
 pub fn samples(model: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(fixture(&format!("models/{model}.samples.json"))).unwrap()).unwrap()
 }
