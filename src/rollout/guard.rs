@@ -212,12 +212,12 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
     ev
 }
 
-/// Fewest routed requests before the live sample-ratio check speaks.
-pub const SRM_MIN_REQUESTS: u64 = 200;
-
-/// Canary and flight steps: the observed requests per arm against the routed weights
-/// (Pearson chi-square goodness of fit, `stats::srm`, mismatch at p < 0.001 as Fabijan et
-/// al. 2019). A false alarm happens in at most 0.1% of checks of a healthy split.
+/// Canary and flight steps: the observed requests per arm against the routed weights, by
+/// the anytime-valid Dirichlet–multinomial test (`stats::srm::sequential`) at α = 0.001:
+/// it is checked on every tick, and a healthy split raises a false alarm in at most 0.1%
+/// of steps however many ticks a step lasts (a chi-square test repeated every tick would
+/// not keep that promise). Counts are requests, so a handful of very heavy routing keys
+/// can still look like a mismatch: sticky routing assigns keys, not requests.
 fn sample_ratio(state: &RolloutState, window: &ModelWindow) -> Option<String> {
     if !matches!(state.spec.strategy, Strategy::Canary | Strategy::Flight) {
         return None;
@@ -226,15 +226,12 @@ fn sample_ratio(state: &RolloutState, window: &ModelWindow) -> Option<String> {
     if weights.len() < 2 {
         return None;
     }
-    let observed: Vec<f64> = weights
+    let observed: Vec<u64> = weights
         .iter()
-        .map(|w| window.arms.get(&w.version).map_or(0.0, |a| a.requests as f64))
+        .map(|w| window.arms.get(&w.version).map_or(0, |a| a.requests))
         .collect();
-    if observed.iter().sum::<f64>() < SRM_MIN_REQUESTS as f64 {
-        return None;
-    }
     let shares: Vec<f64> = weights.iter().map(|w| w.percent).collect();
-    let r = crate::stats::srm::check(&observed, &shares);
+    let r = crate::stats::srm::sequential(&observed, &shares, crate::stats::srm::SRM_ALPHA);
     r.mismatch.then(|| {
         let arms: Vec<String> = weights
             .iter()
@@ -242,10 +239,9 @@ fn sample_ratio(state: &RolloutState, window: &ModelWindow) -> Option<String> {
             .map(|(w, o)| format!("{} {o} requests for {}%", w.version, w.percent))
             .collect();
         format!(
-            "sample ratio mismatch: {} (chi-square {:.1}, p = {:.1e} < 0.001)",
+            "sample ratio mismatch: {} (sequential Bayes factor {:.3e} ≥ 1/0.001)",
             arms.join(", "),
-            r.chi2,
-            r.p_value
+            r.ln_bayes_factor.exp()
         )
     })
 }
@@ -336,15 +332,23 @@ mod tests {
         let (state, w) = canary(300, 100);
         let ev = evaluate(&state, &w, false);
         let why = ev.sample_ratio_mismatch.expect("300 vs 100 for 50/50");
-        assert!(why.contains("sample ratio mismatch") && why.contains("p ="), "{why}");
+        assert!(
+            why.contains("sample ratio mismatch") && why.contains("Bayes factor"),
+            "{why}"
+        );
         let (state, w) = canary(205, 195);
         assert!(evaluate(&state, &w, false).sample_ratio_mismatch.is_none());
-        let (state, w) = canary(90, 10);
+        let (state, w) = canary(8, 2);
         assert!(
             evaluate(&state, &w, false).sample_ratio_mismatch.is_none(),
             "too few requests to judge"
         );
-        // Healthy 50/50 splits of 400 requests: false alarms near the stated 0.1%.
+        let (state, w) = canary(90, 10);
+        assert!(
+            evaluate(&state, &w, false).sample_ratio_mismatch.is_some(),
+            "90/10 of 50/50 is no accident"
+        );
+        // Healthy 50/50 splits of 400 requests: false alarms at most the stated 0.1%.
         let mut rng = rand::rngs::StdRng::seed_from_u64(13);
         let alarms = (0..2000)
             .filter(|_| {
