@@ -95,6 +95,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l baseline-column -
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l reason -d 'Why (recorded in the audit log)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l on-trip -d 'What a tripped guard (or a sample-ratio mismatch) does: roll back, or pause for an operator' -r -f -a "rollback\t'100% back to the stable version at once'
 pause\t'Hold the current weights for an operator (`resume`, `promote` or `rollback`)'"
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l max-step-extensions -d 'A canary step (or single\'s watch) whose time is up while a guard is still deciding is extended by one more interval this many times, then paused as inconclusive' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

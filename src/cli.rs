@@ -218,6 +218,10 @@ pub struct DeployArgs {
     /// act on it (the rollout proceeds on its timer).
     #[arg(long)]
     pub dry_run_guards: bool,
+    /// A canary step (or single's watch) whose time is up while a guard is still deciding
+    /// is extended by one more interval this many times, then paused as inconclusive.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub max_step_extensions: u32,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -229,6 +229,8 @@ async fn min_requests_pauses_an_underpowered_step_as_inconclusive() {
             "1s",
             "--guard",
             "min_requests=1000",
+            "--max-step-extensions",
+            "1",
             "--wait",
         ])
         .output()
@@ -246,8 +248,9 @@ async fn min_requests_pauses_an_underpowered_step_as_inconclusive() {
     let ev = events(&s, "churn").await;
     assert_eq!(
         kinds(&ev)[3..],
-        ["rollout_start", "pause", "resume", "pause", "rollback"]
+        ["rollout_start", "extend", "pause", "resume", "pause", "rollback"]
     );
+    assert_eq!(ev[4]["detail"]["extension"], 1, "{:?}", ev[4]);
     assert_eq!(ev.last().unwrap()["detail"]["reason"], "not enough traffic");
 }
 
@@ -681,7 +684,8 @@ async fn dry_run_guards_record_the_trip_they_would_make_and_let_the_rollout_proc
 }
 
 /// Stable and candidate both behind `upstream_model` of the flaky upstream, a canary with
-/// `error_rate<0.01`; returns the final rollout status.
+/// `error_rate<0.01`; returns the final rollout status. Showing a 0.5% error rate below
+/// 1% takes about 4000 candidate requests: two clients, steps extended up to 3 times.
 async fn flaky_canary(upstream_model: &str) -> Value {
     let bad = common::start_bad_upstream();
     let up = format!("{bad}/v2/models/{upstream_model}");
@@ -699,13 +703,18 @@ async fn flaky_canary(upstream_model: &str) -> Value {
             "--strategy",
             "canary",
         ])
-        .args(["--steps", "50,100", "--interval", "6s", "--guard", "error_rate<0.01"])
+        .args(["--steps", "50,100", "--interval", "8s", "--guard", "error_rate<0.01"])
+        .args(["--max-step-extensions", "3"])
         .assert()
         .success();
-    let url = s.url.clone();
-    let load = tokio::spawn(async move { traffic(&url, "m", 4000, 4000, 0, Duration::from_millis(1)).await });
-    let v = wait_rollout(&s, "m", 40, |v| v["rollout"]["phase"] != "progressing").await;
-    load.abort();
+    let loads: Vec<_> = (0..2)
+        .map(|i| {
+            let url = s.url.clone();
+            tokio::spawn(async move { traffic(&url, "m", 20_000, 4000, i * 4000, Duration::ZERO).await })
+        })
+        .collect();
+    let v = wait_rollout(&s, "m", 60, |v| v["rollout"]["phase"] != "progressing").await;
+    loads.iter().for_each(|l| l.abort());
     v
 }
 

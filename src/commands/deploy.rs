@@ -160,6 +160,7 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
         allow_signature_change: args.allow_signature_change,
         on_trip: args.on_trip,
         dry_run_guards: args.dry_run_guards,
+        max_step_extensions: args.max_step_extensions,
     };
     match args.strategy {
         Strategy::Single => {

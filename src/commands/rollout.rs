@@ -116,7 +116,10 @@ fn summary(detail: &Value) -> String {
             gv.guard,
             gv.arm,
             v,
-            if gv.pass { "" } else { " FAIL" }
+            match gv.verdict() {
+                "ok" => String::new(),
+                v => format!(" {v}"),
+            }
         ));
     }
     if let Some(w) = detail
@@ -191,6 +194,9 @@ pub fn progress_line(r: &RolloutStatus) -> String {
     for gv in r.evaluation.iter().flat_map(|e| &e.values) {
         let v = gv.value.map(fmt_num).unwrap_or_else(|| "…".into());
         line.push_str(&format!(" · {} {}", gv.guard, v));
+        if gv.verdict() != "ok" {
+            line.push_str(&format!(" ({})", gv.verdict()));
+        }
     }
     if let Some(reason) = &state.reason {
         line.push_str(&format!(" · {reason}"));

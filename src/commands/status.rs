@@ -95,7 +95,7 @@ impl Report for StatusReport {
                         g.arm.clone(),
                         opt_num(g.value),
                         opt_num(Some(g.threshold)),
-                        if g.pass { "ok".into() } else { "FAIL".into() },
+                        g.verdict().into(),
                         g.note.clone(),
                     ]
                 })

@@ -175,6 +175,7 @@ pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &
         started_at: now,
         reason: None,
         step_id: prev.as_ref().map_or(1, |p| p.step_id + 1),
+        extensions: 0,
     };
     let detail = json!({"spec": next.spec, "stable": next.stable});
     let t = commit(
@@ -327,6 +328,7 @@ async fn rollback_plain<H: Host>(
             allow_signature_change: false,
             on_trip: OnTrip::Rollback,
             dry_run_guards: false,
+            max_step_extensions: 0,
         },
         stable: to.to_string(),
         phase: Phase::RolledBack,
@@ -335,6 +337,7 @@ async fn rollback_plain<H: Host>(
         started_at: now,
         reason: Some(reason.clone().unwrap_or_else(|| "rolled back by operator".into())),
         step_id: 1,
+        extensions: 0,
     };
     commit(
         st,
@@ -369,9 +372,13 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
     }
     let window = st.rollouts().stats.snapshot(model, state.step_id);
     let elapsed = elapsed_since(&state.step_started_at);
+    // Each extension adds one more interval (or watch period) to the step.
+    let periods = 1 + u64::from(state.extensions);
     let step_end = match state.spec.strategy {
-        Strategy::Canary => elapsed >= Duration::from_millis(state.spec.interval_ms),
-        Strategy::Single => state.spec.watch_for_ms > 0 && elapsed >= Duration::from_millis(state.spec.watch_for_ms),
+        Strategy::Canary => elapsed >= Duration::from_millis(state.spec.interval_ms * periods),
+        Strategy::Single => {
+            state.spec.watch_for_ms > 0 && elapsed >= Duration::from_millis(state.spec.watch_for_ms * periods)
+        }
         Strategy::Shadow | Strategy::Flight => false,
     };
     let mut ev: Evaluation = guard::evaluate(&state, &window, step_end);
@@ -426,6 +433,18 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
             }
         };
         (kind, json!({"reason": next.reason, "evidence": evidence}))
+    } else if let Some(why) = &ev.inconclusive
+        && state.extensions < state.spec.max_step_extensions
+    {
+        // More time, same window: the evidence gathered so far still counts.
+        next.step_id = state.step_id;
+        next.extensions += 1;
+        let of = state.spec.max_step_extensions;
+        next.reason = Some(format!("extended {}/{of}: {why}", next.extensions));
+        (
+            "extend",
+            json!({"reason": why, "extension": next.extensions, "of": of, "evidence": evidence}),
+        )
     } else if let Some(why) = &ev.inconclusive {
         next.phase = Phase::Paused;
         next.reason = Some(why.clone());
@@ -435,6 +454,8 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
     {
         next.step += 1;
         next.step_started_at = now_rfc3339();
+        next.extensions = 0;
+        next.reason = None;
         ("step", json!({"evidence": evidence}))
     } else {
         next.phase = Phase::Promoted;

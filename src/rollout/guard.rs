@@ -1,76 +1,60 @@
-//! Guard evaluation on a step's window. Error-rate, latency, agreement, drift and
-//! outcome guards are checked on every controller tick (so a crashing model is rolled
-//! back within seconds); `min_requests` is checked at step end. Each value carries its
-//! threshold and whether it passed: that is the evidence recorded with every transition.
+//! Guard evaluation on a step's window, on every controller tick (so a crashing model is
+//! rolled back within seconds). Each value carries its threshold, whether it tripped,
+//! whether it is decided, and the bound behind that: the evidence recorded with every
+//! transition and shown by `status`.
 //!
-//! Error-rate and latency guards are sequential tests (`stats::sequential::rate_exceeds`):
-//! `error_rate<X` trips only once the candidate's error rate is *shown* to exceed X, and
-//! `pQQ_ms<X` once the share of its requests slower than X ms is shown to exceed 1 − QQ%,
-//! each at the rollout's `--alpha`, valid however often they are checked: a candidate no
-//! worse than the threshold is rolled back by one guard with probability at most α
-//! (with k such guards, at most k·α).
+//! Every guard but `outcome` and `min_requests` is a sequential test valid however often
+//! it is checked (`stats::sequential`, `stats::distance::psi_bounds_*`), at the rollout's
+//! `--alpha`:
+//! - it **trips** only once the candidate is *shown* beyond its limit (an anytime-valid
+//!   lower bound passes it), so a candidate no worse than the limit is rolled back by one
+//!   guard with probability at most α (with k such guards, at most k·α);
+//! - it **passes** only once the candidate is shown within its limit (the matching upper
+//!   bound is below it). Until then it is *still deciding*, and a step whose time is up
+//!   with a guard still deciding is extended (`--max-step-extensions`) and then paused as
+//!   inconclusive: a step passes on evidence, never on the absence of data.
+//!
+//! `error_rate<X`: Bernoulli rate test on the candidate's non-2xx share. `pQQ_ms<X`: the
+//! same test on the share of requests slower than X ms (a quantile below X ⇔ fewer than
+//! 1 − QQ% above it). `error_rate<=control+D`: candidate's lower bound minus control's
+//! upper bound (each at α/2) above D. `pQQ_ms<=control*R`: the candidate's share slower
+//! than R × the control's anytime-valid upper bound on its QQth percentile is shown above
+//! 1 − QQ% (each at α/2). `shadow_agreement>X`: the disagreement rate is shown above 1 − X.
+//! `drift_psi<X`: the smallest PSI consistent with simultaneous bin-share bounds is above X.
+//! `outcome:M>=control`: the always-valid confidence sequence of the difference excludes
+//! 0 from above (decided once both arms have 30 requests).
 
 use serde::Serialize;
 
 use super::RolloutState;
+pub use super::judge::GuardValue;
+use super::judge::{
+    judge_latency_vs_control, judge_outcome, judge_psi, judge_quantile, judge_rate, judge_rate_vs_control,
+};
 use super::stats::{ArmWindow, ModelWindow};
 use super::strategy::{Guard, Strategy};
-use crate::stats::{distance, sequential};
-
-/// Fewest compared (shadow) or scored requests before agreement and drift may trip.
-pub const MIN_COMPARED: u64 = 50;
-
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct GuardValue {
-    pub guard: String,
-    pub arm: String,
-    pub value: Option<f64>,
-    pub threshold: f64,
-    pub pass: bool,
-    pub note: String,
-}
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize, Default, PartialEq)]
 pub struct Evaluation {
     pub values: Vec<GuardValue>,
     /// The first failed guard, as "expr on arm: value (threshold)".
     pub trip: Option<String>,
-    /// Why a step cannot end yet (min_requests not met).
+    /// Why a step cannot pass yet: a guard still deciding (or min_requests not met).
     pub inconclusive: Option<String>,
     pub requests: Vec<(String, u64)>,
-    /// The traffic split itself is broken (observed arm counts against the weights,
-    /// chi-square p < 0.001): no verdict of this step can be trusted.
+    /// The traffic split itself is broken (observed arm counts against the weights):
+    /// no verdict of this step can be trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_ratio_mismatch: Option<String>,
 }
 
-/// What a sequential rate guard has shown so far, for status and the audit log.
-fn rate_note(what: &str, t: &sequential::RateTest, n: u64, limit: f64, alpha: f64) -> String {
-    let verdict = if t.reject {
-        "shown above the limit"
-    } else if t.lower > 0.0 {
-        "still deciding"
-    } else {
-        "not shown above the limit"
-    };
-    format!(
-        "{what} {:.4} of {n} (anytime-valid {:.0}% lower bound {:.4}), limit {limit}: {verdict}",
-        t.rate,
-        (1.0 - alpha) * 100.0,
-        t.lower
-    )
-}
-
-fn empty() -> ArmWindow {
-    ArmWindow::default()
-}
-
-/// Evaluate `state`'s guards on `window`. `at_step_end` adds `min_requests`.
+/// Evaluate `state`'s guards on `window`. `at_step_end` turns a guard still deciding into
+/// the step's `inconclusive` reason.
 pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -> Evaluation {
     let mut ev = Evaluation::default();
-    let blank = empty();
+    let blank = ArmWindow::default();
     let stable = window.arms.get(&state.stable).unwrap_or(&blank);
-    let shadow = state.spec.strategy == Strategy::Shadow;
+    let alpha = state.spec.alpha;
     ev.requests.push((state.stable.clone(), stable.requests));
     for cand_name in state.candidates() {
         let cand = window.arms.get(&cand_name).unwrap_or(&blank);
@@ -82,19 +66,14 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
                 value: None,
                 threshold: 0.0,
                 pass: true,
+                decided: true,
+                bound: None,
                 note: String::new(),
             };
             match g {
                 Guard::ErrorRate { max } => {
                     gv.threshold = *max;
-                    if cand.requests > 0 {
-                        let t = sequential::rate_exceeds(cand.errors, cand.requests, *max, state.spec.alpha);
-                        gv.value = Some(t.rate);
-                        gv.pass = !t.reject;
-                        gv.note = rate_note("error rate", &t, cand.requests, *max, state.spec.alpha);
-                    } else {
-                        gv.note = "no requests yet".into();
-                    }
+                    judge_rate(&mut gv, "error rate", cand.errors, cand.requests, *max, alpha);
                 }
                 Guard::P99Ms { max } | Guard::P95Ms { max } | Guard::P50Ms { max } => {
                     gv.threshold = *max;
@@ -103,84 +82,32 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
                         Guard::P50Ms { .. } => 0.5,
                         _ => 0.99,
                     };
-                    let n = cand.latency_us.len();
-                    if n > 0 {
-                        // A quantile below `max` ⇔ fewer than (1 − q) of requests above it.
-                        let max_us = (*max * 1000.0).max(0.0) as u64;
-                        let over = n - cand.latency_us.count_between(0, max_us).min(n);
-                        let t = sequential::rate_exceeds(over, n, 1.0 - q, state.spec.alpha);
-                        gv.value = Some(cand.latency_us.value_at_quantile(q) as f64 / 1000.0);
-                        gv.pass = !t.reject;
-                        gv.note = rate_note(&format!("share over {max} ms"), &t, n, 1.0 - q, state.spec.alpha);
-                    } else {
-                        gv.note = "no requests yet".into();
-                    }
+                    judge_quantile(&mut gv, cand, q, *max, alpha);
+                }
+                Guard::ErrorRateVsControl { margin } => {
+                    gv.threshold = *margin;
+                    judge_rate_vs_control(&mut gv, cand, stable, *margin, alpha);
+                }
+                Guard::LatencyVsControl { percentile, ratio } => {
+                    gv.threshold = *ratio;
+                    judge_latency_vs_control(&mut gv, cand, stable, *percentile, *ratio, alpha);
                 }
                 Guard::ShadowAgreement { min } => {
                     gv.threshold = *min;
-                    if cand.compared >= MIN_COMPARED || (at_step_end && cand.compared > 0) {
-                        let v = cand.agreed as f64 / cand.compared as f64;
-                        gv.value = Some(v);
-                        gv.pass = v > *min;
-                    } else {
-                        gv.note = format!("{} of {MIN_COMPARED} comparisons", cand.compared);
-                    }
+                    let disagreed = cand.compared - cand.agreed.min(cand.compared);
+                    judge_rate(&mut gv, "disagreement", disagreed, cand.compared, 1.0 - *min, alpha);
+                    // Report agreement, the guarded quantity.
+                    gv.value = gv.value.map(|d| 1.0 - d);
+                    gv.bound = gv.bound.map(|d| 1.0 - d);
                 }
                 Guard::DriftPsi { max } => {
                     gv.threshold = *max;
-                    let n_c = cand.scores.len() as u64;
-                    match &state.spec.baseline {
-                        Some(b) if n_c >= MIN_COMPARED => {
-                            let v = distance::psi_against_bins(&b.edges, &b.proportions, &cand.scores).unwrap_or(0.0);
-                            gv.value = Some(v);
-                            gv.pass = v < *max;
-                            gv.note = format!("PSI of the candidate's scores against baseline column \"{}\"", b.column);
-                        }
-                        None if n_c >= MIN_COMPARED && stable.scores.len() as u64 >= MIN_COMPARED => {
-                            let v = distance::psi(&stable.scores, &cand.scores, 10).unwrap_or(0.0);
-                            gv.value = Some(v);
-                            gv.pass = v < *max;
-                            gv.note = "PSI of the candidate's scores against the stable version's, same step".into();
-                        }
-                        _ => gv.note = format!("waiting for {MIN_COMPARED} scores"),
-                    }
+                    judge_psi(&mut gv, state, cand, stable, *max);
                 }
-                Guard::Outcome { metric } => {
-                    gv.threshold = 0.0;
-                    let (ns, nc) = (stable.requests as f64, cand.requests as f64);
-                    let get = |a: &ArmWindow| a.outcomes.get(metric).copied().unwrap_or((0.0, 0.0));
-                    let ((ss, sq_s), (sc, sq_c)) = (get(stable), get(cand));
-                    if ns >= 30.0 && nc >= 30.0 {
-                        let (ms, mc) = (ss / ns, sc / nc);
-                        let vs = ((sq_s - ss * ss / ns) / (ns - 1.0)).max(0.0);
-                        let vc = ((sq_c - sc * sc / nc) / (nc - 1.0)).max(0.0);
-                        let var = vs / ns + vc / nc;
-                        if var > 0.0 {
-                            let r = sequential::confidence_sequence(
-                                mc - ms,
-                                var,
-                                ns + nc,
-                                state.spec.alpha,
-                                state.spec.tune_n,
-                            );
-                            gv.value = Some(mc - ms);
-                            gv.pass = r.ci[1] >= 0.0;
-                            gv.note = format!(
-                                "{metric}: candidate {mc:.4} vs control {ms:.4}, always-valid {:.0}% CI [{:.4}, {:.4}]",
-                                (1.0 - state.spec.alpha) * 100.0,
-                                r.ci[0],
-                                r.ci[1]
-                            );
-                        } else {
-                            gv.note = format!("{metric}: no variance yet");
-                        }
-                    } else {
-                        gv.note = "waiting for 30 requests per arm".into();
-                    }
-                }
+                Guard::Outcome { metric } => judge_outcome(&mut gv, cand, stable, metric, state),
                 Guard::MinRequests { n } => {
                     gv.threshold = *n as f64;
-                    let have = if shadow {
+                    let have = if state.spec.strategy == Strategy::Shadow {
                         cand.compared
                     } else if state.spec.strategy == Strategy::Single {
                         cand.requests
@@ -188,22 +115,24 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
                         cand.requests.min(stable.requests)
                     };
                     gv.value = Some(have as f64);
-                    if have < *n {
-                        gv.note = "not enough data to decide".into();
-                        if at_step_end && ev.inconclusive.is_none() {
-                            ev.inconclusive = Some(format!("inconclusive: {} on {cand_name}: {have} < {n}", g.expr()));
-                        }
+                    gv.decided = have >= *n;
+                    if !gv.decided {
+                        gv.note = format!("{have} of {n} requests");
                     }
                 }
             }
             if !gv.pass && ev.trip.is_none() {
                 ev.trip = Some(format!(
-                    "{} on {}: {} (threshold {})",
+                    "{} on {}: {} (threshold {}): {}",
                     gv.guard,
                     gv.arm,
                     gv.value.map(|v| format!("{v:.6}")).unwrap_or_else(|| "-".into()),
-                    gv.threshold
+                    gv.threshold,
+                    gv.note
                 ));
+            }
+            if at_step_end && !gv.decided && ev.inconclusive.is_none() {
+                ev.inconclusive = Some(format!("inconclusive: {} on {}: {}", gv.guard, gv.arm, gv.note));
             }
             ev.values.push(gv);
         }
@@ -251,6 +180,7 @@ mod tests {
     //! The latency guards' decision rule, simulated: a quantile below the threshold means
     //! few requests above it, so the guard is the rate test on exceedances.
     use super::*;
+    use crate::stats::sequential;
     use rand::{RngExt, SeedableRng};
 
     /// Pareto(1 ms, shape 2.5) latencies: heavy-tailed, p99 = 6.31 ms.
@@ -317,14 +247,131 @@ mod tests {
             started_at: "2026-11-28T00:00:00Z".into(),
             reason: None,
             step_id: 1,
+            extensions: 0,
         };
         let mut w = ModelWindow::default();
         for (v, n) in [("2", candidate_requests), ("1", stable_requests)] {
-            let mut a = ArmWindow::default();
-            a.requests = n;
+            let a = ArmWindow {
+                requests: n,
+                ..Default::default()
+            };
             w.arms.insert(v.into(), a);
         }
         (state, w)
+    }
+
+    fn with_guards(mut state: RolloutState, guards: &[&str]) -> RolloutState {
+        state.spec.guards = guards
+            .iter()
+            .map(|g| super::super::strategy::parse_guard(g).unwrap())
+            .collect();
+        state
+    }
+
+    /// One request on `a`: failed with probability `p_err`, Pareto latency ×`slow`.
+    fn serve(a: &mut ArmWindow, rng: &mut impl rand::Rng, p_err: f64, slow: f64) {
+        a.requests += 1;
+        a.errors += u64::from(rng.random::<f64>() < p_err);
+        a.latency_us
+            .record((pareto_ms(rng, slow) * 1000.0).min(59e6) as u64)
+            .unwrap();
+    }
+
+    /// The A/A calibration through the evaluator with the controller's schedule:
+    /// 1000 canary steps at 50/50, one evaluation per 1-second tick at 100 requests per
+    /// arm per second for 20 s; both arms fail 0.5% at random and have Pareto latencies
+    /// (true p99 6.31 ms). Each guard alone falsely trips in at most α + 0.01 of steps.
+    #[test]
+    fn identical_arms_rarely_trip_any_guard_ticked_like_the_controller() {
+        let guards = [
+            "error_rate<0.01",
+            "error_rate<=control+0.005",
+            "p99_ms<8",
+            "p99_ms<=control*1.2",
+        ];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(31);
+        let mut trips = [0u32; 4];
+        for _ in 0..1000 {
+            let (state, mut w) = canary(0, 0);
+            let state = with_guards(state, &guards);
+            let mut tripped = [false; 4];
+            for _tick in 0..20 {
+                for _ in 0..100 {
+                    for v in ["1", "2"] {
+                        serve(w.arms.get_mut(v).unwrap(), &mut rng, 0.005, 1.0);
+                    }
+                }
+                let ev = evaluate(&state, &w, false);
+                for (t, gv) in tripped.iter_mut().zip(&ev.values) {
+                    *t |= !gv.pass;
+                }
+            }
+            for (n, t) in trips.iter_mut().zip(tripped) {
+                *n += t as u32;
+            }
+        }
+        for (g, t) in guards.iter().zip(trips) {
+            assert!(t <= 60, "{g}: {t} false trips in 1000 A/A steps");
+        }
+    }
+
+    #[test]
+    fn a_worse_candidate_trips_the_comparative_guards() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(32);
+        let state = with_guards(canary(0, 0).0, &["error_rate<=control+0.005", "p99_ms<=control*1.2"]);
+        let (mut err_by, mut lat_by) = (Vec::new(), Vec::new());
+        for _ in 0..200 {
+            // 3% errors vs 0.5%; three times as slow (p99 ratio 3 against a 1.2 limit).
+            let mut w = canary(0, 0).1;
+            let (mut e, mut l) = (None, None);
+            for tick in 1..=40u64 {
+                for _ in 0..100 {
+                    serve(w.arms.get_mut("1").unwrap(), &mut rng, 0.005, 1.0);
+                    serve(w.arms.get_mut("2").unwrap(), &mut rng, 0.03, 3.0);
+                }
+                let ev = evaluate(&state, &w, false);
+                if e.is_none() && !ev.values[0].pass {
+                    e = Some(tick * 100);
+                }
+                if l.is_none() && !ev.values[1].pass {
+                    l = Some(tick * 100);
+                }
+            }
+            err_by.push(e.unwrap_or(u64::MAX));
+            lat_by.push(l.unwrap_or(u64::MAX));
+        }
+        err_by.sort_unstable();
+        lat_by.sort_unstable();
+        assert!(
+            err_by[189] <= 4000,
+            "3% vs 0.5%: 95th percentile {} requests per arm",
+            err_by[189]
+        );
+        assert!(
+            lat_by[189] <= 3000,
+            "3× slower: 95th percentile {} requests per arm",
+            lat_by[189]
+        );
+    }
+
+    #[test]
+    fn a_step_passes_only_on_evidence() {
+        let (state, mut w) = canary(0, 0);
+        let state = with_guards(state, &["error_rate<0.05"]);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(33);
+        for _ in 0..20 {
+            serve(w.arms.get_mut("2").unwrap(), &mut rng, 0.0, 1.0);
+        }
+        let ev = evaluate(&state, &w, true);
+        let why = ev.inconclusive.expect("20 clean requests do not show < 5%");
+        assert!(why.contains("still deciding") && why.contains("upper bound"), "{why}");
+        assert_eq!(ev.values[0].verdict(), "deciding");
+        for _ in 0..400 {
+            serve(w.arms.get_mut("2").unwrap(), &mut rng, 0.0, 1.0);
+        }
+        let ev = evaluate(&state, &w, true);
+        assert!(ev.inconclusive.is_none() && ev.trip.is_none(), "{ev:?}");
+        assert_eq!(ev.values[0].verdict(), "ok");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod controller;
 pub mod guard;
 pub mod host;
+pub mod judge;
 pub(crate) mod replay;
 pub mod scores;
 pub mod stats;
@@ -57,6 +58,13 @@ pub struct RolloutState {
     pub reason: Option<String>,
     /// Increments on every transition: statistics windows reset with it.
     pub step_id: u64,
+    /// Times the current step was extended for want of evidence (the window carries on).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub extensions: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One routed arm: version, role, share in percent.

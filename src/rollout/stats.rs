@@ -8,8 +8,10 @@ use std::sync::Mutex;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-/// Scores kept per arm for PSI (reservoir sample, Vitter's algorithm R).
-const RESERVOIR: usize = 4096;
+/// Scores kept per arm for PSI: the first ones of the step, in arrival order. The drift
+/// guard's bounds are anytime-valid on a growing prefix, so its evidence simply stops
+/// growing here (a reservoir sample would replace old scores and break that).
+pub const SCORES_KEPT: usize = 4096;
 /// Requests remembered for joining outcomes (oldest forgotten first).
 const INDEX_CAP: usize = 500_000;
 /// Disagreeing shadow examples kept (largest differences).
@@ -32,7 +34,6 @@ pub struct ArmWindow {
     pub errors: u64,
     pub latency_us: Histogram<u64>,
     pub scores: Vec<f64>,
-    scores_seen: u64,
     /// metric → (Σ per-request total, Σ per-request total²)
     pub outcomes: HashMap<String, (f64, f64)>,
     // Shadow side (when this arm is mirrored to).
@@ -48,7 +49,6 @@ impl Default for ArmWindow {
             errors: 0,
             latency_us: histogram(),
             scores: Vec::new(),
-            scores_seen: 0,
             outcomes: HashMap::new(),
             compared: 0,
             agreed: 0,
@@ -59,17 +59,8 @@ impl Default for ArmWindow {
 
 impl ArmWindow {
     fn push_scores(&mut self, scores: &[f64]) {
-        for &s in scores {
-            self.scores_seen += 1;
-            if self.scores.len() < RESERVOIR {
-                self.scores.push(s);
-            } else {
-                let j = rand::random_range(0..self.scores_seen);
-                if (j as usize) < RESERVOIR {
-                    self.scores[j as usize] = s;
-                }
-            }
-        }
+        let room = SCORES_KEPT.saturating_sub(self.scores.len());
+        self.scores.extend(scores.iter().take(room));
     }
 
     /// One answered request: its status, latency and scores.

@@ -30,6 +30,12 @@ pub enum Guard {
     P95Ms { max: f64 },
     /// Like `P99Ms` for the median (more than half over `max`).
     P50Ms { max: f64 },
+    /// Candidate's error rate exceeds the control's (same step) by at most `margin`
+    /// (absolute): trips when shown to exceed it by more.
+    ErrorRateVsControl { margin: f64 },
+    /// Candidate's `percentile` latency is at most `ratio` × the control's (same step):
+    /// trips when shown to be more.
+    LatencyVsControl { percentile: u8, ratio: f64 },
     /// Share of mirrored requests where the candidate agrees with stable stays above `min`.
     ShadowAgreement { min: f64 },
     /// PSI of the candidate's score vs the stable version's scores stays below `max`.
@@ -48,6 +54,8 @@ impl Guard {
             Guard::P99Ms { max } => format!("p99_ms<{max}"),
             Guard::P95Ms { max } => format!("p95_ms<{max}"),
             Guard::P50Ms { max } => format!("p50_ms<{max}"),
+            Guard::ErrorRateVsControl { margin } => format!("error_rate<=control+{margin}"),
+            Guard::LatencyVsControl { percentile, ratio } => format!("p{percentile}_ms<=control*{ratio}"),
             Guard::ShadowAgreement { min } => format!("shadow_agreement>{min}"),
             Guard::DriftPsi { max } => format!("drift_psi<{max}"),
             Guard::Outcome { metric } => format!("outcome:{metric}>=control"),
@@ -61,7 +69,7 @@ pub fn parse_guard(s: &str) -> Result<Guard> {
     let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     let bad = |why: &str| {
         Error::Usage(format!(
-            "--guard {s:?}: {why} (forms: error_rate<0.01, p99_ms<50 (p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500)"
+            "--guard {s:?}: {why} (forms: error_rate<0.01, error_rate<=control+0.005, p99_ms<50, p99_ms<=control*1.2 (also p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500)"
         ))
     };
     let num = |v: &str| -> Result<f64> {
@@ -78,6 +86,27 @@ pub fn parse_guard(s: &str) -> Result<Guard> {
             return Err(bad("missing metric name"));
         }
         return Ok(Guard::Outcome { metric: metric.into() });
+    }
+    if let Some(v) = t.strip_prefix("error_rate<=control+") {
+        let margin = num(v)?;
+        if margin >= 1.0 {
+            return Err(bad("an error-rate margin is between 0 and 1"));
+        }
+        return Ok(Guard::ErrorRateVsControl { margin });
+    }
+    for percentile in [99u8, 95, 50] {
+        if let Some(v) = t.strip_prefix(&format!("p{percentile}_ms<=control*")) {
+            let ratio = num(v)?;
+            if ratio < 1.0 {
+                return Err(bad("a latency ratio to control is at least 1 (1.2 allows 20% slower)"));
+            }
+            return Ok(Guard::LatencyVsControl { percentile, ratio });
+        }
+    }
+    if t.contains("control") {
+        return Err(bad(
+            "a comparison with control reads error_rate<=control+MARGIN or p99_ms<=control*RATIO",
+        ));
     }
     if let Some(v) = t.strip_prefix("error_rate<") {
         let max = num(v)?;
@@ -171,6 +200,10 @@ pub struct RolloutSpec {
     /// Evaluate and record every guard verdict, never act on one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dry_run_guards: bool,
+    /// Times a step whose time is up with a guard still deciding is extended by one more
+    /// interval before it pauses as inconclusive.
+    #[serde(default = "default_extensions")]
+    pub max_step_extensions: u32,
 }
 
 impl RolloutSpec {
@@ -202,6 +235,9 @@ fn default_tolerance() -> f64 {
 fn default_alpha() -> f64 {
     0.05
 }
+fn default_extensions() -> u32 {
+    2
+}
 fn default_tune_n() -> f64 {
     5000.0
 }
@@ -215,6 +251,7 @@ pub fn check_guards(strategy: Strategy, guards: &[Guard], has_baseline: bool) ->
             Guard::ShadowAgreement { .. } => strategy == Strategy::Shadow,
             Guard::DriftPsi { .. } if has_baseline => true,
             Guard::Outcome { .. } | Guard::DriftPsi { .. } => matches!(strategy, Strategy::Canary | Strategy::Flight),
+            Guard::ErrorRateVsControl { .. } | Guard::LatencyVsControl { .. } => strategy != Strategy::Single,
             _ => true,
         };
         if !ok {
@@ -223,7 +260,7 @@ pub fn check_guards(strategy: Strategy, guards: &[Guard], has_baseline: bool) ->
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
             return Err(Error::Usage(format!(
-                "--guard {} does not apply to strategy {name} (agreement needs shadow; outcome and drift need a concurrent control: canary or flight)",
+                "--guard {} does not apply to strategy {name} (agreement needs shadow; outcome and drift need a concurrent control: canary or flight; comparisons with control need any strategy but single)",
                 g.expr()
             )));
         }
@@ -276,9 +313,19 @@ mod tests {
             "drift_psi<0.2",
             "outcome:converted>=control",
             "min_requests=500",
+            "error_rate<=control+0.005",
+            "p99_ms<=control*1.2",
+            "p50_ms<=control*1",
         ] {
             assert_eq!(parse_guard(s).unwrap().expr(), s);
         }
+        assert_eq!(
+            parse_guard("p95_ms <= control * 1.5").unwrap(),
+            Guard::LatencyVsControl {
+                percentile: 95,
+                ratio: 1.5
+            }
+        );
         assert_eq!(
             parse_guard(" error_rate < 0.5 ").unwrap(),
             Guard::ErrorRate { max: 0.5 }
@@ -291,6 +338,11 @@ mod tests {
             "outcome:x<=control",
             "min_requests=1.5",
             "latency<3",
+            "error_rate<=control-0.01",
+            "error_rate<=control+1",
+            "p99_ms<=control*0.5",
+            "p98_ms<=control*1.2",
+            "p99_ms<=control+5",
         ] {
             assert!(parse_guard(bad).is_err(), "{bad}");
         }
