@@ -31,6 +31,9 @@ _mlctl() {
             mlctl,drift)
                 cmd="mlctl__subcmd__drift"
                 ;;
+            mlctl,guards)
+                cmd="mlctl__subcmd__guards"
+                ;;
             mlctl,help)
                 cmd="mlctl__subcmd__help"
                 ;;
@@ -100,6 +103,18 @@ _mlctl() {
             mlctl__subcmd__drift__subcmd__help,help)
                 cmd="mlctl__subcmd__drift__subcmd__help__subcmd__help"
                 ;;
+            mlctl__subcmd__guards,backtest)
+                cmd="mlctl__subcmd__guards__subcmd__backtest"
+                ;;
+            mlctl__subcmd__guards,help)
+                cmd="mlctl__subcmd__guards__subcmd__help"
+                ;;
+            mlctl__subcmd__guards__subcmd__help,backtest)
+                cmd="mlctl__subcmd__guards__subcmd__help__subcmd__backtest"
+                ;;
+            mlctl__subcmd__guards__subcmd__help,help)
+                cmd="mlctl__subcmd__guards__subcmd__help__subcmd__help"
+                ;;
             mlctl__subcmd__help,abtest)
                 cmd="mlctl__subcmd__help__subcmd__abtest"
                 ;;
@@ -114,6 +129,9 @@ _mlctl() {
                 ;;
             mlctl__subcmd__help,drift)
                 cmd="mlctl__subcmd__help__subcmd__drift"
+                ;;
+            mlctl__subcmd__help,guards)
+                cmd="mlctl__subcmd__help__subcmd__guards"
                 ;;
             mlctl__subcmd__help,help)
                 cmd="mlctl__subcmd__help__subcmd__help"
@@ -160,6 +178,9 @@ _mlctl() {
             mlctl__subcmd__help__subcmd__drift,check)
                 cmd="mlctl__subcmd__help__subcmd__drift__subcmd__check"
                 ;;
+            mlctl__subcmd__help__subcmd__guards,backtest)
+                cmd="mlctl__subcmd__help__subcmd__guards__subcmd__backtest"
+                ;;
             *)
                 ;;
         esac
@@ -167,7 +188,7 @@ _mlctl() {
 
     case "${cmd}" in
         mlctl)
-            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help"
+            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume rollback history abtest drift guards demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -870,8 +891,154 @@ _mlctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlctl__subcmd__guards)
+            opts="-o -h --endpoint --token --data-dir --output --help backtest help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__guards__subcmd__backtest)
+            opts="-o -h --model --guard --last-rollout --aa --stable --candidate --from --to --step --tick --alpha --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --guard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stable)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --candidate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --to)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --step)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tick)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --alpha)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__guards__subcmd__help)
+            opts="backtest help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__guards__subcmd__help__subcmd__backtest)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__guards__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlctl__subcmd__help)
-            opts="serve deploy predict loadtest status promote pause resume rollback history abtest drift demo completions man help"
+            opts="serve deploy predict loadtest status promote pause resume rollback history abtest drift guards demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -997,6 +1164,34 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__help__subcmd__drift__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__guards)
+            opts="backtest"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__guards__subcmd__backtest)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

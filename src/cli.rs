@@ -76,6 +76,10 @@ pub enum Command {
     /// Compare live data with a training baseline (output and input drift).
     #[command(subcommand)]
     Drift(DriftCommand),
+    /// Rollout guards on logged traffic: what a guard set would have decided, and how often
+    /// it trips on identical arms.
+    #[command(subcommand)]
+    Guards(GuardsCommand),
     /// Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted.
     Demo(DemoArgs),
     /// Print shell completions.
@@ -361,6 +365,53 @@ pub struct DemoArgs {
     /// Keep the demo's data dir here instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GuardsCommand {
+    /// Replay the gateway's prediction and outcome logs through guards, step by step: a
+    /// real rollout's steps (--last-rollout), fixed steps between two versions
+    /// (--stable/--candidate), or A/A steps of the stable version split by routing bucket
+    /// (--aa; exit 1 when the false-trip rate exceeds --alpha).
+    Backtest(GuardsBacktestArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GuardsBacktestArgs {
+    /// The model whose logs are replayed (read from the data dir's logs and history).
+    #[arg(long)]
+    pub model: String,
+    /// A guard expression, as `deploy --guard` [default with --last-rollout: its guards].
+    #[arg(long = "guard", value_name = "EXPR")]
+    pub guards: Vec<String>,
+    /// Replay the model's last rollout on its own steps, next to what the controller decided.
+    #[arg(long, conflicts_with_all = ["aa", "candidate", "from", "to", "step"])]
+    pub last_rollout: bool,
+    /// A/A: split the stable version's own traffic into two pseudo-arms by routing-key
+    /// bucket and estimate the guard set's false-trip rate.
+    #[arg(long, conflicts_with = "candidate")]
+    pub aa: bool,
+    /// The control version [default: the version with the most logged requests].
+    #[arg(long)]
+    pub stable: Option<String>,
+    /// The candidate version (fixed steps between two versions).
+    #[arg(long)]
+    pub candidate: Option<String>,
+    /// First log time replayed (RFC 3339) [default: the first record].
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last log time replayed (RFC 3339) [default: the last record].
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Length of each simulated step.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub step: std::time::Duration,
+    /// Evaluate the guards every this much log time (the controller's tick).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    pub tick: std::time::Duration,
+    /// Significance level of the guards, and the largest acceptable A/A false-trip rate.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
 }
 
 #[derive(Debug, Subcommand)]

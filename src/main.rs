@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand};
+use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, GuardsCommand};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{OutputFormat, Report, Stream, render, styled};
@@ -60,6 +60,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Drift(DriftCommand::Baseline(a)) => print(&commands::drift::baseline_cmd(a)?, fmt),
         Command::Drift(DriftCommand::Check(a)) => {
             let (report, gate) = commands::drift::check_cmd(a)?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
+        Command::Guards(GuardsCommand::Backtest(a)) => {
+            let (report, gate) = commands::guards::backtest_cmd(&a, &g)?;
             print(&report, fmt)?;
             gate.map_or(Ok(()), Err)
         }

@@ -3,6 +3,7 @@
 //! inside `serve`. The gateway hosts the controller through `host::Host` and holds the
 //! statistics in one `host::Rollouts` value; nothing here knows the gateway's types.
 
+pub mod backtest;
 pub mod controller;
 pub mod guard;
 pub mod host;
