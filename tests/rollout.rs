@@ -128,14 +128,15 @@ async fn weights_are_sticky_per_key_and_close_to_the_canary_share() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_candidate_is_rolled_back_within_seconds_by_the_error_rate_guard() {
-    // stable: a model that answers; candidate: an upstream that always fails (500)
+    // stable: a model that answers; candidate: an upstream that always fails (500). At
+    // about 50 requests a second (half to the candidate) it is rolled back within 2 s.
     let (s, _dir) = failing_canary(&[], "50,100", "1h").await;
     let started = Instant::now();
     let url = s.url.clone();
-    let load = tokio::spawn(async move { traffic(&url, "boom", 300, 300, 0, Duration::from_millis(5)).await });
+    let load = tokio::spawn(async move { traffic(&url, "boom", 300, 300, 0, Duration::from_millis(20)).await });
     let v = wait_rollout(&s, "boom", 20, |v| v["rollout"]["phase"] == "rolled_back").await;
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(10), "rollback took {took:?}");
+    assert!(took < Duration::from_secs(2), "rollback took {took:?}");
     assert!(
         v["rollout"]["reason"].as_str().unwrap().contains("error_rate<0.1 on 2"),
         "{v}"
