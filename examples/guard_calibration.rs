@@ -93,7 +93,7 @@ fn simulate_pair(p: f64, trips: impl Fn(u64, u64, u64) -> bool, seed: u64) -> (f
 
 fn comparative() {
     let sequential = |kc: u64, ks: u64, n: u64| {
-        (n % 100 == 0 || kc == n) && n >= 2 && rate_difference(kc, n, ks, n, ALPHA).lower > MARGIN
+        (n.is_multiple_of(100) || kc == n) && n >= 2 && rate_difference(kc, n, ks, n, ALPHA).lower > MARGIN
     };
     let raw = |kc: u64, ks: u64, n: u64| n >= 20 && (kc as f64 - ks as f64) / n as f64 >= MARGIN;
     println!();
