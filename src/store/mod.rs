@@ -15,8 +15,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod outbox;
+
 /// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// One schema migration: applies to databases at version `from`, leaves them at `to`.
 struct Migration {
@@ -39,6 +41,12 @@ const MIGRATIONS: &[Migration] = &[
         from: 1,
         to: 2,
         sql: &[SCHEMA, "ALTER TABLE deployments ADD COLUMN rollout TEXT"],
+    },
+    // v2 → v3: webhook delivery cursors (`outbox`).
+    Migration {
+        from: 2,
+        to: 3,
+        sql: &[SCHEMA],
     },
 ];
 
@@ -112,6 +120,14 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TABLE IF NOT EXISTS notify_cursors (
+    target        TEXT PRIMARY KEY,
+    last_event_id INTEGER NOT NULL,
+    delivered     INTEGER NOT NULL DEFAULT 0,
+    failed        INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    updated_at    TEXT NOT NULL
+);
 "#;
 
 /// How a registered version is served.
@@ -418,21 +434,23 @@ impl Store {
         let mut stmt = self.conn.prepare(
             "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events WHERE model = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map(params![model], |r| {
-            let detail: String = r.get(7)?;
-            Ok(EventRecord {
-                id: r.get(0)?,
-                ts: r.get(1)?,
-                model: r.get(2)?,
-                actor: r.get(3)?,
-                kind: r.get(4)?,
-                from_state: r.get(5)?,
-                to_state: r.get(6)?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
-            })
-        })?;
+        let rows = stmt.query_map(params![model], event_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+pub(crate) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    let detail: String = r.get(7)?;
+    Ok(EventRecord {
+        id: r.get(0)?,
+        ts: r.get(1)?,
+        model: r.get(2)?,
+        actor: r.get(3)?,
+        kind: r.get(4)?,
+        from_state: r.get(5)?,
+        to_state: r.get(6)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
+    })
 }
 
 /// Inside a transaction: check the version exists, upsert the deployment row (keeping
