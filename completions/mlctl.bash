@@ -552,7 +552,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__deploy)
-            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --endpoint --token --data-dir --output --help"
+            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,6 +627,10 @@ _mlctl() {
                     return 0
                     ;;
                 --max-step-extensions)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1744,7 +1748,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__serve)
-            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --endpoint --token --data-dir --output --help"
+            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1816,6 +1820,18 @@ _mlctl() {
                     ;;
                 --on-log-failure)
                     COMPREPLY=($(compgen -W "serve refuse" -- "${cur}"))
+                    return 0
+                    ;;
+                --notify)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify-secret-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --notify-retry-for)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --endpoint)

@@ -67,6 +67,9 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-response -d 'L
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-inflight-bytes -d 'Inference request bytes served at once; past it, 503 with Retry-After (each JSON byte costs ~20 in memory while it is parsed)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l on-log-failure -d 'While the prediction log cannot be written (disk full, unwritable): `serve` keeps answering (ready reports it under `degraded`; lost records are counted in mlctl_log_dropped_total), `refuse` answers inference and ready with 503' -r -f -a "serve\t'Keep answering; records are counted as dropped; ready stays 200 with `degraded`'
 refuse\t'Answer inference with 503 and ready with 503 until the log writes again'"
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l notify -d 'POST every rollout transition of every model to this URL (repeatable; signed; a Slack incoming-webhook URL, or slack+URL, gets Slack\'s text format)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l notify-secret-file -d 'File with the webhook signing secret (X-Mlctl-Signature: sha256=HMAC(secret, body)) [default: <data-dir>/notify-secret, created on first start]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l notify-retry-for -d 'How long one webhook message is retried (exponential backoff) before it is given up' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -97,6 +100,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l reason -d 'Why (r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l on-trip -d 'What a tripped guard (or a sample-ratio mismatch) does: roll back, or pause for an operator' -r -f -a "rollback\t'100% back to the stable version at once'
 pause\t'Hold the current weights for an operator (`resume`, `promote` or `rollback`)'"
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l max-step-extensions -d 'A canary step (or single\'s watch) whose time is up while a guard is still deciding is extended by one more interval this many times, then paused as inconclusive' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l notify -d 'POST each transition of this rollout to this URL (repeatable; signed with the gateway\'s notify secret; Slack incoming webhooks get Slack\'s text format)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

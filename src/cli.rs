@@ -150,6 +150,17 @@ pub struct ServeArgs {
     /// mlctl_log_dropped_total), `refuse` answers inference and ready with 503.
     #[arg(long, value_enum, default_value_t = crate::serving::state::LogFailurePolicy::Serve)]
     pub on_log_failure: crate::serving::state::LogFailurePolicy,
+    /// POST every rollout transition of every model to this URL (repeatable; signed;
+    /// a Slack incoming-webhook URL, or slack+URL, gets Slack's text format).
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
+    /// File with the webhook signing secret (X-Mlctl-Signature: sha256=HMAC(secret, body))
+    /// [default: <data-dir>/notify-secret, created on first start].
+    #[arg(long, value_name = "PATH")]
+    pub notify_secret_file: Option<PathBuf>,
+    /// How long one webhook message is retried (exponential backoff) before it is given up.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub notify_retry_for: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,6 +237,10 @@ pub struct DeployArgs {
     /// is extended by one more interval this many times, then paused as inconclusive.
     #[arg(long, default_value_t = 2, value_name = "N")]
     pub max_step_extensions: u32,
+    /// POST each transition of this rollout to this URL (repeatable; signed with the
+    /// gateway's notify secret; Slack incoming webhooks get Slack's text format).
+    #[arg(long = "notify", value_name = "URL")]
+    pub notify: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -248,6 +248,10 @@ impl GatewayClient {
         self.admin_get(&["admin", "v1", "models"], "list models").await
     }
 
+    pub async fn notify_status(&self) -> Result<crate::serving::api::NotifyStatus> {
+        self.admin_get(&["admin", "v1", "notify"], "notify status").await
+    }
+
     pub async fn events(&self, model: &str) -> Result<EventList> {
         check_names(model, None)?;
         self.admin_get(&["admin", "v1", "models", model, "events"], "history")

@@ -213,6 +213,7 @@ async fn act(
         on_trip: crate::rollout::strategy::OnTrip::Rollback,
         dry_run_guards: false,
         max_step_extensions: 2,
+        notify: Vec::new(),
     };
     eprintln!(
         "demo: {name}: canary of version {version} (steps {:?}, 5s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",

@@ -136,6 +136,15 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
             "--baseline is the reference of a drift_psi guard: add --guard 'drift_psi<X'".into(),
         ));
     }
+    for url in &args.notify {
+        crate::serving::notify::check_url("--notify", url)?;
+    }
+    if args.strategy == Strategy::Single && guards.is_empty() && args.watch_for.is_none() && !args.notify.is_empty() {
+        return Err(Error::Usage(
+            "--notify follows a rollout: add --guard or --watch-for, or a strategy (serve --notify hears plain route changes)"
+                .into(),
+        ));
+    }
     if !(0.0 < args.alpha && args.alpha < 1.0) {
         return Err(Error::Usage(format!("--alpha {}: must be between 0 and 1", args.alpha)));
     }
@@ -161,6 +170,7 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
         on_trip: args.on_trip,
         dry_run_guards: args.dry_run_guards,
         max_step_extensions: args.max_step_extensions,
+        notify: args.notify.clone(),
     };
     match args.strategy {
         Strategy::Single => {

@@ -37,6 +37,9 @@ fn token(args: &ServeArgs, g: &GlobalArgs) -> Result<Option<String>> {
 }
 
 pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
+    for url in &args.notify {
+        crate::serving::notify::check_url("--notify", url)?;
+    }
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     Ok(ServeConfig {
         listen: args.listen.clone(),
@@ -63,6 +66,9 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         default_upstream_timeout: args.upstream_timeout,
         inference_threads: args.inference_threads.unwrap_or(cores),
         controller_tick: args.controller_tick.max(std::time::Duration::from_millis(50)),
+        notify: args.notify.clone(),
+        notify_secret_file: args.notify_secret_file.clone(),
+        notify_retry_for: args.notify_retry_for,
     })
 }
 

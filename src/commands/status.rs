@@ -8,12 +8,15 @@ use crate::error::{Error, Result};
 use crate::output::{Grid, Report, fmt_num};
 use crate::rollout::strategy::Strategy;
 use crate::serving::api::{ModelEntry, RolloutStatus};
+use crate::serving::notify::TargetStatus;
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
     pub models: Vec<ModelEntry>,
     /// Rollout status per model that has one (`GET /admin/v1/models/{m}/rollout`).
     pub rollouts: Vec<RolloutStatus>,
+    /// Webhook targets and their delivery state (`GET /admin/v1/notify`).
+    pub notify: Vec<TargetStatus>,
 }
 
 fn opt_num(v: Option<f64>) -> String {
@@ -153,6 +156,36 @@ impl Report for StatusReport {
                 });
             }
         }
+        if !self.notify.is_empty() {
+            grids.push(Grid {
+                title: Some("webhooks".into()),
+                headers: [
+                    "target",
+                    "delivered",
+                    "failed",
+                    "events behind",
+                    "last error",
+                    "updated",
+                ]
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+                rows: self
+                    .notify
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.target.clone(),
+                            t.delivered.to_string(),
+                            t.failed.to_string(),
+                            t.behind.to_string(),
+                            t.last_error.clone().unwrap_or_default(),
+                            t.updated_at.clone(),
+                        ]
+                    })
+                    .collect(),
+            });
+        }
         grids
     }
 }
@@ -175,5 +208,10 @@ pub async fn run(args: &StatusArgs, g: &GlobalArgs) -> Result<StatusReport> {
             }
         }
     }
-    Ok(StatusReport { models, rollouts })
+    let notify = client.notify_status().await?.targets;
+    Ok(StatusReport {
+        models,
+        rollouts,
+        notify,
+    })
 }

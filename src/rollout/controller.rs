@@ -329,6 +329,7 @@ async fn rollback_plain<H: Host>(
             on_trip: OnTrip::Rollback,
             dry_run_guards: false,
             max_step_extensions: 0,
+            notify: Vec::new(),
         },
         stable: to.to_string(),
         phase: Phase::RolledBack,

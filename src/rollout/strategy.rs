@@ -204,6 +204,9 @@ pub struct RolloutSpec {
     /// interval before it pauses as inconclusive.
     #[serde(default = "default_extensions")]
     pub max_step_extensions: u32,
+    /// Webhook targets of this rollout's transitions (`deploy --notify`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<String>,
 }
 
 impl RolloutSpec {

@@ -389,7 +389,22 @@ pub async fn model_events(State(st): State<Arc<AppState>>, Path(model): Path<Str
         return r.into_response();
     }
     match st.with_store(move |s| s.events(&model)).await {
-        Ok(events) => axum::Json(EventList { events }).into_response(),
+        Ok(mut events) => {
+            events
+                .iter_mut()
+                .for_each(|e| super::notify::redact_event(&mut e.detail));
+            axum::Json(EventList { events }).into_response()
+        }
+        Err(e) => state_error(e),
+    }
+}
+
+pub async fn notify_status(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_token(&st.token, &headers) {
+        return r.into_response();
+    }
+    match st.notifier.status().await {
+        Ok(targets) => axum::Json(super::api::NotifyStatus { targets }).into_response(),
         Err(e) => state_error(e),
     }
 }
@@ -546,6 +561,11 @@ pub async fn rollout_status(
                 .collect()
         })
         .unwrap_or_default();
+    let rollout = rollout.map(|mut r| {
+        // Webhook URLs may carry their secret (Slack's do): shown redacted.
+        r.spec.notify = r.spec.notify.iter().map(|u| super::notify::redact(u)).collect();
+        r
+    });
     axum::Json(RolloutStatus {
         model,
         live_version: route.live.as_ref().map(|v| v.version.clone()),

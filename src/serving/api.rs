@@ -94,6 +94,12 @@ pub struct EventList {
     pub events: Vec<EventRecord>,
 }
 
+/// `GET /admin/v1/notify`: each webhook target's delivery state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NotifyStatus {
+    pub targets: Vec<super::notify::TargetStatus>,
+}
+
 /// `POST /v1/outcomes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutcomesAccepted {

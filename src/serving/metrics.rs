@@ -36,8 +36,17 @@ pub struct LiveLabels {
     pub version: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifyLabels {
+    /// The webhook target, redacted to scheme://host:port.
+    pub target: String,
+    /// `delivered`, `retried` or `failed` (given up).
+    pub result: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub notify: Family<NotifyLabels, Counter>,
     pub requests: Family<RequestLabels, Counter>,
     pub errors: Family<RequestLabels, Counter>,
     pub latency: Family<VersionLabels, Histogram>,
@@ -124,8 +133,15 @@ impl Metrics {
             log_write_errors.clone(),
         );
         registry.register("log_dropped", "Log records lost to write failures", log_dropped.clone());
+        let notify = Family::<NotifyLabels, Counter>::default();
+        registry.register(
+            "notify_deliveries",
+            "Webhook delivery attempts by target and result (delivered, retried, failed)",
+            notify.clone(),
+        );
         Metrics {
             registry,
+            notify,
             log_write_errors,
             log_dropped,
             requests,

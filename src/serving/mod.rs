@@ -8,6 +8,7 @@ pub(crate) mod infer;
 pub mod listener;
 pub mod log;
 pub(crate) mod metrics;
+pub mod notify;
 pub(crate) mod outcomes;
 pub mod router;
 pub mod runtime;

@@ -17,6 +17,7 @@ use axum::routing::{get, post, put};
 use super::listener::{self, Overflow};
 use super::log::LogSink;
 use super::metrics::Metrics;
+use super::notify::{Notifier, NotifyConfig};
 use super::state::{AppState, LoadContext, SHADOW_QUEUE, ServeConfig, http_client, restore};
 use super::{admin, dataplane, http, outcomes};
 use crate::error::{Error, Result};
@@ -29,28 +30,32 @@ use crate::wire::log::{LOGS_DIR, LogKind};
 /// 0600) on first start. Returns the token and whether it was just created.
 pub fn ensure_token(data_dir: &Path) -> Result<(String, bool)> {
     private_dir(data_dir).map_err(|e| Error::io(data_dir, e))?;
-    let path = data_dir.join(TOKEN_FILE);
-    match std::fs::read_to_string(&path) {
+    ensure_secret(&data_dir.join(TOKEN_FILE), "token")
+}
+
+/// Read a secret file (≥ 32 characters), or create it (0600, 32 random bytes as hex).
+pub fn ensure_secret(path: &Path, what: &str) -> Result<(String, bool)> {
+    match std::fs::read_to_string(path) {
         Ok(t) if t.trim().len() >= 32 => return Ok((t.trim().to_string(), false)),
         Ok(_) => {
             return Err(Error::State(format!(
-                "{}: token file is too short (need ≥ 32 characters)",
+                "{}: {what} file is too short (need ≥ 32 characters)",
                 path.display()
             )));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&path, e)),
+        Err(e) => return Err(Error::io(path, e)),
     }
     let token = hex::encode(rand::random::<[u8; 32]>());
     use std::io::Write;
     let mut f = private_file()
         .write(true)
         .create_new(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
     f.write_all(token.as_bytes())
         .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&path, e))?;
+        .map_err(|e| Error::io(path, e))?;
     Ok((token, true))
 }
 
@@ -79,6 +84,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(admin::metrics))
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
+        .route("/admin/v1/notify", get(admin::notify_status))
         .route("/admin/v1/models/{model}/versions", post(admin::register_version))
         .route("/admin/v1/models/{model}/route", put(admin::set_route))
         .route("/admin/v1/models/{model}/events", get(admin::model_events))
@@ -192,10 +198,26 @@ pub async fn serve(
     let inflight_kib = config.max_inflight_bytes.max(config.max_body).div_ceil(1024);
     let tick = config.controller_tick;
     let (shadow_tx, shadow_rx) = tokio::sync::mpsc::channel(SHADOW_QUEUE);
+    let secret_file = config
+        .notify_secret_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join(crate::wire::NOTIFY_SECRET_FILE));
+    let (secret, _) = ensure_secret(&secret_file, "notify secret")?;
+    let store = Arc::new(Mutex::new(store));
+    let notifier = Arc::new(Notifier::new(
+        NotifyConfig {
+            targets: config.notify.clone(),
+            secret: secret.into_bytes(),
+            retry_for: config.notify_retry_for,
+        },
+        store.clone(),
+        metrics.notify.clone(),
+    ));
     let state = Arc::new(AppState {
         config,
         token,
-        store: Arc::new(Mutex::new(store)),
+        store,
+        notifier: notifier.clone(),
         routes: ArcSwap::from_pointee(Default::default()),
         admin_lock: tokio::sync::Mutex::new(()),
         metrics,
@@ -229,6 +251,7 @@ pub async fn serve(
             _ => {}
         }
     }
+    notifier.start().await?;
     let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
     let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
     let gateway = Gateway {

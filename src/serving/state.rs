@@ -52,6 +52,12 @@ pub struct ServeConfig {
     /// While the prediction log cannot be written: keep serving (readiness says degraded)
     /// or refuse inference with 503.
     pub on_log_failure: LogFailurePolicy,
+    /// Server-wide webhook targets (`--notify`).
+    pub notify: Vec<String>,
+    /// The webhook signing secret's file [default: `<data>/notify-secret`, created].
+    pub notify_secret_file: Option<PathBuf>,
+    /// How long one webhook message is retried before it is given up.
+    pub notify_retry_for: Duration,
 }
 
 /// `--on-log-failure`.
@@ -96,6 +102,9 @@ impl ServeConfig {
             max_response: 64 << 20,
             max_inflight_bytes: 256 << 20,
             on_log_failure: LogFailurePolicy::Serve,
+            notify: Vec::new(),
+            notify_secret_file: None,
+            notify_retry_for: Duration::from_secs(600),
         }
     }
 }
@@ -241,6 +250,8 @@ pub struct AppState {
     pub load_permit: Arc<tokio::sync::Semaphore>,
     /// The store's blob directory (blobs are read without holding the store).
     pub blob_dir: PathBuf,
+    /// Webhook delivery of rollout transitions (reads the events table).
+    pub notifier: Arc<super::notify::Notifier>,
 }
 
 impl AppState {
@@ -336,6 +347,8 @@ impl Host for AppState {
             route.apply(&dep);
         }
         self.publish(table);
+        // After the swap: the webhook workers never hold a route change back.
+        self.notifier.wake();
         Ok(())
     }
 
@@ -346,7 +359,9 @@ impl Host for AppState {
     async fn record_event(&self, model: &str, kind: &str, detail: serde_json::Value) -> Result<()> {
         let (model, kind) = (model.to_string(), kind.to_string());
         self.with_store(move |s| s.record_event(&model, "controller", &kind, &detail))
-            .await
+            .await?;
+        self.notifier.wake();
+        Ok(())
     }
 }
 

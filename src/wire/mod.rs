@@ -25,3 +25,5 @@ pub fn valid_name(s: &str) -> bool {
 
 /// The admin token's file in the data dir (mode 0600, created by `serve`).
 pub const TOKEN_FILE: &str = "token";
+/// The data-dir file holding the webhook signing secret (created 0600 on first start).
+pub const NOTIFY_SECRET_FILE: &str = "notify-secret";

@@ -1,0 +1,322 @@
+//! Webhooks against a real receiver in the test: one signed message per rollout
+//! transition, in order; a receiver that is down gets the backlog once it is back; a
+//! hanging receiver never delays a route change.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{Server, deploy, events, traffic, wait_rollout};
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+const FAST: &[&str] = &["--controller-tick", "100ms"];
+
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    signature: String,
+    delivery: i64,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    hang: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    fn all(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+
+    fn on(&self, path: &str) -> Vec<Received> {
+        self.all().into_iter().filter(|r| r.path == path).collect()
+    }
+
+    /// Serve on `addr` (a bound std listener) from a thread of its own.
+    fn serve(&self, listener: std::net::TcpListener) {
+        use axum::Router;
+        use axum::routing::post;
+        listener.set_nonblocking(true).unwrap();
+        let me = self.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let app = Router::new().route(
+                    "/{*path}",
+                    post(
+                        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                            let me = me.clone();
+                            async move {
+                                if me.hang.load(Ordering::SeqCst) {
+                                    tokio::time::sleep(Duration::from_secs(60)).await;
+                                }
+                                let h =
+                                    |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                                me.got.lock().unwrap().push(Received {
+                                    path: uri.path().to_string(),
+                                    signature: h("x-mlctl-signature"),
+                                    delivery: h("x-mlctl-delivery").parse().unwrap_or(-1),
+                                    body: body.to_vec(),
+                                });
+                                "ok"
+                            }
+                        },
+                    ),
+                );
+                let l = tokio::net::TcpListener::from_std(listener).unwrap();
+                axum::serve(l, app).await.unwrap();
+            });
+        });
+    }
+
+    fn start() -> (Receiver, String) {
+        let r = Receiver::default();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        r.serve(l);
+        (r, url)
+    }
+}
+
+fn verify(secret: &str, r: &Received) -> bool {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&r.body);
+    r.signature == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The audit events of `model` that are transitions (what webhooks carry).
+async fn transitions(s: &Server, model: &str) -> Vec<(i64, String)> {
+    events(s, model)
+        .await
+        .iter()
+        .filter(|e| {
+            [
+                "rollout_start",
+                "step",
+                "extend",
+                "pause",
+                "resume",
+                "promote",
+                "rollback",
+                "dry_run_trip",
+                "route",
+            ]
+            .contains(&e["kind"].as_str().unwrap())
+        })
+        .map(|e| (e["id"].as_i64().unwrap(), e["kind"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transition_reaches_the_receivers_once_in_order_and_signed() {
+    let (rx, base) = Receiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let all = format!("{base}/all");
+    let s = Server::start_in(dir.path(), &[FAST, &["--notify", &all]].concat());
+    let secret = std::fs::read_to_string(dir.path().join("notify-secret")).unwrap();
+    deploy(&s, "churn", "1", "churn_lr");
+    // A canary that is promoted: enough clean requests for min_requests in 1 s steps.
+    s.cli()
+        .args(["deploy", "churn", "--version", "2", "--onnx"])
+        .arg(common::fixture("models/churn_lr.onnx"))
+        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1s"])
+        .args(["--guard", "min_requests=20"])
+        .assert()
+        .success();
+    let url = s.url.clone();
+    let load = tokio::spawn(async move { traffic(&url, "churn", 100_000, 500, 0, Duration::from_millis(2)).await });
+    wait_rollout(&s, "churn", 30, |v| v["rollout"]["phase"] == "promoted").await;
+    // A canary that is rolled back: its own --notify target hears only its transitions.
+    let bad = common::start_bad_upstream();
+    let mine = format!("slack+{base}/rollout-3");
+    s.cli()
+        .args([
+            "deploy",
+            "churn",
+            "--version",
+            "3",
+            "--upstream",
+            &format!("{bad}/v2/models/boom"),
+        ])
+        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1h"])
+        .args(["--guard", "error_rate<0.1", "--notify", &mine])
+        .assert()
+        .success();
+    wait_rollout(&s, "churn", 30, |v| v["rollout"]["phase"] == "rolled_back").await;
+    load.abort();
+
+    let want = transitions(&s, "churn").await;
+    let kinds: Vec<&str> = want.iter().map(|(_, k)| k.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"route"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"promote") && kinds.last() == Some(&"rollback"),
+        "{kinds:?}"
+    );
+    wait_for("every transition at /all", 15, || rx.on("/all").len() >= want.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.on("/all");
+    let ids: Vec<i64> = got.iter().map(|r| r.delivery).collect();
+    assert_eq!(
+        ids,
+        want.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        "once each, in order"
+    );
+    for r in &got {
+        assert!(verify(&secret, r), "signature of delivery {}", r.delivery);
+        let m = r.json();
+        assert_eq!(m["model"], "churn");
+        assert_eq!(m["id"].as_i64(), Some(r.delivery));
+    }
+    let rollback = got.last().unwrap().json();
+    assert_eq!(rollback["kind"], "rollback");
+    assert_eq!(rollback["guard_tripped"], true);
+    assert_eq!(
+        (rollback["candidate"].as_str(), rollback["stable"].as_str()),
+        (Some("3"), Some("2"))
+    );
+    assert!(
+        rollback["evidence"]["guards"][0]["guard"] == "error_rate<0.1",
+        "{rollback}"
+    );
+
+    // The rollout's own target: its start and its rollback, in Slack's format.
+    wait_for("the rollout's own target", 10, || rx.on("/rollout-3").len() >= 2).await;
+    let slack = rx.on("/rollout-3");
+    assert_eq!(slack.len(), 2, "{slack:?}");
+    assert!(slack.iter().all(|r| verify(&secret, r)));
+    let text = slack[1].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with("mlctl: churn: rolled back (candidate 3, stable 2)"),
+        "{text}"
+    );
+    assert_eq!(slack[1].json().as_object().unwrap().len(), 1, "Slack gets only text");
+
+    // Status shows the targets, redacted, with their counts; history hides the URL path.
+    let st = common::admin_get(&s, "/admin/v1/notify").await;
+    let targets = st["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2, "{st}");
+    assert!(
+        targets
+            .iter()
+            .all(|t| t["failed"] == 0 && t["behind"].as_i64() == Some(0)),
+        "{st}"
+    );
+    assert!(!st.to_string().contains("rollout-3"), "paths are redacted: {st}");
+    assert!(
+        !events(&s, "churn")
+            .await
+            .iter()
+            .any(|e| e.to_string().contains("rollout-3"))
+    );
+    let metrics = reqwest::get(format!("{}/metrics", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("mlctl_notify_deliveries_total{"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_down_for_3_seconds_gets_every_message_once_when_it_is_back() {
+    // Reserve a port, leave it closed: connection refused until the receiver starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = format!("http://{addr}/hook");
+    let s = Server::start_in(dir.path(), &[FAST, &["--notify", &target]].concat());
+    let down_since = Instant::now();
+    deploy(&s, "m", "1", "churn_lr");
+    deploy(&s, "m", "2", "churn_lr");
+    s.cli().args(["rollback", "m", "--to", "1"]).assert().success();
+    // Retries are visible while it is down.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let st = common::admin_get(&s, "/admin/v1/notify").await;
+    assert!(
+        st["targets"][0]["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("connection failed"),
+        "{st}"
+    );
+    tokio::time::sleep(Duration::from_secs(3).saturating_sub(down_since.elapsed())).await;
+    let rx = Receiver::default();
+    rx.serve(std::net::TcpListener::bind(addr).unwrap());
+    let want = transitions(&s, "m").await;
+    assert_eq!(want.len(), 3, "{want:?}");
+    wait_for("the backlog", 20, || rx.all().len() >= want.len()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ids: Vec<i64> = rx.all().iter().map(|r| r.delivery).collect();
+    assert_eq!(ids, want.iter().map(|(id, _)| *id).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_never_delays_a_rollback() {
+    let (rx, base) = Receiver::start();
+    rx.hang.store(true, Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &[FAST, &["--notify", &format!("{base}/slow")]].concat());
+    deploy(&s, "m", "1", "churn_lr");
+    deploy(&s, "m", "2", "churn_lr");
+    // The first message is now stuck in the receiver; route changes go on regardless.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut took = Vec::new();
+    for to in ["1", "2", "1"] {
+        let t = Instant::now();
+        s.cli().args(["rollback", "m", "--to", to]).assert().success();
+        took.push(t.elapsed());
+    }
+    assert!(
+        took.iter().all(|t| *t < Duration::from_secs(2)),
+        "rollbacks took {took:?} with a hanging receiver"
+    );
+    assert!(rx.all().is_empty());
+}
+
+#[test]
+fn bad_notify_urls_exit_2_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--notify",
+            "ftp://x/secret-path",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("--notify") && !err.contains("secret-path"), "{err}");
+}
