@@ -19,6 +19,9 @@ _mlctl() {
             mlctl,abtest)
                 cmd="mlctl__subcmd__abtest"
                 ;;
+            mlctl,approve)
+                cmd="mlctl__subcmd__approve"
+                ;;
             mlctl,completions)
                 cmd="mlctl__subcmd__completions"
                 ;;
@@ -118,6 +121,9 @@ _mlctl() {
             mlctl__subcmd__help,abtest)
                 cmd="mlctl__subcmd__help__subcmd__abtest"
                 ;;
+            mlctl__subcmd__help,approve)
+                cmd="mlctl__subcmd__help__subcmd__approve"
+                ;;
             mlctl__subcmd__help,completions)
                 cmd="mlctl__subcmd__help__subcmd__completions"
                 ;;
@@ -188,7 +194,7 @@ _mlctl() {
 
     case "${cmd}" in
         mlctl)
-            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume rollback history abtest drift guards demo completions man help"
+            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -475,6 +481,40 @@ _mlctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlctl__subcmd__approve)
+            opts="-o -h --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlctl__subcmd__completions)
             opts="-o -h --endpoint --token --data-dir --output --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -552,7 +592,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__deploy)
-            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --endpoint --token --data-dir --output --help"
+            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -631,6 +671,14 @@ _mlctl() {
                     return 0
                     ;;
                 --notify)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gate-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1042,7 +1090,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__help)
-            opts="serve deploy predict loadtest status promote pause resume rollback history abtest drift guards demo completions man help"
+            opts="serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1086,6 +1134,20 @@ _mlctl() {
         mlctl__subcmd__help__subcmd__abtest__subcmd__plan)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__approve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

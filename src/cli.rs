@@ -66,6 +66,8 @@ pub enum Command {
     Pause(ModelArg),
     /// Continue a paused rollout (the step timer restarts).
     Resume(ModelArg),
+    /// Open a rollout's manual gate (--gate manual): its last step may promote.
+    Approve(ModelArg),
     /// Route 100% to the stable version (or --to V) at once; recorded with who and why.
     Rollback(RollbackArgs),
     /// The audit log of a model: every transition with its evidence.
@@ -241,6 +243,14 @@ pub struct DeployArgs {
     /// gateway's notify secret; Slack incoming webhooks get Slack's text format).
     #[arg(long = "notify", value_name = "URL")]
     pub notify: Vec<String>,
+    /// A check the rollout waits for (repeatable): pre-rollout=URL (2xx or it does not
+    /// start, exit 1), pre-step=URL (before each weight increase), confirm-promotion=URL
+    /// (holds the last step until 2xx), manual (holds the last step until `mlctl approve`).
+    #[arg(long = "gate", value_name = "KIND[=URL]")]
+    pub gates: Vec<String>,
+    /// How long a refusing pre-step gate holds a step before --on-trip applies.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub gate_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]

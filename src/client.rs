@@ -129,13 +129,12 @@ impl GatewayClient {
             .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned());
         let line = format!("{what}: gateway answered {}: {msg}", status.as_u16());
-        Err(
-            if status.as_u16() == 401 || status.as_u16() == 403 || status.is_server_error() {
-                Error::Endpoint(line)
-            } else {
-                Error::Usage(line)
-            },
-        )
+        Err(match status.as_u16() {
+            401 | 403 => Error::Endpoint(line),
+            412 => Error::GateFailed(line),
+            _ if status.is_server_error() => Error::Endpoint(line),
+            _ => Error::Usage(line),
+        })
     }
 
     async fn json<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder, what: &str) -> Result<T> {

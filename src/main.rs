@@ -34,6 +34,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Promote(a) => print(&commands::rollout::promote(a, &g).await?, fmt),
         Command::Pause(a) => print(&commands::rollout::pause(a, &g).await?, fmt),
         Command::Resume(a) => print(&commands::rollout::resume(a, &g).await?, fmt),
+        Command::Approve(a) => print(&commands::rollout::approve(a, &g).await?, fmt),
         Command::Rollback(a) => print(&commands::rollout::rollback(a, &g).await?, fmt),
         Command::History(a) => print(&commands::rollout::history(a, &g).await?, fmt),
         Command::Predict(a) => print(&commands::predict::run(a, &g).await?, fmt),

@@ -5,108 +5,13 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use common::receiver::{Receiver, verify, wait_for};
 use common::{Server, deploy, events, traffic, wait_rollout};
-use hmac::{Hmac, Mac};
-use serde_json::Value;
-use sha2::Sha256;
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
-
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    signature: String,
-    delivery: i64,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-}
-
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    hang: Arc<AtomicBool>,
-}
-
-impl Receiver {
-    fn all(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-
-    fn on(&self, path: &str) -> Vec<Received> {
-        self.all().into_iter().filter(|r| r.path == path).collect()
-    }
-
-    /// Serve on `addr` (a bound std listener) from a thread of its own.
-    fn serve(&self, listener: std::net::TcpListener) {
-        use axum::Router;
-        use axum::routing::post;
-        listener.set_nonblocking(true).unwrap();
-        let me = self.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let app = Router::new().route(
-                    "/{*path}",
-                    post(
-                        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                            let me = me.clone();
-                            async move {
-                                if me.hang.load(Ordering::SeqCst) {
-                                    tokio::time::sleep(Duration::from_secs(60)).await;
-                                }
-                                let h =
-                                    |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                                me.got.lock().unwrap().push(Received {
-                                    path: uri.path().to_string(),
-                                    signature: h("x-mlctl-signature"),
-                                    delivery: h("x-mlctl-delivery").parse().unwrap_or(-1),
-                                    body: body.to_vec(),
-                                });
-                                "ok"
-                            }
-                        },
-                    ),
-                );
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app).await.unwrap();
-            });
-        });
-    }
-
-    fn start() -> (Receiver, String) {
-        let r = Receiver::default();
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", l.local_addr().unwrap());
-        r.serve(l);
-        (r, url)
-    }
-}
-
-fn verify(secret: &str, r: &Received) -> bool {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(&r.body);
-    r.signature == format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-async fn wait_for(what: &str, secs: u64, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The audit events of `model` that are transitions (what webhooks carry).
 async fn transitions(s: &Server, model: &str) -> Vec<(i64, String)> {
@@ -124,6 +29,8 @@ async fn transitions(s: &Server, model: &str) -> Vec<(i64, String)> {
                 "rollback",
                 "dry_run_trip",
                 "route",
+                "gate_hold",
+                "approve",
             ]
             .contains(&e["kind"].as_str().unwrap())
         })

@@ -197,23 +197,13 @@ async fn act(
         candidate: version.into(),
         steps,
         interval_ms: 5000,
-        weights: vec![],
         guards: vec![
             parse_guard("error_rate<0.05")?,
             parse_guard("outcome:converted>=control")?,
             parse_guard("min_requests=100")?,
         ],
-        mirror_pct: 100.0,
-        tolerance: 1e-6,
-        watch_for_ms: 0,
-        alpha: 0.05,
         tune_n: 1000.0,
-        baseline: None,
-        allow_signature_change: false,
-        on_trip: crate::rollout::strategy::OnTrip::Rollback,
-        dry_run_guards: false,
-        max_step_extensions: 2,
-        notify: Vec::new(),
+        ..RolloutSpec::default()
     };
     eprintln!(
         "demo: {name}: canary of version {version} (steps {:?}, 5s each; guards error_rate<0.05, outcome:converted>=control, min_requests=100)",

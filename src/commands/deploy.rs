@@ -171,6 +171,12 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
         dry_run_guards: args.dry_run_guards,
         max_step_extensions: args.max_step_extensions,
         notify: args.notify.clone(),
+        gates: args
+            .gates
+            .iter()
+            .map(|g| crate::rollout::gates::parse_gate(g))
+            .collect::<Result<_>>()?,
+        gate_timeout_ms: args.gate_timeout.as_millis() as u64,
     };
     match args.strategy {
         Strategy::Single => {

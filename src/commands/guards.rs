@@ -7,11 +7,11 @@ use serde::Serialize;
 use crate::cli::{GlobalArgs, GuardsBacktestArgs};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report, fmt_num};
+use crate::rollout::RolloutState;
 use crate::rollout::backtest::{
     self, AA_CONTROL, AA_TREATMENT, AaSummary, Replay, Span, StepVerdict, aa_summary, fixed_spans, rollout_spans,
 };
 use crate::rollout::strategy::{RolloutSpec, Strategy, parse_guard};
-use crate::rollout::{Phase, RolloutState};
 
 #[derive(Debug, Serialize)]
 pub struct BacktestReport {
@@ -123,17 +123,7 @@ fn synthetic(
     .map_err(|e| Error::State(e.to_string()))?;
     let spec = RolloutSpec { guards, alpha, ..spec };
     crate::rollout::strategy::check_guards(Strategy::Canary, &spec.guards, false)?;
-    Ok(RolloutState {
-        spec,
-        stable: stable.into(),
-        phase: Phase::Progressing,
-        step: 0,
-        step_started_at: String::new(),
-        started_at: String::new(),
-        reason: None,
-        step_id: 1,
-        extensions: 0,
-    })
+    Ok(RolloutState::begin(spec, stable.into(), String::new(), 1))
 }
 
 /// The time range of the replay: the flags, else the first and last logged records.

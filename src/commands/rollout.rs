@@ -85,6 +85,13 @@ pub async fn resume(a: ModelArg, g: &GlobalArgs) -> Result<TransitionReport> {
     Ok(transition(&a.name, "resume", &t))
 }
 
+pub async fn approve(a: ModelArg, g: &GlobalArgs) -> Result<TransitionReport> {
+    let t = super::client(g)?
+        .rollout_command(&a.name, "approve", None, None)
+        .await?;
+    Ok(transition(&a.name, "approve", &t))
+}
+
 pub async fn rollback(a: RollbackArgs, g: &GlobalArgs) -> Result<TransitionReport> {
     let t = super::client(g)?
         .rollout_command(&a.name, "rollback", a.to.as_deref(), a.reason.as_deref())
@@ -200,6 +207,9 @@ pub fn progress_line(r: &RolloutStatus) -> String {
     }
     if let Some(reason) = &state.reason {
         line.push_str(&format!(" · {reason}"));
+    }
+    if let Some(held) = r.evaluation.as_ref().and_then(|e| e.held.as_ref()) {
+        line.push_str(&format!(" · {held}"));
     }
     line
 }

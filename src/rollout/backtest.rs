@@ -12,10 +12,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::RolloutState;
 use super::guard::{Evaluation, GuardValue, evaluate};
 use super::scores::scores;
 use super::stats::RolloutStats;
-use super::{Phase, RolloutState};
 use crate::data::gateway_logs::{each_outcome, each_prediction, log_files};
 use crate::error::{Error, Result};
 use crate::wire::log::LogKind;
@@ -284,17 +284,7 @@ pub fn rollout_spans(events: &[crate::store::EventRecord]) -> Result<Vec<Span>> 
         crate::wire::log::parse_ts(&e.ts)
             .ok_or_else(|| Error::State(format!("history event {}: unreadable time {:?}", e.id, e.ts)))
     };
-    let mut state = RolloutState {
-        spec,
-        stable,
-        phase: Phase::Progressing,
-        step: 0,
-        step_started_at: start.ts.clone(),
-        started_at: start.ts.clone(),
-        reason: None,
-        step_id: 1,
-        extensions: 0,
-    };
+    let mut state = RolloutState::begin(spec, stable, start.ts.clone(), 1);
     let mut spans = Vec::new();
     let mut from = time(start)?;
     for e in &events[start_at + 1..] {

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::gates::{self, GateKind, Verdict};
 use super::guard::{self, Evaluation};
 use super::host::{Host, Routed};
 use super::strategy::{OnTrip, RolloutSpec, Strategy};
@@ -123,6 +124,25 @@ fn loaded<H: Host>(host: &H, model: &str, version: &str) -> Result<()> {
 /// Validate and start a rollout of `spec` over the current stable version.
 pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &str) -> Result<Transition> {
     let started = Instant::now();
+    // Pre-rollout gates, before the admin lock: a slow gate must not hold up a rollback.
+    for g in spec.gates.iter().filter(|g| g.kind == GateKind::PreRollout) {
+        let stable = st.routed(model).and_then(|r| r.live).unwrap_or_default();
+        let provisional = RolloutState::begin(spec.clone(), stable, now_rfc3339(), 0);
+        let url = g.url.clone().unwrap_or_default();
+        if let Err(why) = st.call_gate(&url, gates::payload(model, g.kind, &provisional)).await {
+            let reason = format!("pre-rollout gate refused: {why}");
+            st.record_event(
+                model,
+                "gate_refused",
+                json!({"gate": "pre-rollout", "reason": reason, "candidate": spec.candidate}),
+            )
+            .await?;
+            return Err(Error::GateFailed(format!(
+                "{reason}: the rollout of {} did not start",
+                spec.candidate
+            )));
+        }
+    }
     let _guard = st.admin_lock().lock().await;
     let (prev, stable) = match current(st, model) {
         Ok(x) => x,
@@ -166,17 +186,7 @@ pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &
         return Err(Error::Usage("canary needs --steps and --interval".into()));
     }
     let now = now_rfc3339();
-    let next = RolloutState {
-        spec,
-        stable,
-        phase: Phase::Progressing,
-        step: 0,
-        step_started_at: now.clone(),
-        started_at: now,
-        reason: None,
-        step_id: prev.as_ref().map_or(1, |p| p.step_id + 1),
-        extensions: 0,
-    };
+    let next = RolloutState::begin(spec, stable, now, prev.as_ref().map_or(1, |p| p.step_id + 1));
     let detail = json!({"spec": next.spec, "stable": next.stable});
     let t = commit(
         st,
@@ -216,10 +226,17 @@ pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &
 /// Manual command on the current rollout.
 #[derive(Debug, Clone)]
 pub enum Command {
-    Promote { to: Option<String> },
+    Promote {
+        to: Option<String>,
+    },
     Pause,
     Resume,
-    Rollback { to: Option<String>, reason: Option<String> },
+    Rollback {
+        to: Option<String>,
+        reason: Option<String>,
+    },
+    /// Open the rollout's manual gate.
+    Approve,
 }
 
 pub async fn command<H: Host>(st: &H, model: &str, cmd: Command, actor: &str) -> Result<Transition> {
@@ -287,6 +304,17 @@ pub async fn command<H: Host>(st: &H, model: &str, cmd: Command, actor: &str) ->
             next.step_started_at = now_rfc3339();
             ("resume", json!({}))
         }
+        Command::Approve => {
+            if !prev.phase.active() || !prev.spec.gates.iter().any(|g| g.kind == GateKind::Manual) {
+                return Err(Error::Usage(format!(
+                    "nothing to approve: model '{model}' has no active rollout with --gate manual"
+                )));
+            }
+            // Same step, same evidence: only the gate opens.
+            next.step_id = prev.step_id;
+            next.approved = true;
+            ("approve", json!({"reason": "promotion approved"}))
+        }
         Command::Rollback { to, reason } => {
             let target = to.unwrap_or_else(|| prev.stable.clone());
             loaded(st, model, &target)?;
@@ -315,21 +343,8 @@ async fn rollback_plain<H: Host>(
         spec: RolloutSpec {
             strategy: Strategy::Single,
             candidate: live.to_string(),
-            steps: vec![],
-            interval_ms: 0,
-            weights: vec![],
-            guards: vec![],
-            mirror_pct: 100.0,
-            tolerance: 1e-6,
-            watch_for_ms: 0,
-            alpha: 0.05,
-            tune_n: 5000.0,
-            baseline: None,
-            allow_signature_change: false,
-            on_trip: OnTrip::Rollback,
-            dry_run_guards: false,
             max_step_extensions: 0,
-            notify: Vec::new(),
+            ..RolloutSpec::default()
         },
         stable: to.to_string(),
         phase: Phase::RolledBack,
@@ -339,6 +354,7 @@ async fn rollback_plain<H: Host>(
         reason: Some(reason.clone().unwrap_or_else(|| "rolled back by operator".into())),
         step_id: 1,
         extensions: 0,
+        approved: false,
     };
     commit(
         st,
@@ -362,8 +378,27 @@ fn elapsed_since(ts: &str) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
+/// Ask `calls` beside the tick; their answers land in the gate tracker.
+fn ask<H: Host>(st: &Arc<H>, model: &str, state: &RolloutState, calls: Vec<gates::Gate>) {
+    for g in calls {
+        let (st, model, step_id) = (st.clone(), model.to_string(), state.step_id);
+        let payload = gates::payload(&model, g.kind, state);
+        tokio::spawn(async move {
+            let url = g.url.clone().unwrap_or_default();
+            let answer = st.call_gate(&url, payload).await;
+            st.rollouts().gates.answer(&model, step_id, &g, answer);
+        });
+    }
+}
+
+/// The step after this one is another canary step (not promotion).
+fn next_is_step(state: &RolloutState) -> bool {
+    state.spec.strategy == Strategy::Canary && state.spec.steps.get(state.step + 1).is_some_and(|w| *w < 100.0)
+}
+
 /// One controller tick for one model.
-async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
+async fn tick_model<H: Host>(host: &Arc<H>, model: &str) -> Result<()> {
+    let st = &**host;
     let rollout_of = |st: &H| st.routed(model).and_then(|r: Routed| r.rollout);
     let Some(state) = rollout_of(st) else {
         return Ok(());
@@ -408,6 +443,37 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
     if ev.trip.is_none() && ev.sample_ratio_mismatch.is_none() && !step_end {
         return Ok(());
     }
+    // Gates stand between a passed step and its weight increase or promotion.
+    let mut gate_trip = None;
+    let advancing = step_end && ev.trip.is_none() && ev.sample_ratio_mismatch.is_none() && ev.inconclusive.is_none();
+    let needed = gates::needed(&state.spec.gates, !next_is_step(&state));
+    if advancing && !needed.is_empty() {
+        let timeout = Duration::from_millis(state.spec.gate_timeout_ms);
+        let verdict = st
+            .rollouts()
+            .gates
+            .judge(model, state.step_id, &needed, state.approved, timeout);
+        if let Verdict::Held {
+            why,
+            calls,
+            first,
+            timed_out,
+        } = verdict
+        {
+            ask(host, model, &state, calls);
+            if timed_out {
+                gate_trip = Some(format!("gate timeout ({}): {why}", humantime::format_duration(timeout)));
+            } else {
+                ev.held = Some(why.clone());
+                st.rollouts().set_evaluation(model, ev.clone());
+                if first {
+                    let detail = json!({"reason": why, "step": state.step + 1, "gates": needed});
+                    st.record_event(model, "gate_hold", detail).await?;
+                }
+                return Ok(());
+            }
+        }
+    }
     let started = Instant::now();
     let _guard = st.admin_lock().lock().await;
     // Re-check under the lock: an operator may have acted meanwhile.
@@ -421,19 +487,15 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
         next.phase = Phase::Paused;
         next.reason = Some(why.clone());
         ("pause", json!({"reason": why, "evidence": evidence}))
-    } else if let Some(trip) = &ev.trip {
-        next.reason = Some(format!("guard tripped: {trip}"));
-        let kind = match state.spec.on_trip {
-            OnTrip::Rollback => {
-                next.phase = Phase::RolledBack;
-                "rollback"
-            }
-            OnTrip::Pause => {
-                next.phase = Phase::Paused;
-                "pause"
-            }
+    } else if let Some(why) = ev.trip.as_ref().map(|t| format!("guard tripped: {t}")).or(gate_trip) {
+        // A guard shown beyond its limit, or a pre-step gate refusing past its timeout.
+        let (phase, kind) = match state.spec.on_trip {
+            OnTrip::Rollback => (Phase::RolledBack, "rollback"),
+            OnTrip::Pause => (Phase::Paused, "pause"),
         };
-        (kind, json!({"reason": next.reason, "evidence": evidence}))
+        next.phase = phase;
+        next.reason = Some(why.clone());
+        (kind, json!({"reason": why, "evidence": evidence}))
     } else if let Some(why) = &ev.inconclusive
         && state.extensions < state.spec.max_step_extensions
     {
@@ -450,9 +512,7 @@ async fn tick_model<H: Host>(st: &H, model: &str) -> Result<()> {
         next.phase = Phase::Paused;
         next.reason = Some(why.clone());
         ("pause", json!({"reason": why, "evidence": evidence}))
-    } else if state.spec.strategy == Strategy::Canary
-        && state.spec.steps.get(state.step + 1).is_some_and(|w| *w < 100.0)
-    {
+    } else if next_is_step(&state) {
         next.step += 1;
         next.step_started_at = now_rfc3339();
         next.extensions = 0;
@@ -487,7 +547,7 @@ pub async fn run<H: Host>(st: Arc<H>, every: Duration) {
     loop {
         tick.tick().await;
         for m in st.progressing() {
-            if let Err(e) = tick_model(&*st, &m).await {
+            if let Err(e) = tick_model(&st, &m).await {
                 tracing::error!("rollout controller, model {m}: {e}");
             }
         }

@@ -46,6 +46,9 @@ pub struct Evaluation {
     /// no verdict of this step can be trusted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_ratio_mismatch: Option<String>,
+    /// The step passed but waits at a gate (why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
 }
 
 /// Evaluate `state`'s guards on `window`. `at_step_end` turns a guard still deciding into
@@ -238,17 +241,7 @@ mod tests {
             "strategy": "canary", "candidate": "2", "steps": [50.0, 100.0], "interval_ms": 60000
         }))
         .unwrap();
-        let state = RolloutState {
-            spec,
-            stable: "1".into(),
-            phase: super::super::Phase::Progressing,
-            step: 0,
-            step_started_at: "2026-11-28T00:00:00Z".into(),
-            started_at: "2026-11-28T00:00:00Z".into(),
-            reason: None,
-            step_id: 1,
-            extensions: 0,
-        };
+        let state = RolloutState::begin(spec, "1".into(), "2026-11-28T00:00:00Z".into(), 1);
         let mut w = ModelWindow::default();
         for (v, n) in [("2", candidate_requests), ("1", stable_requests)] {
             let a = ArmWindow {

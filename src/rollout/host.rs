@@ -44,6 +44,12 @@ pub trait Host: Send + Sync + 'static {
         kind: &str,
         detail: serde_json::Value,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Ask a gate: a signed POST of `payload` to `url`; Ok on a 2xx, else why not.
+    fn call_gate(
+        &self,
+        url: &str,
+        payload: serde_json::Value,
+    ) -> impl Future<Output = std::result::Result<(), String>> + Send;
 }
 
 /// The rollout side of a gateway: per-step statistics fed by the data plane and the
@@ -54,6 +60,8 @@ pub struct Rollouts {
     last_eval: Mutex<HashMap<String, Evaluation>>,
     /// (model, step) pairs whose dry-run trip is already in the audit log.
     dry_run_recorded: Mutex<std::collections::HashSet<(String, u64)>>,
+    /// Steps held at a gate.
+    pub gates: super::gates::GateTracker,
 }
 
 impl Rollouts {

@@ -5,6 +5,7 @@
 
 pub mod backtest;
 pub mod controller;
+pub mod gates;
 pub mod guard;
 pub mod host;
 pub mod judge;
@@ -62,6 +63,9 @@ pub struct RolloutState {
     /// Times the current step was extended for want of evidence (the window carries on).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub extensions: u32,
+    /// An operator approved promotion (`mlctl approve`: opens a manual gate).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub approved: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -77,6 +81,22 @@ pub struct ArmWeight {
 }
 
 impl RolloutState {
+    /// A rollout of `spec` over `stable`, progressing from its first step at `at`.
+    pub fn begin(spec: RolloutSpec, stable: String, at: String, step_id: u64) -> RolloutState {
+        RolloutState {
+            spec,
+            stable,
+            phase: Phase::Progressing,
+            step: 0,
+            step_started_at: at.clone(),
+            started_at: at,
+            reason: None,
+            step_id,
+            extensions: 0,
+            approved: false,
+        }
+    }
+
     /// The live weights this state routes (shadow's mirror is not a weight).
     pub fn weights(&self) -> Vec<ArmWeight> {
         let arm = |v: &str, role: &str, p: f64| ArmWeight {

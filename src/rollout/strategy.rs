@@ -207,6 +207,39 @@ pub struct RolloutSpec {
     /// Webhook targets of this rollout's transitions (`deploy --notify`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<String>,
+    /// External checks the rollout waits for (`deploy --gate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<super::gates::Gate>,
+    /// How long a refusing pre-step gate holds a step before `on_trip` applies.
+    #[serde(default = "default_gate_timeout")]
+    pub gate_timeout_ms: u64,
+}
+
+impl Default for RolloutSpec {
+    /// A single deployment of nothing: every field at its serde default.
+    fn default() -> Self {
+        RolloutSpec {
+            strategy: Strategy::Single,
+            candidate: String::new(),
+            steps: Vec::new(),
+            interval_ms: 0,
+            weights: Vec::new(),
+            guards: Vec::new(),
+            mirror_pct: hundred(),
+            tolerance: default_tolerance(),
+            watch_for_ms: 0,
+            alpha: default_alpha(),
+            tune_n: default_tune_n(),
+            baseline: None,
+            allow_signature_change: false,
+            on_trip: OnTrip::default(),
+            dry_run_guards: false,
+            max_step_extensions: default_extensions(),
+            notify: Vec::new(),
+            gates: Vec::new(),
+            gate_timeout_ms: default_gate_timeout(),
+        }
+    }
 }
 
 impl RolloutSpec {
@@ -237,6 +270,9 @@ fn default_tolerance() -> f64 {
 }
 fn default_alpha() -> f64 {
     0.05
+}
+fn default_gate_timeout() -> u64 {
+    600_000
 }
 fn default_extensions() -> u32 {
     2

@@ -423,6 +423,8 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 fn rollout_error(e: Error) -> Response {
     match e {
         Error::Usage(m) => error(StatusCode::CONFLICT, m),
+        // A gate refused (pre-rollout): the client exits 1, like any failed gate.
+        Error::GateFailed(m) => error(StatusCode::PRECONDITION_FAILED, m),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
 }
@@ -504,6 +506,7 @@ pub async fn rollout_command(
         "promote" => Command::Promote { to: b.to },
         "pause" => Command::Pause,
         "resume" => Command::Resume,
+        "approve" => Command::Approve,
         "rollback" => Command::Rollback {
             to: b.to,
             reason: b.reason,
@@ -511,7 +514,7 @@ pub async fn rollout_command(
         other => {
             return error(
                 StatusCode::NOT_FOUND,
-                format!("no such action '{other}' (promote, pause, resume, rollback)"),
+                format!("no such action '{other}' (promote, pause, resume, approve, rollback)"),
             );
         }
     };

@@ -46,6 +46,8 @@ pub const NOTIFIED_KINDS: &[&str] = &[
     "rollback",
     "dry_run_trip",
     "route",
+    "gate_hold",
+    "approve",
 ];
 
 const POLL: Duration = Duration::from_millis(250);
@@ -167,6 +169,8 @@ pub fn message(e: &EventRecord, start: Option<&EventRecord>) -> Value {
         "rollback" => "rolled back".into(),
         "dry_run_trip" => "dry run: a guard would have acted".into(),
         "route" => "route changed".into(),
+        "gate_hold" => "held at a gate".into(),
+        "approve" => "promotion approved".into(),
         k => k.to_string(),
     };
     let versions = match (candidate, stable) {
@@ -405,6 +409,27 @@ impl Notifier {
             let _ = self.with_store(move |s| s.note_notify_error(&k, &msg)).await;
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+
+    /// Ask a gate: one signed POST of `payload`; Ok on a 2xx.
+    pub async fn call(&self, url: &str, kind: &str, payload: &Value) -> std::result::Result<(), String> {
+        let body = serde_json::to_vec(payload).unwrap_or_default();
+        let sent = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-mlctl-signature", signature(&self.config.secret, &body))
+            .header("x-mlctl-event", kind)
+            .body(body)
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Ok(()),
+            Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
+            Err(e) if e.is_timeout() => Err("timed out".into()),
+            Err(e) if e.is_connect() => Err("connection failed".into()),
+            Err(_) => Err("request failed".into()),
         }
     }
 

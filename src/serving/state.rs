@@ -363,6 +363,11 @@ impl Host for AppState {
         self.notifier.wake();
         Ok(())
     }
+
+    async fn call_gate(&self, url: &str, payload: serde_json::Value) -> std::result::Result<(), String> {
+        let kind = payload["gate"].as_str().unwrap_or("gate").to_string();
+        self.notifier.call(url, &format!("gate:{kind}"), &payload).await
+    }
 }
 
 /// Capacity of the mirror queue to the shadow worker.
