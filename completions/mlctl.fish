@@ -104,6 +104,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l max-step-extensio
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l notify -d 'POST each transition of this rollout to this URL (repeatable; signed with the gateway\'s notify secret; Slack incoming webhooks get Slack\'s text format)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l gate -d 'A check the rollout waits for (repeatable): pre-rollout=URL (2xx or it does not start, exit 1), pre-step=URL (before each weight increase), confirm-promotion=URL (holds the last step until 2xx), manual (holds the last step until `mlctl approve`)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l gate-timeout -d 'How long a refusing pre-step gate holds a step before --on-trip applies' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l match -d 'Send requests whose header or cookie matches to the candidate at any weight (repeatable, any one matching): header:x-tenant=internal, cookie:beta=1, header:x-user-id~^emp- (regex). Canary and flight' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
@@ -113,6 +114,7 @@ markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l wait -d 'Follow the rollout; exit 0 when promoted, 1 when rolled back or paused'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l allow-signature-change -d 'Route traffic to this version even though its inputs or outputs differ from the live version\'s (refused otherwise: clients sending the old shape would break)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l dry-run-guards -d 'Evaluate every guard and record what it would have done in the history, but never act on it (the rollout proceeds on its timer)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l guard-include-matched -d 'Count matched requests in the guards\' windows (they are not a random sample, so by default they are left out)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l input -d 'Request file: .json (one V2 request), .jsonl (one per line) or .csv (rows of features)' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand predict" -l version -d 'Ask a specific version (bypasses routing)' -r

@@ -251,6 +251,15 @@ pub struct DeployArgs {
     /// How long a refusing pre-step gate holds a step before --on-trip applies.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub gate_timeout: std::time::Duration,
+    /// Send requests whose header or cookie matches to the candidate at any weight
+    /// (repeatable, any one matching): header:x-tenant=internal, cookie:beta=1,
+    /// header:x-user-id~^emp- (regex). Canary and flight.
+    #[arg(long = "match", value_name = "MATCH")]
+    pub matches: Vec<String>,
+    /// Count matched requests in the guards' windows (they are not a random sample, so by
+    /// default they are left out).
+    #[arg(long, requires = "matches")]
+    pub guard_include_matched: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -177,6 +177,12 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
             .map(|g| crate::rollout::gates::parse_gate(g))
             .collect::<Result<_>>()?,
         gate_timeout_ms: args.gate_timeout.as_millis() as u64,
+        matches: args
+            .matches
+            .iter()
+            .map(|m| crate::rollout::matching::parse_match(m))
+            .collect::<Result<_>>()?,
+        guard_include_matched: args.guard_include_matched,
     };
     match args.strategy {
         Strategy::Single => {

@@ -182,6 +182,11 @@ pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &
         }
     }
     super::strategy::check_guards(spec.strategy, &spec.guards, spec.baseline.is_some())?;
+    if !spec.matches.is_empty() && !matches!(spec.strategy, Strategy::Canary | Strategy::Flight) {
+        return Err(Error::Usage(
+            "--match routes requests to a candidate beside the stable version: canary or flight".into(),
+        ));
+    }
     if spec.strategy == Strategy::Canary && (spec.steps.is_empty() || spec.interval_ms == 0) {
         return Err(Error::Usage("canary needs --steps and --interval".into()));
     }

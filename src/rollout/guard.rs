@@ -160,7 +160,7 @@ fn sample_ratio(state: &RolloutState, window: &ModelWindow) -> Option<String> {
     }
     let observed: Vec<u64> = weights
         .iter()
-        .map(|w| window.arms.get(&w.version).map_or(0, |a| a.requests))
+        .map(|w| window.arms.get(&w.version).map_or(0, |a| a.requests - a.matched))
         .collect();
     let shares: Vec<f64> = weights.iter().map(|w| w.percent).collect();
     let r = crate::stats::srm::sequential(&observed, &shares, crate::stats::srm::SRM_ALPHA);

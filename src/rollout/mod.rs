@@ -9,6 +9,7 @@ pub mod gates;
 pub mod guard;
 pub mod host;
 pub mod judge;
+pub mod matching;
 pub(crate) mod replay;
 pub mod scores;
 pub mod stats;

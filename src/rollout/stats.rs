@@ -31,6 +31,8 @@ pub struct Disagreement {
 #[derive(Debug, Clone)]
 pub struct ArmWindow {
     pub requests: u64,
+    /// Of `requests`, routed by a `--match` rule.
+    pub matched: u64,
     pub errors: u64,
     pub latency_us: Histogram<u64>,
     pub scores: Vec<f64>,
@@ -46,6 +48,7 @@ impl Default for ArmWindow {
     fn default() -> Self {
         ArmWindow {
             requests: 0,
+            matched: 0,
             errors: 0,
             latency_us: histogram(),
             scores: Vec::new(),
@@ -213,6 +216,12 @@ impl RolloutStats {
                 }
             }
         });
+    }
+
+    /// A request counted by `record` that a `--match` rule routed (not its bucket): the
+    /// sample-ratio check leaves it out.
+    pub fn record_matched(&self, model: &str, step_id: u64, version: &str) {
+        self.with_window(model, step_id, |w| arm(w, version).matched += 1);
     }
 
     pub fn record_dropped(&self, model: &str, step_id: u64) {

@@ -213,6 +213,12 @@ pub struct RolloutSpec {
     /// How long a refusing pre-step gate holds a step before `on_trip` applies.
     #[serde(default = "default_gate_timeout")]
     pub gate_timeout_ms: u64,
+    /// Requests matching any of these go to the candidate at any weight (`--match`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matches: Vec<super::matching::Match>,
+    /// Count matched requests in the guards' windows too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guard_include_matched: bool,
 }
 
 impl Default for RolloutSpec {
@@ -238,6 +244,8 @@ impl Default for RolloutSpec {
             notify: Vec::new(),
             gates: Vec::new(),
             gate_timeout_ms: default_gate_timeout(),
+            matches: Vec::new(),
+            guard_include_matched: false,
         }
     }
 }

@@ -280,9 +280,11 @@ async fn infer_core(
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
     let bucket = router::bucket(&route.salt, &key);
-    let (target, role): (Arc<LoadedVersion>, String) = match explicit {
-        Some(v) => (v, "explicit".into()),
-        None => match route.select(bucket) {
+    let matched = explicit.is_none().then(|| route.match_headers(&headers)).flatten();
+    let (target, role): (Arc<LoadedVersion>, String) = match (explicit, matched) {
+        (Some(v), _) => (v, "explicit".into()),
+        (None, Some(v)) => (v, crate::wire::log::ROLE_MATCHED.into()),
+        (None, None) => match route.select(bucket) {
             Some((v, role)) => (v, role.to_string()),
             None => {
                 return error(
@@ -347,7 +349,8 @@ async fn infer_core(
         response.headers_mut().insert(REQUEST_ID_HEADER, v);
     }
     let latency = started.elapsed();
-    if let Some(step_id) = step {
+    let is_matched = role == crate::wire::log::ROLE_MATCHED;
+    if let Some(step_id) = step.filter(|_| !is_matched || route.count_matched) {
         let scores = match (&primary_outputs, route.track_scores) {
             (Some(outs), true) => scores(outs),
             _ => Vec::new(),
@@ -363,6 +366,9 @@ async fn infer_core(
             &scores,
             rid,
         );
+        if is_matched {
+            st.rollouts.stats.record_matched(&model, step_id, &target.version);
+        }
     }
     if let (Some((sh, step_id, sreq, sraw)), Some(primary)) = (shadow, primary_outputs) {
         let job = ShadowJob {

@@ -141,6 +141,11 @@ pub struct ModelRoute {
     /// The guards need output scores (drift) / request ids for outcome joins.
     pub track_scores: bool,
     pub track_outcomes: bool,
+    /// `--match` rules of the active rollout and the version matched requests go to.
+    pub matchers: Vec<crate::rollout::matching::Matcher>,
+    pub matched: Option<Arc<LoadedVersion>>,
+    /// Matched requests count in the guards' windows (`--guard-include-matched`).
+    pub count_matched: bool,
 }
 
 impl ModelRoute {
@@ -154,7 +159,18 @@ impl ModelRoute {
             rollout: None,
             track_scores: false,
             track_outcomes: false,
+            matchers: Vec::new(),
+            matched: None,
+            count_matched: false,
         }
+    }
+
+    /// The version a request goes to by its headers (`--match`), if any rule matches.
+    pub fn match_headers(&self, headers: &axum::http::HeaderMap) -> Option<Arc<LoadedVersion>> {
+        let target = self.matched.as_ref()?;
+        let values =
+            |name: &str| -> Vec<&str> { headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).collect() };
+        self.matchers.iter().any(|m| m.matches(values)).then(|| target.clone())
     }
 
     /// The version and role that serve `bucket`.
@@ -183,6 +199,9 @@ impl ModelRoute {
             .map(Arc::new);
         self.track_scores = false;
         self.track_outcomes = false;
+        self.matchers.clear();
+        self.matched = None;
+        self.count_matched = false;
         let Some(r) = self.rollout.clone() else { return };
         if !r.phase.active() {
             return;
@@ -205,6 +224,16 @@ impl ModelRoute {
             }
         }
         self.arms = arms;
+        if !r.spec.matches.is_empty() {
+            self.matchers = r
+                .spec
+                .matches
+                .iter()
+                .filter_map(crate::rollout::matching::Matcher::new)
+                .collect();
+            self.matched = self.versions.get(&r.spec.candidate).cloned();
+            self.count_matched = r.spec.guard_include_matched;
+        }
         if r.spec.strategy == Strategy::Shadow
             && let Some(v) = self.versions.get(&r.spec.candidate)
         {

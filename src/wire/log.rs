@@ -102,10 +102,14 @@ pub struct PredictionRecord<'a> {
     pub error: Option<Cow<'a, str>>,
 }
 
+/// The role of a request sent to the candidate by a `--match` rule (not by its bucket).
+pub const ROLE_MATCHED: &str = "matched";
+
 impl PredictionRecord<'_> {
-    /// Answered by a routed arm (not a mirrored shadow copy, not an explicit version).
+    /// Answered by a routed arm by its bucket: not a mirrored shadow copy, not an explicit
+    /// version, not a `--match` rule (those are not a random sample of the traffic).
     pub fn routed(&self) -> bool {
-        !matches!(self.role.as_ref(), "explicit" | "shadow")
+        !matches!(self.role.as_ref(), "explicit" | "shadow" | ROLE_MATCHED)
     }
 
     pub fn time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
