@@ -592,7 +592,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__deploy)
-            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --match --guard-include-matched --endpoint --token --data-dir --output --help"
+            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --match --guard-include-matched --prometheus --prom-interval --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,6 +683,14 @@ _mlctl() {
                     return 0
                     ;;
                 --match)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prometheus)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --prom-interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -105,6 +105,8 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l notify -d 'POST e
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l gate -d 'A check the rollout waits for (repeatable): pre-rollout=URL (2xx or it does not start, exit 1), pre-step=URL (before each weight increase), confirm-promotion=URL (holds the last step until 2xx), manual (holds the last step until `mlctl approve`)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l gate-timeout -d 'How long a refusing pre-step gate holds a step before --on-trip applies' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l match -d 'Send requests whose header or cookie matches to the candidate at any weight (repeatable, any one matching): header:x-tenant=internal, cookie:beta=1, header:x-user-id~^emp- (regex). Canary and flight' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l prometheus -d 'Prometheus base URL that prom:QUERY<X guards are asked (checked when the rollout starts). {{candidate}}, {{stable}} and {{model}} in queries are substituted' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l prom-interval -d 'How often prom: guards are queried' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F

@@ -260,6 +260,13 @@ pub struct DeployArgs {
     /// default they are left out).
     #[arg(long, requires = "matches")]
     pub guard_include_matched: bool,
+    /// Prometheus base URL that prom:QUERY<X guards are asked (checked when the rollout
+    /// starts). {{candidate}}, {{stable}} and {{model}} in queries are substituted.
+    #[arg(long, value_name = "URL")]
+    pub prometheus: Option<String>,
+    /// How often prom: guards are queried.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub prom_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Args)]

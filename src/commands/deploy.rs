@@ -156,15 +156,10 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
     let mut spec = RolloutSpec {
         strategy: args.strategy,
         candidate: args.version.clone(),
-        steps: vec![],
-        interval_ms: 0,
-        weights: vec![],
         guards,
         mirror_pct: args.mirror_pct.unwrap_or(100.0),
         tolerance: args.tolerance.unwrap_or(1e-6),
-        watch_for_ms: 0,
         alpha: args.alpha,
-        tune_n: 5000.0,
         baseline,
         allow_signature_change: args.allow_signature_change,
         on_trip: args.on_trip,
@@ -183,6 +178,9 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
             .map(|m| crate::rollout::matching::parse_match(m))
             .collect::<Result<_>>()?,
         guard_include_matched: args.guard_include_matched,
+        prometheus: args.prometheus.clone(),
+        prom_interval_ms: args.prom_interval.as_millis().max(100) as u64,
+        ..RolloutSpec::default()
     };
     match args.strategy {
         Strategy::Single => {

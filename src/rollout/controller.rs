@@ -3,6 +3,7 @@
 //! Every transition is one SQLite transaction (deployment row + audit event with the
 //! evidence) committed before the route table is swapped.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,8 @@ use serde_json::json;
 use super::gates::{self, GateKind, Verdict};
 use super::guard::{self, Evaluation};
 use super::host::{Host, Routed};
-use super::strategy::{OnTrip, RolloutSpec, Strategy};
+use super::prom;
+use super::strategy::{Guard, OnTrip, RolloutSpec, Strategy};
 use super::{Phase, RolloutState};
 use crate::error::{Error, Result};
 use crate::store::{RouteChange, now_rfc3339};
@@ -124,6 +126,13 @@ fn loaded<H: Host>(host: &H, model: &str, version: &str) -> Result<()> {
 /// Validate and start a rollout of `spec` over the current stable version.
 pub async fn start<H: Host>(st: &H, model: &str, mut spec: RolloutSpec, actor: &str) -> Result<Transition> {
     let started = Instant::now();
+    if !spec.prom_guards().is_empty() {
+        let base = spec
+            .prometheus
+            .clone()
+            .ok_or_else(|| Error::Usage("prom: guards need --prometheus URL".into()))?;
+        prom::check_reachable(&base).await?;
+    }
     // Pre-rollout gates, before the admin lock: a slow gate must not hold up a rollback.
     for g in spec.gates.iter().filter(|g| g.kind == GateKind::PreRollout) {
         let stable = st.routed(model).and_then(|r| r.live).unwrap_or_default();
@@ -396,6 +405,33 @@ fn ask<H: Host>(st: &Arc<H>, model: &str, state: &RolloutState, calls: Vec<gates
     }
 }
 
+/// Ask Prometheus for the `prom:` guards that are due (beside the tick) and return what
+/// is known so far.
+fn prom_readings<H: Host>(st: &Arc<H>, model: &str, state: &RolloutState) -> HashMap<String, prom::Reading> {
+    let guards = state.spec.prom_guards();
+    let Some(base) = state.spec.prometheus.clone().filter(|_| !guards.is_empty()) else {
+        return HashMap::new();
+    };
+    let exprs: Vec<String> = guards.iter().map(|(e, _)| e.clone()).collect();
+    let every = Duration::from_millis(state.spec.prom_interval_ms);
+    for expr in st.rollouts().prom.due(model, state.step_id, &exprs, every) {
+        let Some(Guard::Prom { query, cmp, threshold }) =
+            guards.iter().find(|(e, _)| *e == expr).map(|(_, g)| (*g).clone())
+        else {
+            continue;
+        };
+        let (st, model, step_id, base) = (st.clone(), model.to_string(), state.step_id, base.clone());
+        let q = prom::substitute(&query, &model, state);
+        tokio::spawn(async move {
+            let answer = prom::query(&base, &q).await;
+            st.rollouts()
+                .prom
+                .answer(&model, step_id, &expr, answer, |v| cmp.holds(v, threshold));
+        });
+    }
+    st.rollouts().prom.readings(model, state.step_id)
+}
+
 /// The step after this one is another canary step (not promotion).
 fn next_is_step(state: &RolloutState) -> bool {
     state.spec.strategy == Strategy::Canary && state.spec.steps.get(state.step + 1).is_some_and(|w| *w < 100.0)
@@ -422,13 +458,14 @@ async fn tick_model<H: Host>(host: &Arc<H>, model: &str) -> Result<()> {
         }
         Strategy::Shadow | Strategy::Flight => false,
     };
+    let mut window = window;
+    window.prom = prom_readings(host, model, &state);
     let mut ev: Evaluation = guard::evaluate(&state, &window, step_end);
     st.rollouts().set_evaluation(model, ev.clone());
     if state.spec.dry_run_guards {
         // Record what would have happened, once per step, and carry on as if it had not.
         let would = ev
-            .sample_ratio_mismatch
-            .clone()
+            .pause_reason()
             .or_else(|| ev.trip.clone().map(|t| format!("guard tripped: {t}")))
             .or_else(|| ev.inconclusive.clone().filter(|_| step_end));
         if let Some(why) = would
@@ -444,13 +481,14 @@ async fn tick_model<H: Host>(host: &Arc<H>, model: &str) -> Result<()> {
         ev.trip = None;
         ev.inconclusive = None;
         ev.sample_ratio_mismatch = None;
+        ev.pause = None;
     }
-    if ev.trip.is_none() && ev.sample_ratio_mismatch.is_none() && !step_end {
+    if ev.trip.is_none() && ev.pause_reason().is_none() && !step_end {
         return Ok(());
     }
     // Gates stand between a passed step and its weight increase or promotion.
     let mut gate_trip = None;
-    let advancing = step_end && ev.trip.is_none() && ev.sample_ratio_mismatch.is_none() && ev.inconclusive.is_none();
+    let advancing = step_end && ev.trip.is_none() && ev.pause_reason().is_none() && ev.inconclusive.is_none();
     let needed = gates::needed(&state.spec.gates, !next_is_step(&state));
     if advancing && !needed.is_empty() {
         let timeout = Duration::from_millis(state.spec.gate_timeout_ms);
@@ -488,7 +526,7 @@ async fn tick_model<H: Host>(host: &Arc<H>, model: &str) -> Result<()> {
     let mut next = state.clone();
     next.step_id += 1;
     let evidence = json!({"guards": ev.values, "requests": ev.requests, "shadow_dropped": window.shadow_dropped});
-    let (kind, detail) = if let Some(why) = &ev.sample_ratio_mismatch {
+    let (kind, detail) = if let Some(why) = &ev.pause_reason() {
         next.phase = Phase::Paused;
         next.reason = Some(why.clone());
         ("pause", json!({"reason": why, "evidence": evidence}))

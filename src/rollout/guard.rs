@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::RolloutState;
 pub use super::judge::GuardValue;
 use super::judge::{
-    judge_latency_vs_control, judge_outcome, judge_psi, judge_quantile, judge_rate, judge_rate_vs_control,
+    judge_latency_vs_control, judge_outcome, judge_prom, judge_psi, judge_quantile, judge_rate, judge_rate_vs_control,
 };
 use super::stats::{ArmWindow, ModelWindow};
 use super::strategy::{Guard, Strategy};
@@ -49,6 +49,17 @@ pub struct Evaluation {
     /// The step passed but waits at a gate (why).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// A guard cannot be judged at all (its data source keeps failing): pause.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause: Option<String>,
+}
+
+impl Evaluation {
+    /// Why the rollout must pause whatever the guards say: a broken split or a guard
+    /// whose data source keeps failing.
+    pub fn pause_reason(&self) -> Option<String> {
+        self.sample_ratio_mismatch.clone().or_else(|| self.pause.clone())
+    }
 }
 
 /// Evaluate `state`'s guards on `window`. `at_step_end` turns a guard still deciding into
@@ -108,6 +119,19 @@ pub fn evaluate(state: &RolloutState, window: &ModelWindow, at_step_end: bool) -
                     judge_psi(&mut gv, state, cand, stable, *max);
                 }
                 Guard::Outcome { metric } => judge_outcome(&mut gv, cand, stable, metric, state),
+                Guard::Prom { cmp, threshold, .. } => {
+                    gv.threshold = *threshold;
+                    let reading = window.prom.get(&gv.guard);
+                    if reading.is_some_and(|r| r.errors >= super::prom::ERRORS) && ev.pause.is_none() {
+                        ev.pause = Some(format!(
+                            "{} cannot be judged: {} failed queries in a row ({})",
+                            gv.guard,
+                            super::prom::ERRORS,
+                            reading.and_then(|r| r.error.clone()).unwrap_or_default()
+                        ));
+                    }
+                    judge_prom(&mut gv, reading, *cmp, *threshold);
+                }
                 Guard::MinRequests { n } => {
                     gv.threshold = *n as f64;
                     let have = if state.spec.strategy == Strategy::Shadow {

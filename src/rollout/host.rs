@@ -62,6 +62,8 @@ pub struct Rollouts {
     dry_run_recorded: Mutex<std::collections::HashSet<(String, u64)>>,
     /// Steps held at a gate.
     pub gates: super::gates::GateTracker,
+    /// Readings of `prom:` guards.
+    pub prom: super::prom::PromTracker,
 }
 
 impl Rollouts {

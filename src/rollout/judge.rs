@@ -299,3 +299,31 @@ pub fn judge_outcome(gv: &mut GuardValue, cand: &ArmWindow, stable: &ArmWindow, 
         r.ci[1]
     );
 }
+
+/// `prom:QUERY<X`: the latest reading of the query (see `prom`).
+pub fn judge_prom(gv: &mut GuardValue, reading: Option<&super::prom::Reading>, cmp: super::prom::Cmp, threshold: f64) {
+    let Some(r) = reading.filter(|r| r.answers > 0 || r.errors > 0) else {
+        gv.decided = false;
+        gv.note = "waiting for the first Prometheus answer".into();
+        return;
+    };
+    if let Some(err) = &r.error {
+        gv.decided = false;
+        gv.note = format!("no data: {err} ({} in a row)", r.errors);
+        return;
+    }
+    let Some(v) = r.value else {
+        gv.decided = false;
+        gv.note = "no data: the query returned nothing".into();
+        return;
+    };
+    gv.value = Some(v);
+    let tripped = r.breaches >= super::prom::BREACHES;
+    gv.judge(tripped, cmp.holds(v, threshold));
+    gv.note = format!(
+        "{v} (must be {} {threshold}; {} breach(es) in a row, {} trip)",
+        cmp.symbol(),
+        r.breaches,
+        super::prom::BREACHES
+    );
+}

@@ -86,6 +86,8 @@ pub struct ModelWindow {
     pub step_id: u64,
     pub arms: HashMap<String, ArmWindow>,
     pub shadow_dropped: u64,
+    /// Readings of the step's `prom:` guards by expression (filled by the controller).
+    pub prom: HashMap<String, super::prom::Reading>,
 }
 
 struct IndexEntry {

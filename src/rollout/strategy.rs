@@ -45,6 +45,12 @@ pub enum Guard {
     Outcome { metric: String },
     /// A step does not end (promote/advance) before both arms have `n` requests.
     MinRequests { n: u64 },
+    /// A Prometheus query's value must satisfy `cmp threshold` (`prom:QUERY<X`).
+    Prom {
+        query: String,
+        cmp: super::prom::Cmp,
+        threshold: f64,
+    },
 }
 
 impl Guard {
@@ -60,16 +66,26 @@ impl Guard {
             Guard::DriftPsi { max } => format!("drift_psi<{max}"),
             Guard::Outcome { metric } => format!("outcome:{metric}>=control"),
             Guard::MinRequests { n } => format!("min_requests={n}"),
+            Guard::Prom { query, cmp, threshold } => format!("prom:{query}{}{threshold}", cmp.symbol()),
         }
     }
 }
 
 /// Parse one `--guard` expression; the error says which forms exist.
 pub fn parse_guard(s: &str) -> Result<Guard> {
+    // A PromQL query keeps its spaces (`sum by (x) (…)`): parsed before they are dropped.
+    if let Some(rest) = s.trim_start().strip_prefix("prom:") {
+        let (query, cmp, threshold) = super::prom::split_condition(rest).ok_or_else(|| {
+            Error::Usage(format!(
+                "--guard {s:?}: a Prometheus guard reads prom:QUERY<X (or >, <=, >=) with a number X"
+            ))
+        })?;
+        return Ok(Guard::Prom { query, cmp, threshold });
+    }
     let t: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     let bad = |why: &str| {
         Error::Usage(format!(
-            "--guard {s:?}: {why} (forms: error_rate<0.01, error_rate<=control+0.005, p99_ms<50, p99_ms<=control*1.2 (also p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500)"
+            "--guard {s:?}: {why} (forms: error_rate<0.01, error_rate<=control+0.005, p99_ms<50, p99_ms<=control*1.2 (also p95_ms, p50_ms), shadow_agreement>0.98, drift_psi<0.2, outcome:METRIC>=control, min_requests=500, prom:QUERY<X)"
         ))
     };
     let num = |v: &str| -> Result<f64> {
@@ -219,6 +235,12 @@ pub struct RolloutSpec {
     /// Count matched requests in the guards' windows too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub guard_include_matched: bool,
+    /// Prometheus base URL for `prom:` guards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<String>,
+    /// How often `prom:` guards are queried.
+    #[serde(default = "default_prom_interval")]
+    pub prom_interval_ms: u64,
 }
 
 impl Default for RolloutSpec {
@@ -246,11 +268,22 @@ impl Default for RolloutSpec {
             gate_timeout_ms: default_gate_timeout(),
             matches: Vec::new(),
             guard_include_matched: false,
+            prometheus: None,
+            prom_interval_ms: default_prom_interval(),
         }
     }
 }
 
 impl RolloutSpec {
+    /// Its `prom:` guards by expression.
+    pub fn prom_guards(&self) -> Vec<(String, &Guard)> {
+        self.guards
+            .iter()
+            .filter(|g| matches!(g, Guard::Prom { .. }))
+            .map(|g| (g.expr(), g))
+            .collect()
+    }
+
     /// Its guards need the candidate's output scores (`drift_psi`).
     pub fn needs_scores(&self) -> bool {
         self.guards.iter().any(|g| matches!(g, Guard::DriftPsi { .. }))
@@ -278,6 +311,9 @@ fn default_tolerance() -> f64 {
 }
 fn default_alpha() -> f64 {
     0.05
+}
+fn default_prom_interval() -> u64 {
+    30_000
 }
 fn default_gate_timeout() -> u64 {
     600_000

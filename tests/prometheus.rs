@@ -1,0 +1,165 @@
+//! `prom:` guards against a real Prometheus (Debian's `prometheus` package) that the test
+//! starts on a free port, scraping the gateway every second: a failing candidate is
+//! rolled back on an error-ratio query; a query for a metric that does not exist never
+//! passes (the step pauses as inconclusive).
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{Server, deploy, traffic, wait_rollout};
+
+const FAST: &[&str] = &["--controller-tick", "100ms"];
+
+/// A Prometheus child process scraping `target` (host:port) every second; killed on drop.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(target: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: mlctl\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (apt install prometheus)");
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !common::http_get_ok(&format!("{url}/-/ready")) {
+            assert!(Instant::now() < deadline, "prometheus did not become ready");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Prometheus { child, url, _dir: dir }
+    }
+}
+
+fn host_port(url: &str) -> &str {
+    url.trim_start_matches("http://")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt install prometheus)"]
+async fn a_failing_candidate_is_rolled_back_on_a_prometheus_error_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    let prom = Prometheus::start(host_port(&s.url));
+    deploy(&s, "m", "1", "churn_lr");
+    let bad = common::start_bad_upstream();
+    let query = r#"prom:sum(rate(mlctl_request_errors_total{version="{{candidate}}"}[30s])) / sum(rate(mlctl_requests_total{version="{{candidate}}"}[30s])) < 0.01"#;
+    s.cli()
+        .args([
+            "deploy",
+            "m",
+            "--version",
+            "2",
+            "--upstream",
+            &format!("{bad}/v2/models/boom"),
+        ])
+        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1h"])
+        .args(["--guard", query, "--prometheus", &prom.url, "--prom-interval", "1s"])
+        .assert()
+        .success();
+    let url = s.url.clone();
+    let load = tokio::spawn(async move { traffic(&url, "m", 100_000, 1000, 0, Duration::from_millis(20)).await });
+    let v = wait_rollout(&s, "m", 60, |v| v["rollout"]["phase"] != "progressing").await;
+    load.abort();
+    assert_eq!(v["rollout"]["phase"], "rolled_back", "{v}");
+    let reason = v["rollout"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("guard tripped: prom:sum(rate(mlctl_request_errors_total"),
+        "{reason}"
+    );
+    assert!(reason.contains("must be < 0.01; 2 breach(es) in a row"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt install prometheus)"]
+async fn a_query_for_a_metric_that_does_not_exist_never_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    let prom = Prometheus::start(host_port(&s.url));
+    deploy(&s, "m", "1", "churn_lr");
+    s.cli()
+        .args(["deploy", "m", "--version", "2", "--onnx"])
+        .arg(common::fixture("models/churn_lr.onnx"))
+        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "3s"])
+        .args([
+            "--guard",
+            "prom:sum(mlctl_no_such_metric_total)<1",
+            "--prometheus",
+            &prom.url,
+        ])
+        .args(["--prom-interval", "1s", "--max-step-extensions", "0"])
+        .assert()
+        .success();
+    let url = s.url.clone();
+    let load = tokio::spawn(async move { traffic(&url, "m", 100_000, 1000, 0, Duration::from_millis(20)).await });
+    let v = wait_rollout(&s, "m", 30, |v| v["rollout"]["phase"] != "progressing").await;
+    load.abort();
+    assert_eq!(v["rollout"]["phase"], "paused", "{v}");
+    let reason = v["rollout"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("inconclusive: prom:sum(mlctl_no_such_metric_total)<1"),
+        "{reason}"
+    );
+    assert!(reason.contains("no data: the query returned nothing"), "{reason}");
+}
+
+#[test]
+fn prometheus_guards_need_a_reachable_prometheus_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    deploy(&s, "m", "1", "churn_lr");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    for (extra, want) in [
+        (vec![], "prom: guards need --prometheus URL"),
+        (
+            vec!["--prometheus".to_string(), format!("http://127.0.0.1:{closed}")],
+            "unreachable",
+        ),
+    ] {
+        let out = s
+            .cli()
+            .args(["deploy", "m", "--version", "2", "--onnx"])
+            .arg(common::fixture("models/churn_lr.onnx"))
+            .args(["--strategy", "canary", "--guard", "prom:up<1"])
+            .args(&extra)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains(want), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
