@@ -186,10 +186,13 @@ struct Entry {
     in_flight: bool,
 }
 
+/// One model's readings: the step they belong to, and one entry per guard expression.
+type StepReadings = (u64, HashMap<String, Entry>);
+
 /// The controller's Prometheus readings per model and step.
 #[derive(Default)]
 pub struct PromTracker {
-    models: Mutex<HashMap<String, (u64, HashMap<String, Entry>)>>,
+    models: Mutex<HashMap<String, StepReadings>>,
 }
 
 impl PromTracker {
