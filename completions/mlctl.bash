@@ -592,13 +592,21 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__deploy)
-            opts="-o -h --version --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --match --guard-include-matched --prometheus --prom-interval --endpoint --token --data-dir --output --help"
+            opts="-f -o -h --version --file --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --match --guard-include-matched --prometheus --prom-interval --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

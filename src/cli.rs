@@ -166,13 +166,19 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Clone, Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["onnx", "upstream"])))]
+#[command(group(clap::ArgGroup::new("source").args(["onnx", "upstream"])))]
 pub struct DeployArgs {
     /// Model name (1-64 of A-Z a-z 0-9 . _ -).
+    #[arg(required_unless_present = "file", default_value = "")]
     pub name: String,
     /// Version label, e.g. 2 or 2026-11-27.
-    #[arg(long)]
+    #[arg(long, required_unless_present = "file", default_value = "")]
     pub version: String,
+    /// A rollout file (YAML) holding what the flags hold, one key per flag (model, version,
+    /// onnx, strategy, steps, guards, gates, notify, match, …); only --wait and --reason may
+    /// be added on the command line.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
     /// ONNX file to serve in-process.
     #[arg(long, value_name = "FILE")]
     pub onnx: Option<PathBuf>,

@@ -1,6 +1,7 @@
 //! `mlctl deploy NAME --version V (--onnx FILE | --upstream URL)`: upload, register,
 //! route 100% (strategy `single`).
 
+use clap::Parser;
 use serde::Serialize;
 
 use crate::cli::{DeployArgs, GlobalArgs};
@@ -218,8 +219,76 @@ pub fn spec_from_args(args: &DeployArgs) -> Result<Option<RolloutSpec>> {
     Ok(Some(spec))
 }
 
+/// Flags that may accompany `-f FILE` on the command line (the rest belong in the file).
+const WITH_FILE: &[&str] = &[
+    "-f",
+    "--file",
+    "--wait",
+    "--reason",
+    "--endpoint",
+    "--token",
+    "--data-dir",
+    "-o",
+    "--output",
+];
+
+/// `deploy -f FILE`: the file's flags, parsed and validated as if typed, errors pointing
+/// at the file's lines.
+fn args_from_file(file: &std::path::Path, given: &DeployArgs) -> Result<(DeployArgs, super::spec_file::Blame)> {
+    let cli: Vec<String> = std::env::args().collect();
+    if let Some(extra) = cli
+        .iter()
+        .skip_while(|a| *a != "deploy")
+        .skip(1)
+        .filter(|a| a.starts_with('-'))
+        .map(|a| a.split('=').next().unwrap_or(a))
+        .find(|a| !WITH_FILE.contains(a))
+    {
+        return Err(Error::Usage(format!(
+            "{extra}: with -f the rollout's settings come from {} (only --wait and --reason may be added)",
+            file.display()
+        )));
+    }
+    if !given.name.is_empty() || !given.version.is_empty() {
+        return Err(Error::Usage(format!(
+            "with -f the model and version come from {}",
+            file.display()
+        )));
+    }
+    let (mut flags, blame) = super::spec_file::flags(file)?;
+    if given.wait && !flags.iter().any(|f| f == "--wait") {
+        flags.push("--wait".into());
+    }
+    if let Some(r) = &given.reason {
+        flags.retain(|f| f != "--reason");
+        flags.extend(["--reason".to_string(), r.clone()]);
+    }
+    let argv = ["mlctl", "deploy"].into_iter().map(str::to_string).chain(flags);
+    let parsed = crate::cli::Cli::try_parse_from(argv).map_err(|e| {
+        let msg = e.to_string();
+        let line = msg
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_string();
+        super::spec_file::blame(Error::Usage(line), &blame)
+    })?;
+    match parsed.command {
+        crate::cli::Command::Deploy(a) => Ok((a, blame)),
+        _ => Err(Error::Usage("a rollout file describes a deploy".into())),
+    }
+}
+
 /// The report, and with `--wait` the gate failure (rolled back or paused) to exit with.
 pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Option<Error>)> {
+    if let Some(file) = args.file.clone() {
+        let (args, blame) = args_from_file(&file, &args)?;
+        // Validate the file completely before anything is sent.
+        spec_from_args(&args).map_err(|e| super::spec_file::blame(e, &blame))?;
+        crate::client::check_names(&args.name, Some(&args.version)).map_err(|e| super::spec_file::blame(e, &blame))?;
+        return Box::pin(run(args, g)).await;
+    }
     // Names first: nothing is uploaded for a deploy the gateway would refuse.
     crate::client::check_names(&args.name, Some(&args.version))?;
     let spec = spec_from_args(&args)?;

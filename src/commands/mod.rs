@@ -11,6 +11,7 @@ pub mod loadtest;
 pub mod predict;
 pub mod rollout;
 pub mod serve;
+pub mod spec_file;
 pub mod status;
 
 use std::path::PathBuf;
