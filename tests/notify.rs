@@ -187,6 +187,30 @@ async fn a_receiver_down_for_3_seconds_gets_every_message_once_when_it_is_back()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_receiver_never_delays_a_rollback() {
+    /// Median route-swap time (`swap_ms`, measured by the gateway) of 9 rollbacks, in µs.
+    fn median_swap_us(s: &Server) -> u64 {
+        let mut us: Vec<u64> = ["1", "2", "1", "2", "1", "2", "1", "2", "1"]
+            .iter()
+            .map(|to| {
+                let out = s
+                    .cli()
+                    .args(["rollback", "m", "--to", to, "-o", "json"])
+                    .output()
+                    .unwrap();
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+                (v["swap_ms"].as_f64().unwrap() * 1000.0) as u64
+            })
+            .collect();
+        us.sort_unstable();
+        us[4]
+    }
+    let quiet_dir = tempfile::tempdir().unwrap();
+    let quiet = Server::start_in(quiet_dir.path(), FAST);
+    deploy(&quiet, "m", "1", "churn_lr");
+    deploy(&quiet, "m", "2", "churn_lr");
+    let without = median_swap_us(&quiet);
+
     let (rx, base) = Receiver::start();
     rx.hang.store(true, Ordering::SeqCst);
     let dir = tempfile::tempdir().unwrap();
@@ -195,15 +219,14 @@ async fn a_hanging_receiver_never_delays_a_rollback() {
     deploy(&s, "m", "2", "churn_lr");
     // The first message is now stuck in the receiver; route changes go on regardless.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut took = Vec::new();
-    for to in ["1", "2", "1"] {
-        let t = Instant::now();
-        s.cli().args(["rollback", "m", "--to", to]).assert().success();
-        took.push(t.elapsed());
-    }
+    let t = Instant::now();
+    let with = median_swap_us(&s);
+    eprintln!("median rollback swap: {without} µs without webhooks, {with} µs with a hanging receiver");
+    assert!(with < 5 * without + 5_000, "{with} µs vs {without} µs");
     assert!(
-        took.iter().all(|t| *t < Duration::from_secs(2)),
-        "rollbacks took {took:?} with a hanging receiver"
+        t.elapsed() < Duration::from_secs(10),
+        "9 rollbacks took {:?}",
+        t.elapsed()
     );
     assert!(rx.all().is_empty());
 }
