@@ -6,47 +6,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Server, traffic, wait_rollout};
+use common::Server;
 use serde_json::Value;
 
 const FAST: &[&str] = &["--controller-tick", "100ms", "--log-flush", "10ms"];
 
-/// Stable and candidate behind `upstream_model` of the test upstream, a canary with
-/// `error_rate<0.01` under two clients until it ends; the server and its data dir.
+/// A canary run of the test upstream's `upstream_model` after 3000 stable-only requests
+/// (the A/A backtest's material); the log writer flushes every 10 ms, and the last records
+/// are given time to reach the file.
 async fn rollout_run(upstream_model: &str) -> (Server, tempfile::TempDir, Value) {
-    let bad = common::start_bad_upstream();
-    let up = format!("{bad}/v2/models/{upstream_model}");
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start_in(dir.path(), FAST);
-    common::deploy_upstream(&s, "m", "1", &up, &[]);
-    // Some stable-only traffic first: the A/A backtest's material.
-    traffic(&s.url, "m", 3000, 3000, 10_000, Duration::ZERO).await;
-    s.cli()
-        .args([
-            "deploy",
-            "m",
-            "--version",
-            "2",
-            "--upstream",
-            &up,
-            "--strategy",
-            "canary",
-        ])
-        .args(["--steps", "50,100", "--interval", "8s", "--guard", "error_rate<0.01"])
-        .args(["--max-step-extensions", "3"])
-        .assert()
-        .success();
-    let loads: Vec<_> = (0..2)
-        .map(|i| {
-            let url = s.url.clone();
-            tokio::spawn(async move { traffic(&url, "m", 20_000, 4000, i * 4000, Duration::ZERO).await })
-        })
-        .collect();
-    let v = wait_rollout(&s, "m", 60, |v| v["rollout"]["phase"] != "progressing").await;
-    loads.iter().for_each(|l| l.abort());
-    // The log writer flushes every 10 ms: let the last records reach the file.
+    let run = common::flaky_canary(upstream_model, 3000, FAST).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (s, dir, v)
+    run
 }
 
 fn backtest(s: &Server, dir: &std::path::Path, args: &[&str]) -> (Option<i32>, Value, String) {

@@ -18,22 +18,7 @@ async fn transitions(s: &Server, model: &str) -> Vec<(i64, String)> {
     events(s, model)
         .await
         .iter()
-        .filter(|e| {
-            [
-                "rollout_start",
-                "step",
-                "extend",
-                "pause",
-                "resume",
-                "promote",
-                "rollback",
-                "dry_run_trip",
-                "route",
-                "gate_hold",
-                "approve",
-            ]
-            .contains(&e["kind"].as_str().unwrap())
-        })
+        .filter(|e| mlctl::serving::notify::NOTIFIED_KINDS.contains(&e["kind"].as_str().unwrap()))
         .map(|e| (e["id"].as_i64().unwrap(), e["kind"].as_str().unwrap().to_string()))
         .collect()
 }
@@ -139,12 +124,7 @@ async fn every_transition_reaches_the_receivers_once_in_order_and_signed() {
             .iter()
             .any(|e| e.to_string().contains("rollout-3"))
     );
-    let metrics = reqwest::get(format!("{}/metrics", s.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&s).await;
     assert!(metrics.contains("mlctl_notify_deliveries_total{"), "{metrics}");
 }
 

@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, deploy, traffic, wait_rollout};
+use common::{Server, deploy, wait_rollout};
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
 
@@ -86,10 +86,9 @@ async fn a_failing_candidate_is_rolled_back_on_a_prometheus_error_ratio() {
         .args(["--guard", query, "--prometheus", &prom.url, "--prom-interval", "1s"])
         .assert()
         .success();
-    let url = s.url.clone();
-    let load = tokio::spawn(async move { traffic(&url, "m", 100_000, 1000, 0, Duration::from_millis(20)).await });
+    let load = common::spawn_traffic(&s.url, "m", 1, 100_000, 1000, Duration::from_millis(20));
     let v = wait_rollout(&s, "m", 60, |v| v["rollout"]["phase"] != "progressing").await;
-    load.abort();
+    load.iter().for_each(|l| l.abort());
     assert_eq!(v["rollout"]["phase"], "rolled_back", "{v}");
     let reason = v["rollout"]["reason"].as_str().unwrap();
     assert!(
@@ -119,10 +118,9 @@ async fn a_query_for_a_metric_that_does_not_exist_never_passes() {
         .args(["--prom-interval", "1s", "--max-step-extensions", "0"])
         .assert()
         .success();
-    let url = s.url.clone();
-    let load = tokio::spawn(async move { traffic(&url, "m", 100_000, 1000, 0, Duration::from_millis(20)).await });
+    let load = common::spawn_traffic(&s.url, "m", 1, 100_000, 1000, Duration::from_millis(20));
     let v = wait_rollout(&s, "m", 30, |v| v["rollout"]["phase"] != "progressing").await;
-    load.abort();
+    load.iter().for_each(|l| l.abort());
     assert_eq!(v["rollout"]["phase"], "paused", "{v}");
     let reason = v["rollout"]["reason"].as_str().unwrap();
     assert!(

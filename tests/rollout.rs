@@ -114,12 +114,7 @@ async fn weights_are_sticky_per_key_and_close_to_the_canary_share() {
         v["rollouts"][0]["weights"],
         json!([{"version": "2", "role": "canary", "percent": 30.0}, {"version": "1", "role": "stable", "percent": 70.0}])
     );
-    let metrics = reqwest::get(format!("{}/metrics", s.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&s).await;
     assert!(
         metrics.contains(r#"mlctl_route_weight_percent{model="churn",version="2"} 30"#),
         "{metrics}"
@@ -459,12 +454,7 @@ async fn a_slow_shadow_drops_mirrored_requests_instead_of_slowing_live_traffic()
     // the shadow takes 5 s per request and the queue holds 1024: 1500 fast live requests overflow it
     let served = traffic(&s.url, "slow", 1500, 1500, 0, Duration::ZERO).await;
     assert!(served.iter().all(|r| r.status == 200 && r.variant == "1"));
-    let metrics = reqwest::get(format!("{}/metrics", s.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::metrics_text(&s).await;
     let dropped: f64 = metrics
         .lines()
         .find(|l| l.starts_with("mlctl_shadow_dropped_total"))
@@ -684,50 +674,15 @@ async fn dry_run_guards_record_the_trip_they_would_make_and_let_the_rollout_proc
     load.abort();
 }
 
-/// Stable and candidate both behind `upstream_model` of the flaky upstream, a canary with
-/// `error_rate<0.01`; returns the final rollout status. Showing a 0.5% error rate below
-/// 1% takes about 4000 candidate requests: two clients, steps extended up to 3 times.
-async fn flaky_canary(upstream_model: &str) -> Value {
-    let bad = common::start_bad_upstream();
-    let up = format!("{bad}/v2/models/{upstream_model}");
-    let dir = tempfile::tempdir().unwrap();
-    let s = Server::start_in(dir.path(), FAST);
-    common::deploy_upstream(&s, "m", "1", &up, &[]);
-    s.cli()
-        .args([
-            "deploy",
-            "m",
-            "--version",
-            "2",
-            "--upstream",
-            &up,
-            "--strategy",
-            "canary",
-        ])
-        .args(["--steps", "50,100", "--interval", "8s", "--guard", "error_rate<0.01"])
-        .args(["--max-step-extensions", "3"])
-        .assert()
-        .success();
-    let loads: Vec<_> = (0..2)
-        .map(|i| {
-            let url = s.url.clone();
-            tokio::spawn(async move { traffic(&url, "m", 20_000, 4000, i * 4000, Duration::ZERO).await })
-        })
-        .collect();
-    let v = wait_rollout(&s, "m", 60, |v| v["rollout"]["phase"] != "progressing").await;
-    loads.iter().for_each(|l| l.abort());
-    v
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_candidate_failing_like_its_stable_half_the_threshold_is_promoted() {
-    let v = flaky_canary("flaky05").await;
+    let (_s, _dir, v) = common::flaky_canary("flaky05", 0, FAST).await;
     assert_eq!(v["rollout"]["phase"], "promoted", "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_candidate_failing_five_times_the_threshold_is_rolled_back() {
-    let v = flaky_canary("flaky5").await;
+    let (_s, _dir, v) = common::flaky_canary("flaky5", 0, FAST).await;
     assert_eq!(v["rollout"]["phase"], "rolled_back", "{v}");
     let reason = v["rollout"]["reason"].as_str().unwrap();
     assert!(reason.contains("error_rate<0.01"), "{reason}");

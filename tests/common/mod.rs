@@ -252,52 +252,123 @@ pub fn start_bad_upstream() -> String {
     use axum::Router;
     use axum::routing::{get, post};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
+    let app = Router::new()
+        .route("/v2/models/{m}/ready", get(|| async { "ok" }))
+        .route(
+            "/v2/models/slow/infer",
+            post(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                "late"
+            }),
+        )
+        .route("/v2/models/flaky05/infer", post(|| async { flaky(200) }))
+        .route("/v2/models/flaky5/infer", post(|| async { flaky(20) }))
+        .route(
+            "/v2/models/huge/infer",
+            // 100 MB of JSON-looking bytes.
+            post(|| async { vec![b' '; 100 << 20] }),
+        )
+        .route(
+            "/v2/models/garbage/infer",
+            post(|| async { "this is not a V2 response" }),
+        )
+        .route(
+            "/v2/models/boom/infer",
+            post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "kaboom") }),
+        )
+        .route(
+            "/v2/models/picky/infer",
+            post(|| async {
+                (
+                    axum::http::StatusCode::BAD_REQUEST,
+                    axum::Json(serde_json::json!({"error": "input too small"})),
+                )
+            }),
+        );
+    serve_in_thread(listener, app);
+    format!("http://{addr}")
+}
+
+/// Serve `app` on `listener` from a thread of its own (until the test process ends).
+pub fn serve_in_thread(listener: std::net::TcpListener, app: axum::Router) {
+    listener.set_nonblocking(true).unwrap();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
         rt.block_on(async move {
-            let app = Router::new()
-                .route("/v2/models/{m}/ready", get(|| async { "ok" }))
-                .route(
-                    "/v2/models/slow/infer",
-                    post(|| async {
-                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                        "late"
-                    }),
-                )
-                .route("/v2/models/flaky05/infer", post(|| async { flaky(200) }))
-                .route("/v2/models/flaky5/infer", post(|| async { flaky(20) }))
-                .route(
-                    "/v2/models/huge/infer",
-                    // 100 MB of JSON-looking bytes.
-                    post(|| async { vec![b' '; 100 << 20] }),
-                )
-                .route(
-                    "/v2/models/garbage/infer",
-                    post(|| async { "this is not a V2 response" }),
-                )
-                .route(
-                    "/v2/models/boom/infer",
-                    post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "kaboom") }),
-                )
-                .route(
-                    "/v2/models/picky/infer",
-                    post(|| async {
-                        (
-                            axum::http::StatusCode::BAD_REQUEST,
-                            axum::Json(serde_json::json!({"error": "input too small"})),
-                        )
-                    }),
-                );
             let l = tokio::net::TcpListener::from_std(listener).unwrap();
             axum::serve(l, app).await.unwrap();
         });
     });
-    format!("http://{addr}")
+}
+
+/// `n` requests per client from `clients` concurrent clients (keys disjoint per client),
+/// each task returning what answered.
+pub fn spawn_traffic(
+    url: &str,
+    model: &str,
+    clients: usize,
+    n: usize,
+    keys: usize,
+    pause: Duration,
+) -> Vec<tokio::task::JoinHandle<Vec<Served>>> {
+    (0..clients)
+        .map(|i| {
+            let (url, model) = (url.to_string(), model.to_string());
+            tokio::spawn(async move { traffic(&url, &model, n, keys, i * keys, pause).await })
+        })
+        .collect()
+}
+
+/// The gateway's `/metrics` text.
+pub async fn metrics_text(s: &Server) -> String {
+    reqwest::get(format!("{}/metrics", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Stable and candidate both behind `upstream_model` of the test upstream (`flaky05`:
+/// 0.5% failures, `flaky5`: 5%), after `warmup` stable-only requests, a canary with
+/// `error_rate<0.01` under two clients until it ends. Showing a 0.5% error rate below 1%
+/// takes about 4000 candidate requests: steps of 8 s extended up to 3 times.
+pub async fn flaky_canary(
+    upstream_model: &str,
+    warmup: usize,
+    serve: &[&str],
+) -> (Server, tempfile::TempDir, serde_json::Value) {
+    let bad = start_bad_upstream();
+    let up = format!("{bad}/v2/models/{upstream_model}");
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), serve);
+    deploy_upstream(&s, "m", "1", &up, &[]);
+    if warmup > 0 {
+        traffic(&s.url, "m", warmup, warmup, 10_000, Duration::ZERO).await;
+    }
+    s.cli()
+        .args([
+            "deploy",
+            "m",
+            "--version",
+            "2",
+            "--upstream",
+            &up,
+            "--strategy",
+            "canary",
+        ])
+        .args(["--steps", "50,100", "--interval", "8s", "--guard", "error_rate<0.01"])
+        .args(["--max-step-extensions", "3"])
+        .assert()
+        .success();
+    let loads = spawn_traffic(&s.url, "m", 2, 20_000, 4000, Duration::ZERO);
+    let v = wait_rollout(&s, "m", 60, |v| v["rollout"]["phase"] != "progressing").await;
+    loads.iter().for_each(|l| l.abort());
+    (s, dir, v)
 }
 
 /// Poll the rollout status until `pred` holds (panics after `secs`).

@@ -54,41 +54,30 @@ impl Receiver {
     pub fn serve(&self, listener: std::net::TcpListener) {
         use axum::Router;
         use axum::routing::post;
-        listener.set_nonblocking(true).unwrap();
         let me = self.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let app = Router::new().route(
-                    "/{*path}",
-                    post(
-                        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                            let me = me.clone();
-                            async move {
-                                if me.hang.load(Ordering::SeqCst) {
-                                    tokio::time::sleep(Duration::from_secs(60)).await;
-                                }
-                                let h =
-                                    |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-                                me.got.lock().unwrap().push(Received {
-                                    path: uri.path().to_string(),
-                                    signature: h("x-mlctl-signature"),
-                                    delivery: h("x-mlctl-delivery").parse().unwrap_or(-1),
-                                    body: body.to_vec(),
-                                });
-                                let code = me.status.load(Ordering::SeqCst);
-                                (axum::http::StatusCode::from_u16(code).unwrap(), "ok")
-                            }
-                        },
-                    ),
-                );
-                let l = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(l, app).await.unwrap();
-            });
-        });
+        let app = Router::new().route(
+            "/{*path}",
+            post(
+                move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let me = me.clone();
+                    async move {
+                        if me.hang.load(Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                        }
+                        let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                        me.got.lock().unwrap().push(Received {
+                            path: uri.path().to_string(),
+                            signature: h("x-mlctl-signature"),
+                            delivery: h("x-mlctl-delivery").parse().unwrap_or(-1),
+                            body: body.to_vec(),
+                        });
+                        let code = me.status.load(Ordering::SeqCst);
+                        (axum::http::StatusCode::from_u16(code).unwrap(), "ok")
+                    }
+                },
+            ),
+        );
+        super::serve_in_thread(listener, app);
     }
 
     pub fn start() -> (Receiver, String) {
