@@ -16,119 +16,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 
 pub mod outbox;
+mod schema;
 
-/// The schema version this build writes (`PRAGMA user_version`).
-const SCHEMA_VERSION: i64 = 3;
-
-/// One schema migration: applies to databases at version `from`, leaves them at `to`.
-struct Migration {
-    from: i64,
-    to: i64,
-    /// Run in order, in the migration's transaction.
-    sql: &'static [&'static str],
-}
-
-/// Every way to reach `SCHEMA_VERSION`. A new database gets the whole current schema at
-/// once; older ones step forward.
-const MIGRATIONS: &[Migration] = &[
-    Migration {
-        from: 0,
-        to: SCHEMA_VERSION,
-        sql: &[SCHEMA],
-    },
-    // v1 → v2: deployments gained the persisted rollout state.
-    Migration {
-        from: 1,
-        to: 2,
-        sql: &[SCHEMA, "ALTER TABLE deployments ADD COLUMN rollout TEXT"],
-    },
-    // v2 → v3: webhook delivery cursors (`outbox`).
-    Migration {
-        from: 2,
-        to: 3,
-        sql: &[SCHEMA],
-    },
-];
-
-/// Bring `conn` to the newest version `migrations` reach, inside one transaction (schema
-/// changes and the version bump commit together or not at all), so a crash mid-migration
-/// leaves the database at its old version, which this code opens and migrates again.
-fn migrate(conn: &mut Connection, migrations: &[Migration], path: &Path) -> Result<()> {
-    let fail = |e: String| Error::State(format!("{}: {e}", path.display()));
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(|e| fail(e.to_string()))?;
-    let mut version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let newest = migrations.iter().map(|m| m.to).max().unwrap_or(0);
-    if version > newest {
-        return Err(fail(format!(
-            "schema version {version} is newer than this mlctl understands ({newest}); upgrade mlctl"
-        )));
-    }
-    while version < newest {
-        let Some(m) = migrations.iter().find(|m| m.from == version) else {
-            return Err(fail(format!("no migration from schema version {version}")));
-        };
-        for sql in m.sql {
-            tx.execute_batch(sql)
-                .map_err(|e| fail(format!("migration {} → {}: {e}", m.from, m.to)))?;
-        }
-        version = m.to;
-    }
-    tx.pragma_update(None, "user_version", version)?;
-    tx.commit().map_err(|e| fail(e.to_string()))?;
-    Ok(())
-}
-
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS models (
-    name        TEXT PRIMARY KEY,
-    created_at  TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS versions (
-    model        TEXT NOT NULL REFERENCES models(name),
-    version      TEXT NOT NULL,
-    runtime      TEXT NOT NULL CHECK (runtime IN ('onnx', 'upstream')),
-    blob_sha256  TEXT,
-    upstream_url TEXT,
-    timeout_ms   INTEGER,
-    created_at   TEXT NOT NULL,
-    PRIMARY KEY (model, version),
-    CHECK ((runtime = 'onnx' AND blob_sha256 IS NOT NULL) OR (runtime = 'upstream' AND upstream_url IS NOT NULL))
-);
-CREATE TABLE IF NOT EXISTS deployments (
-    model        TEXT PRIMARY KEY REFERENCES models(name),
-    live_version TEXT NOT NULL,
-    strategy     TEXT NOT NULL,
-    salt         TEXT NOT NULL,
-    state        TEXT NOT NULL,
-    updated_at   TEXT NOT NULL,
-    rollout      TEXT,
-    FOREIGN KEY (model, live_version) REFERENCES versions(model, version)
-);
-CREATE TABLE IF NOT EXISTS events (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts          TEXT NOT NULL,
-    model       TEXT NOT NULL,
-    actor       TEXT NOT NULL,
-    kind        TEXT NOT NULL,
-    from_state  TEXT,
-    to_state    TEXT,
-    detail      TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
-CREATE TABLE IF NOT EXISTS notify_cursors (
-    target        TEXT PRIMARY KEY,
-    last_event_id INTEGER NOT NULL,
-    delivered     INTEGER NOT NULL DEFAULT 0,
-    failed        INTEGER NOT NULL DEFAULT 0,
-    last_error    TEXT,
-    updated_at    TEXT NOT NULL
-);
-"#;
+use schema::{MIGRATIONS, migrate};
 
 /// How a registered version is served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -618,7 +508,7 @@ mod tests {
         v1_database(&dir.path().join("mlctl.db"));
         let s = Store::open(dir.path()).unwrap();
         let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
-        assert_eq!(v, SCHEMA_VERSION);
+        assert_eq!(v, super::schema::SCHEMA_VERSION);
         assert!(s.deployments().unwrap().is_empty());
     }
 
@@ -629,7 +519,7 @@ mod tests {
         v1_database(&path);
         // A migration whose first statement succeeds and whose second fails, as a crash
         // between them would leave it without the transaction.
-        let broken = [Migration {
+        let broken = [super::schema::Migration {
             from: 1,
             to: 2,
             sql: &["ALTER TABLE deployments ADD COLUMN rollout TEXT", "THIS IS NOT SQL"],
