@@ -211,4 +211,17 @@ fn demo_rolls_back_the_bad_model_and_promotes_the_good_one() {
     assert_eq!(kinds.first(), Some(&"register"));
     assert_eq!(kinds.last(), Some(&"promote"));
     assert!(kinds.contains(&"rollback"));
+    // The demo's webhook receiver heard every transition once, each correctly signed.
+    let transitions = kinds
+        .iter()
+        .filter(|k| mlctl::serving::notify::NOTIFIED_KINDS.contains(k))
+        .count();
+    let hook = &report["webhook"];
+    assert_eq!(hook["received"].as_u64(), Some(transitions as u64), "{hook}");
+    assert_eq!(hook["verified"], hook["received"], "{hook}");
+    let last = hook["messages"].as_array().unwrap().last().unwrap().as_str().unwrap();
+    assert!(
+        last.starts_with("mlctl: churn: promoted (candidate 3, stable 1)"),
+        "{last}"
+    );
 }

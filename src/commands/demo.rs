@@ -6,7 +6,8 @@
 //!    requests and posts conversions drawn from whether the answering model got the row
 //!    right — the outcome guard (an always-valid sequential test) rolls it back;
 //! 3. canary a good candidate (random forest) through its steps to promotion;
-//! 4. print the audit history.
+//! 4. print the audit history, and what a webhook receiver (a small HTTP server inside the
+//!    demo, as a team's chat or CI would run) heard: one signed message per transition.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +53,16 @@ pub struct DemoAct {
     pub arms: Vec<ArmFigures>,
 }
 
+/// What the demo's webhook receiver heard.
+#[derive(Debug, Serialize)]
+pub struct WebhookFigures {
+    pub received: usize,
+    /// Messages whose `X-Mlctl-Signature` matched the gateway's notify secret.
+    pub verified: usize,
+    /// Their `text`, in arrival order.
+    pub messages: Vec<String>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct DemoReport {
     pub endpoint: String,
@@ -59,6 +70,7 @@ pub struct DemoReport {
     pub acts: Vec<DemoAct>,
     pub live_version: String,
     pub history: Vec<EventRecord>,
+    pub webhook: WebhookFigures,
 }
 
 impl Report for DemoReport {
@@ -108,7 +120,85 @@ impl Report for DemoReport {
             }
             .grids(),
         );
+        grids.push(Grid {
+            title: Some(format!(
+                "webhook receiver: {} messages, {} with a valid signature",
+                self.webhook.received, self.webhook.verified
+            )),
+            headers: vec!["#".into(), "text".into()],
+            rows: self
+                .webhook
+                .messages
+                .iter()
+                .enumerate()
+                .map(|(i, m)| vec![(i + 1).to_string(), m.clone()])
+                .collect(),
+        });
         grids
+    }
+}
+
+/// Received (signature header, body) pairs.
+type Inbox = Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A webhook receiver on a free 127.0.0.1 port: its URL and what it receives.
+async fn start_receiver() -> Result<(String, Inbox)> {
+    let inbox: Inbox = Default::default();
+    let sink = inbox.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let sig = headers
+                    .get("x-mlctl-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                sink.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push((sig, body.to_vec()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::State(format!("demo webhook receiver: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::State(format!("demo webhook receiver: {e}")))?;
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((format!("http://{addr}/hook"), inbox))
+}
+
+/// Wait (≤ 3 s) until the receiver has `expected` messages, then check their signatures.
+async fn webhook_figures(inbox: &Inbox, expected: usize, secret: &[u8]) -> WebhookFigures {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let got = loop {
+        let got = inbox.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if got.len() >= expected || Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    WebhookFigures {
+        received: got.len(),
+        verified: got
+            .iter()
+            .filter(|(sig, body)| *sig == crate::serving::notify::signature(secret, body))
+            .count(),
+        messages: got
+            .iter()
+            .map(|(_, body)| {
+                serde_json::from_slice::<Value>(body)
+                    .ok()
+                    .and_then(|m| m["text"].as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect(),
     }
 }
 
@@ -272,8 +362,10 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
             .map(|l| l.iter().filter_map(Value::as_i64).collect())
             .unwrap_or_default(),
     });
+    let (hook, inbox) = start_receiver().await?;
     let cfg = ServeConfig {
         max_blob: 64 << 20,
+        notify: vec![hook],
         default_upstream_timeout: Duration::from_secs(10),
         controller_tick: Duration::from_millis(100),
         ..ServeConfig::new("127.0.0.1:0", data_dir.clone())
@@ -326,6 +418,16 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
     .await?;
     let history = client.events("churn").await?.events;
     let live = client.rollout("churn").await?.live_version.unwrap_or_default();
+    let transitions = history
+        .iter()
+        .filter(|e| crate::serving::notify::NOTIFIED_KINDS.contains(&e.kind.as_str()))
+        .count();
+    let secret = std::fs::read_to_string(data_dir.join(crate::wire::NOTIFY_SECRET_FILE)).unwrap_or_default();
+    let webhook = webhook_figures(&inbox, transitions, secret.trim().as_bytes()).await;
+    eprintln!(
+        "demo: webhook receiver heard {} of {transitions} transitions, {} signed correctly",
+        webhook.received, webhook.verified
+    );
     let _ = stop_tx.send(());
     match gateway.await {
         Ok(r) => r?,
@@ -337,6 +439,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         acts: vec![bad, good],
         live_version: live,
         history,
+        webhook,
     };
     Ok(report)
 }
