@@ -10,7 +10,7 @@
 //! 1. `error` — the error type and its exit codes
 //! 2. `stats` `output` `parse` `wire` — pure statistics; rendering and styling; flag-value parsers; wire formats (V2, headers, log records)
 //! 3. `data` `store` — streaming file readers (CSV, JSONL, gzip, the gateway's logs); the SQLite state
-//! 4. `drift` `abtest` `loadtest` `rollout` — the domains, each on its own
+//! 4. `drift` `abtest` `loadtest` `rollout` `features` — the domains, each on its own
 //! 5. `serving` — the gateway: data plane, admin API, routes, logs; hosts the rollout controller
 //! 6. `client` — typed HTTP client of the gateway
 //! 7. `cli` — flag declarations (clap)
@@ -24,6 +24,7 @@ pub mod commands;
 pub mod data;
 pub mod drift;
 pub mod error;
+pub mod features;
 pub mod loadtest;
 pub mod output;
 pub mod parse;
