@@ -34,6 +34,9 @@ _mlctl() {
             mlctl,drift)
                 cmd="mlctl__subcmd__drift"
                 ;;
+            mlctl,features)
+                cmd="mlctl__subcmd__features"
+                ;;
             mlctl,guards)
                 cmd="mlctl__subcmd__guards"
                 ;;
@@ -106,6 +109,36 @@ _mlctl() {
             mlctl__subcmd__drift__subcmd__help,help)
                 cmd="mlctl__subcmd__drift__subcmd__help__subcmd__help"
                 ;;
+            mlctl__subcmd__features,get)
+                cmd="mlctl__subcmd__features__subcmd__get"
+                ;;
+            mlctl__subcmd__features,help)
+                cmd="mlctl__subcmd__features__subcmd__help"
+                ;;
+            mlctl__subcmd__features,join)
+                cmd="mlctl__subcmd__features__subcmd__join"
+                ;;
+            mlctl__subcmd__features,load)
+                cmd="mlctl__subcmd__features__subcmd__load"
+                ;;
+            mlctl__subcmd__features,ls)
+                cmd="mlctl__subcmd__features__subcmd__ls"
+                ;;
+            mlctl__subcmd__features__subcmd__help,get)
+                cmd="mlctl__subcmd__features__subcmd__help__subcmd__get"
+                ;;
+            mlctl__subcmd__features__subcmd__help,help)
+                cmd="mlctl__subcmd__features__subcmd__help__subcmd__help"
+                ;;
+            mlctl__subcmd__features__subcmd__help,join)
+                cmd="mlctl__subcmd__features__subcmd__help__subcmd__join"
+                ;;
+            mlctl__subcmd__features__subcmd__help,load)
+                cmd="mlctl__subcmd__features__subcmd__help__subcmd__load"
+                ;;
+            mlctl__subcmd__features__subcmd__help,ls)
+                cmd="mlctl__subcmd__features__subcmd__help__subcmd__ls"
+                ;;
             mlctl__subcmd__guards,backtest)
                 cmd="mlctl__subcmd__guards__subcmd__backtest"
                 ;;
@@ -135,6 +168,9 @@ _mlctl() {
                 ;;
             mlctl__subcmd__help,drift)
                 cmd="mlctl__subcmd__help__subcmd__drift"
+                ;;
+            mlctl__subcmd__help,features)
+                cmd="mlctl__subcmd__help__subcmd__features"
                 ;;
             mlctl__subcmd__help,guards)
                 cmd="mlctl__subcmd__help__subcmd__guards"
@@ -184,6 +220,18 @@ _mlctl() {
             mlctl__subcmd__help__subcmd__drift,check)
                 cmd="mlctl__subcmd__help__subcmd__drift__subcmd__check"
                 ;;
+            mlctl__subcmd__help__subcmd__features,get)
+                cmd="mlctl__subcmd__help__subcmd__features__subcmd__get"
+                ;;
+            mlctl__subcmd__help__subcmd__features,join)
+                cmd="mlctl__subcmd__help__subcmd__features__subcmd__join"
+                ;;
+            mlctl__subcmd__help__subcmd__features,load)
+                cmd="mlctl__subcmd__help__subcmd__features__subcmd__load"
+                ;;
+            mlctl__subcmd__help__subcmd__features,ls)
+                cmd="mlctl__subcmd__help__subcmd__features__subcmd__ls"
+                ;;
             mlctl__subcmd__help__subcmd__guards,backtest)
                 cmd="mlctl__subcmd__help__subcmd__guards__subcmd__backtest"
                 ;;
@@ -194,7 +242,7 @@ _mlctl() {
 
     case "${cmd}" in
         mlctl)
-            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards demo completions man help"
+            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards features demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -963,6 +1011,292 @@ _mlctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mlctl__subcmd__features)
+            opts="-o -h --endpoint --token --data-dir --output --help load get ls join help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__get)
+            opts="-o -h --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__help)
+            opts="load get ls join help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__help__subcmd__get)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__help__subcmd__join)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__help__subcmd__load)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__join)
+            opts="-o -h --spine --key --at --view --out --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --spine)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --at)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --view)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__load)
+            opts="-o -h --from --key --ts-col --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ts-col)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__features__subcmd__ls)
+            opts="-o -h --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mlctl__subcmd__guards)
             opts="-o -h --endpoint --token --data-dir --output --help backtest help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1110,7 +1444,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__help)
-            opts="serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards demo completions man help"
+            opts="serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards features demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1250,6 +1584,76 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__help__subcmd__drift__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__features)
+            opts="load get ls join"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__features__subcmd__get)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__features__subcmd__join)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__features__subcmd__load)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__features__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

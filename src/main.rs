@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, GuardsCommand};
+use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{OutputFormat, Report, Stream, render, styled};
@@ -69,6 +69,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             print(&report, fmt)?;
             gate.map_or(Ok(()), Err)
         }
+        Command::Features(FeaturesCommand::Load(a)) => print(&commands::features::load(&a, &g)?, fmt),
+        Command::Features(FeaturesCommand::Get(a)) => print(&commands::features::get(&a, &g)?, fmt),
+        Command::Features(FeaturesCommand::Ls) => print(&commands::features::ls(&g)?, fmt),
+        Command::Features(FeaturesCommand::Join(a)) => print(&commands::features::join_cmd(&a, &g)?, fmt),
         Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
         Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
         Command::Man => write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?),

@@ -85,6 +85,10 @@ pub enum Command {
     /// it trips on identical arms.
     #[command(subcommand)]
     Guards(GuardsCommand),
+    /// The feature store in the data dir: load tables, look values up, build point-in-time
+    /// training sets from a feature view.
+    #[command(subcommand)]
+    Features(FeaturesCommand),
     /// Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted.
     Demo(DemoArgs),
     /// Print shell completions.
@@ -305,6 +309,60 @@ pub struct DemoArgs {
     /// Keep the demo's data dir here instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeaturesCommand {
+    /// Load a CSV table (gzip too) as a new snapshot of TABLE, switched in atomically.
+    Load(FeaturesLoadArgs),
+    /// The latest value of each column for entity KEY(s).
+    Get(FeaturesGetArgs),
+    /// The tables in the store: columns, entities, values, newest event time.
+    Ls,
+    /// A point-in-time training set: each spine row gets the view's features as they were
+    /// at its time (no value from its future), else the view's defaults.
+    Join(FeaturesJoinArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FeaturesLoadArgs {
+    /// Table name.
+    pub table: String,
+    /// CSV file: a key column, an optional event-time column, numeric feature columns.
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    /// The column with the entity id.
+    #[arg(long)]
+    pub key: String,
+    /// The column with each row's event time (RFC 3339 or Unix seconds) [default: now].
+    #[arg(long, value_name = "COL")]
+    pub ts_col: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FeaturesGetArgs {
+    pub table: String,
+    #[arg(required = true, value_name = "KEY")]
+    pub keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FeaturesJoinArgs {
+    /// Events: a CSV with entity ids, an event-time column and any request fields.
+    #[arg(long, value_name = "FILE")]
+    pub spine: PathBuf,
+    /// The spine column with the entity id [default: each lookup's `key` in the view].
+    #[arg(long)]
+    pub key: Option<String>,
+    /// The spine column with each event's time (RFC 3339 or Unix seconds).
+    #[arg(long, value_name = "COL")]
+    pub at: String,
+    /// The feature view (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub view: PathBuf,
+    /// Where to write the training set (CSV).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

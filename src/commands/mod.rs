@@ -6,6 +6,7 @@ pub mod completions;
 pub mod demo;
 pub mod deploy;
 pub mod drift;
+pub mod features;
 pub mod guards;
 pub mod loadtest;
 pub mod predict;

@@ -4,5 +4,8 @@
 //! as of an event's time, for training sets). The online store, the gateway's assembly of
 //! the input tensor, `features join` and `skew check` build on these.
 
+pub mod files;
+pub mod join;
 pub mod pit;
+pub mod store;
 pub mod view;
