@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand};
+use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand, MonitorCommand};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{OutputFormat, Report, Stream, render, styled};
@@ -73,6 +73,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Features(FeaturesCommand::Get(a)) => print(&commands::features::get(&a, &g)?, fmt),
         Command::Features(FeaturesCommand::Ls) => print(&commands::features::ls(&g)?, fmt),
         Command::Features(FeaturesCommand::Join(a)) => print(&commands::features::join_cmd(&a, &g)?, fmt),
+        Command::Monitor(MonitorCommand::Rules(a)) => write_raw(commands::monitor::rules_yaml(&a)?.as_bytes()),
         Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
         Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
         Command::Man => write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?),

@@ -126,6 +126,11 @@ async fn every_transition_reaches_the_receivers_once_in_order_and_signed() {
     );
     let metrics = common::metrics_text(&s).await;
     assert!(metrics.contains("mlctl_notify_deliveries_total{"), "{metrics}");
+    // What `mlctl monitor rules` alerts on.
+    assert!(
+        metrics.contains("mlctl_rollout_transitions_total{model=\"churn\",kind=\"rollback\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

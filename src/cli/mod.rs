@@ -89,6 +89,9 @@ pub enum Command {
     /// training sets from a feature view.
     #[command(subcommand)]
     Features(FeaturesCommand),
+    /// Watching deployed models: Prometheus alerting rules over mlctl's metrics.
+    #[command(subcommand)]
+    Monitor(MonitorCommand),
     /// Start an embedded gateway and play a rollout story: a bad canary rolled back, a good one promoted.
     Demo(DemoArgs),
     /// Print shell completions.
@@ -309,6 +312,29 @@ pub struct DemoArgs {
     /// Keep the demo's data dir here instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MonitorCommand {
+    /// Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99
+    /// latency, a failing prediction log and failing webhooks.
+    Rules(MonitorRulesArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorRulesArgs {
+    /// Alert when a version's error share over --window exceeds this.
+    #[arg(long, default_value_t = 0.01)]
+    pub error_rate: f64,
+    /// Alert when a version's p99 latency over --window exceeds this many milliseconds.
+    #[arg(long, default_value_t = 250.0)]
+    pub p99_ms: f64,
+    /// Rate window of the error-rate and latency rules.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub window: std::time::Duration,
+    /// How long the error-rate and latency conditions must hold before firing.
+    #[arg(long = "for", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub for_: std::time::Duration,
 }
 
 #[derive(Debug, Subcommand)]

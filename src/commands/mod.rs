@@ -9,6 +9,7 @@ pub mod drift;
 pub mod features;
 pub mod guards;
 pub mod loadtest;
+pub mod monitor;
 pub mod predict;
 pub mod rollout;
 pub mod serve;

@@ -44,9 +44,18 @@ pub struct NotifyLabels {
     pub result: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransitionLabels {
+    pub model: String,
+    /// The audit event: rollout_start, step, extend, pause, resume, promote, rollback,
+    /// route, dry_run_trip, gate_hold, approve.
+    pub kind: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub notify: Family<NotifyLabels, Counter>,
+    pub transitions: Family<TransitionLabels, Counter>,
     pub requests: Family<RequestLabels, Counter>,
     pub errors: Family<RequestLabels, Counter>,
     pub latency: Family<VersionLabels, Histogram>,
@@ -139,9 +148,16 @@ impl Metrics {
             "Webhook delivery attempts by target and result (delivered, retried, failed)",
             notify.clone(),
         );
+        let transitions = Family::<TransitionLabels, Counter>::default();
+        registry.register(
+            "rollout_transitions",
+            "Rollout transitions and controller verdicts by model and kind (the audit log, counted)",
+            transitions.clone(),
+        );
         Metrics {
             registry,
             notify,
+            transitions,
             log_write_errors,
             log_dropped,
             requests,

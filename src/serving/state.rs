@@ -370,12 +370,17 @@ impl Host for AppState {
     /// SQLite first (one transaction, fsync'd), then the route swap.
     async fn commit(&self, change: RouteChange) -> Result<()> {
         let model = change.model.clone();
+        let labels = super::metrics::TransitionLabels {
+            model: model.clone(),
+            kind: change.kind.clone(),
+        };
         let dep = self.with_store(move |s| s.commit_route(change)).await?;
         let mut table = (**self.routes.load()).clone();
         if let Some(route) = table.models.get_mut(&model) {
             route.apply(&dep);
         }
         self.publish(table);
+        self.metrics.transitions.get_or_create(&labels).inc();
         // After the swap: the webhook workers never hold a route change back.
         self.notifier.wake();
         Ok(())
@@ -386,9 +391,14 @@ impl Host for AppState {
     }
 
     async fn record_event(&self, model: &str, kind: &str, detail: serde_json::Value) -> Result<()> {
+        let labels = super::metrics::TransitionLabels {
+            model: model.to_string(),
+            kind: kind.to_string(),
+        };
         let (model, kind) = (model.to_string(), kind.to_string());
         self.with_store(move |s| s.record_event(&model, "controller", &kind, &detail))
             .await?;
+        self.metrics.transitions.get_or_create(&labels).inc();
         self.notifier.wake();
         Ok(())
     }
