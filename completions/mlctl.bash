@@ -241,14 +241,23 @@ _mlctl() {
             mlctl__subcmd__help__subcmd__guards,backtest)
                 cmd="mlctl__subcmd__help__subcmd__guards__subcmd__backtest"
                 ;;
+            mlctl__subcmd__help__subcmd__monitor,dashboard)
+                cmd="mlctl__subcmd__help__subcmd__monitor__subcmd__dashboard"
+                ;;
             mlctl__subcmd__help__subcmd__monitor,rules)
                 cmd="mlctl__subcmd__help__subcmd__monitor__subcmd__rules"
+                ;;
+            mlctl__subcmd__monitor,dashboard)
+                cmd="mlctl__subcmd__monitor__subcmd__dashboard"
                 ;;
             mlctl__subcmd__monitor,help)
                 cmd="mlctl__subcmd__monitor__subcmd__help"
                 ;;
             mlctl__subcmd__monitor,rules)
                 cmd="mlctl__subcmd__monitor__subcmd__rules"
+                ;;
+            mlctl__subcmd__monitor__subcmd__help,dashboard)
+                cmd="mlctl__subcmd__monitor__subcmd__help__subcmd__dashboard"
                 ;;
             mlctl__subcmd__monitor__subcmd__help,help)
                 cmd="mlctl__subcmd__monitor__subcmd__help__subcmd__help"
@@ -1773,8 +1782,22 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__help__subcmd__monitor)
-            opts="rules"
+            opts="rules dashboard"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__monitor__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2089,7 +2112,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__monitor)
-            opts="-o -h --endpoint --token --data-dir --output --help rules help"
+            opts="-o -h --endpoint --token --data-dir --output --help rules dashboard help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2122,9 +2145,57 @@ _mlctl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mlctl__subcmd__monitor__subcmd__help)
-            opts="rules help"
+        mlctl__subcmd__monitor__subcmd__dashboard)
+            opts="-o -h --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__monitor__subcmd__help)
+            opts="rules dashboard help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__monitor__subcmd__help__subcmd__dashboard)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

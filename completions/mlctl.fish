@@ -397,15 +397,16 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_su
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "ls" -d 'The tables in the store: columns, entities, values, newest event time'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "join" -d 'A point-in-time training set: each spine row gets the view\'s features as they were at its time (no value from its future), else the view\'s defaults'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -l endpoint -d 'Gateway base URL' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -s o -l output -d 'Report format' -r -f -a "table\t''
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -s o -l output -d 'Report format' -r -f -a "table\t''
 json\t''
 markdown\t''"
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -l error-rate -d 'Alert when a version\'s error share over --window exceeds this' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -l p99-ms -d 'Alert when a version\'s p99 latency over --window exceeds this many milliseconds' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -l window -d 'Rate window of the error-rate and latency rules' -r
@@ -417,7 +418,15 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_sub
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from dashboard" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from dashboard" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from dashboard" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from dashboard" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l seed -d 'Seed for the generated traffic' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l keep -d 'Keep the demo\'s data dir here instead of a temporary one' -r -F
@@ -472,3 +481,4 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcom
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "ls" -d 'The tables in the store: columns, entities, values, newest event time'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "join" -d 'A point-in-time training set: each spine row gets the view\'s features as they were at its time (no value from its future), else the view\'s defaults'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'

@@ -74,6 +74,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Features(FeaturesCommand::Ls) => print(&commands::features::ls(&g)?, fmt),
         Command::Features(FeaturesCommand::Join(a)) => print(&commands::features::join_cmd(&a, &g)?, fmt),
         Command::Monitor(MonitorCommand::Rules(a)) => write_raw(commands::monitor::rules_yaml(&a)?.as_bytes()),
+        Command::Monitor(MonitorCommand::Dashboard) => {
+            let mut json = serde_json::to_string_pretty(&commands::dashboard::dashboard()).unwrap_or_default();
+            json.push('\n');
+            write_raw(json.as_bytes())
+        }
         Command::Demo(a) => print(&commands::demo::run(a, &g).await?, fmt),
         Command::Completions(a) => write_raw(&commands::completions::completions(a.shell)),
         Command::Man => write_raw(&commands::completions::man().map_err(|e| Error::io("stdout", e))?),

@@ -71,3 +71,24 @@ fn promtool_checks_the_rules_and_their_unit_tests_pass() {
         );
     }
 }
+
+#[test]
+fn the_dashboard_is_a_grafana_model_with_a_model_variable() {
+    let out = Command::new(common::bin())
+        .args(["monitor", "dashboard"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(d["templating"]["list"][1]["name"], "model");
+    let panels = d["panels"].as_array().unwrap();
+    assert!(panels.len() >= 8);
+    for p in panels {
+        let targets = p["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{p}");
+        assert!(
+            targets.iter().all(|t| t["expr"].as_str().unwrap().contains("mlctl_")),
+            "{p}"
+        );
+    }
+}

@@ -161,3 +161,61 @@ fn prometheus_guards_need_a_reachable_prometheus_at_start() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+/// Every expression of `mlctl monitor dashboard` is PromQL a real Prometheus accepts, and
+/// the traffic panels have data once it has scraped a gateway under load.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt install prometheus)"]
+async fn the_dashboards_queries_run_on_a_real_prometheus() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    let prom = Prometheus::start(host_port(&s.url));
+    deploy(&s, "m", "1", "churn_lr");
+    let load = common::spawn_traffic(&s.url, "m", 1, 100_000, 100, Duration::from_millis(10));
+    let http = reqwest::Client::new();
+    // Rates need two scrapes with traffic between them: wait for three.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let v: serde_json::Value = http
+            .get(format!("{}/api/v1/query", prom.url))
+            .query(&[("query", "count_over_time(mlctl_in_flight_requests[1m])")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let scrapes = v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if scrapes >= 3.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "prometheus never scraped the gateway: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut with_data = 0;
+    for expr in mlctl::commands::dashboard::expressions() {
+        // [5m] windows need two scrapes; 4 s of 1 s scrapes are enough.
+        let v: serde_json::Value = http
+            .get(format!("{}/api/v1/query", prom.url))
+            .query(&[("query", expr.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["status"], "success", "{expr}: {v}");
+        with_data += usize::from(!v["data"]["result"].as_array().unwrap().is_empty());
+    }
+    load.iter().for_each(|l| l.abort());
+    assert!(
+        with_data >= 4,
+        "traffic, errors, latency and weights panels have data ({with_data})"
+    );
+}

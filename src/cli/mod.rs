@@ -319,6 +319,8 @@ pub enum MonitorCommand {
     /// Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99
     /// latency, a failing prediction log and failing webhooks.
     Rules(MonitorRulesArgs),
+    /// Print a Grafana dashboard (JSON) over mlctl's metrics, with a $model variable.
+    Dashboard,
 }
 
 #[derive(Debug, Clone, Args)]

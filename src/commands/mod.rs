@@ -3,6 +3,7 @@
 
 pub mod abtest;
 pub mod completions;
+pub mod dashboard;
 pub mod demo;
 pub mod deploy;
 pub mod drift;
