@@ -201,13 +201,15 @@ pub fn judge_latency_vs_control(
         control.latency_us.value_at_quantile(q),
     );
     gv.value = Some(qc as f64 / qs.max(1) as f64);
+    let limit_text = match (control_upper, limit) {
+        (Some(u), Some(l)) => format!("limit {ratio} × control's upper bound {} = {}", ms(u), ms(l)),
+        _ => format!("limit {ratio} × control's p{percentile}, whose upper bound needs more requests"),
+    };
     gv.note = format!(
-        "p{percentile} {} of {nc} vs control {} of {ns} (ratio {:.2}; limit {ratio} × control's upper bound {} = {}): {}",
+        "p{percentile} {} of {nc} vs control {} of {ns} (ratio {:.2}; {limit_text}): {}",
         ms(qc),
         ms(qs),
         qc as f64 / qs.max(1) as f64,
-        control_upper.map_or("not yet known".into(), ms),
-        limit.map_or("not yet known".into(), ms),
         verdict_words(tripped, within)
     );
 }
