@@ -60,6 +60,19 @@ impl Prometheus {
     }
 }
 
+/// One instant query against `prom`: the API's JSON answer.
+async fn query(prom: &Prometheus, q: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}/api/v1/query", prom.url))
+        .query(&[("query", q)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn host_port(url: &str) -> &str {
     url.trim_start_matches("http://")
 }
@@ -172,19 +185,10 @@ async fn the_dashboards_queries_run_on_a_real_prometheus() {
     let prom = Prometheus::start(host_port(&s.url));
     deploy(&s, "m", "1", "churn_lr");
     let load = common::spawn_traffic(&s.url, "m", 1, 100_000, 100, Duration::from_millis(10));
-    let http = reqwest::Client::new();
     // Rates need two scrapes with traffic between them: wait for three.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let v: serde_json::Value = http
-            .get(format!("{}/api/v1/query", prom.url))
-            .query(&[("query", "count_over_time(mlctl_in_flight_requests[1m])")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = query(&prom, "count_over_time(mlctl_in_flight_requests[1m])").await;
         let scrapes = v["data"]["result"][0]["value"][1]
             .as_str()
             .and_then(|s| s.parse::<f64>().ok())
@@ -201,15 +205,7 @@ async fn the_dashboards_queries_run_on_a_real_prometheus() {
     let mut with_data = 0;
     for expr in mlctl::commands::dashboard::expressions() {
         // [5m] windows need two scrapes; 4 s of 1 s scrapes are enough.
-        let v: serde_json::Value = http
-            .get(format!("{}/api/v1/query", prom.url))
-            .query(&[("query", expr.as_str())])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = query(&prom, &expr).await;
         assert_eq!(v["status"], "success", "{expr}: {v}");
         with_data += usize::from(!v["data"]["result"].as_array().unwrap().is_empty());
     }

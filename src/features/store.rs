@@ -79,17 +79,7 @@ impl FeatureStore {
     /// Open (creating) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<FeatureStore> {
         crate::store::private_dir(data_dir).map_err(|e| Error::io(data_dir, e))?;
-        let path = data_dir.join("features.db");
-        crate::store::private_file()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        let conn = Connection::open(&path).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let conn = crate::store::open_sqlite(&data_dir.join("features.db"))?;
         conn.execute_batch(SCHEMA)?;
         Ok(FeatureStore { conn })
     }

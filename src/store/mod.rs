@@ -141,6 +141,23 @@ pub struct Store {
     blobs: PathBuf,
 }
 
+/// Open (creating 0600) a SQLite database the way mlctl keeps state: WAL, `synchronous=FULL`
+/// (a commit is on disk when it returns), a 5 s busy timeout.
+pub fn open_sqlite(path: &Path) -> Result<Connection> {
+    // Created 0600 before SQLite opens it; its -wal and -shm files copy that mode.
+    private_file()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let conn = Connection::open(path).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
+}
+
 impl Store {
     /// Open (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
@@ -148,19 +165,8 @@ impl Store {
         let blobs = data_dir.join("blobs");
         private_dir(&blobs).map_err(|e| Error::io(&blobs, e))?;
         let path = data_dir.join("mlctl.db");
-        // Created 0600 before SQLite opens it; its -wal and -shm files copy that mode.
-        private_file()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        let conn = Connection::open(&path).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        let mut conn = open_sqlite(&path)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut conn = conn;
         migrate(&mut conn, MIGRATIONS, &path)?;
         Ok(Store { conn, blobs })
     }
