@@ -115,6 +115,11 @@ pub fn parse_sweep(s: &str) -> Result<Vec<f64>> {
     Ok(out)
 }
 
+/// An absolute http(s) URL with a host (webhook targets, gates, Prometheus).
+pub fn is_http_url(s: &str) -> bool {
+    reqwest::Url::parse(s).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,13 +84,13 @@ pub fn parse_gate(s: &str) -> Result<Gate> {
         other => return Err(bad(&format!("unknown gate kind {other:?}"))),
     };
     let url = url.trim();
-    match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(Gate {
-            kind,
-            url: Some(url.to_string()),
-        }),
-        _ => Err(bad("expected an http(s) URL after =")),
+    if !crate::parse::is_http_url(url) {
+        return Err(bad("expected an http(s) URL after ="));
     }
+    Ok(Gate {
+        kind,
+        url: Some(url.to_string()),
+    })
 }
 
 /// The gates a transition needs: a weight increase asks `pre-step`; promotion also asks

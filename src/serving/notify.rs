@@ -57,14 +57,13 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Check a `--notify` URL: http(s), optionally prefixed `slack+`.
 pub fn check_url(flag: &str, url: &str) -> Result<()> {
-    let plain = url.strip_prefix("slack+").unwrap_or(url);
-    match reqwest::Url::parse(plain) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-        _ => Err(Error::Usage(format!(
-            "{flag} {}: expected an http(s) URL (or slack+https://… for a Slack-compatible receiver)",
-            redact(url)
-        ))),
+    if crate::parse::is_http_url(url.strip_prefix("slack+").unwrap_or(url)) {
+        return Ok(());
     }
+    Err(Error::Usage(format!(
+        "{flag} {}: expected an http(s) URL (or slack+https://… for a Slack-compatible receiver)",
+        redact(url)
+    )))
 }
 
 /// `scheme://host:port/…`: what may be shown of a target URL.
@@ -363,8 +362,8 @@ impl Notifier {
             msg
         };
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let sig = signature(&self.config.secret, &body);
         let endpoint = url.strip_prefix("slack+").unwrap_or(url);
+        let delivery = e.id.to_string();
         let label = |result: &str| NotifyLabels {
             target: redact(url),
             result: result.into(),
@@ -372,26 +371,12 @@ impl Notifier {
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
         loop {
-            let sent = self
-                .client
-                .post(endpoint)
-                .header("content-type", "application/json")
-                .header("x-mlctl-signature", &sig)
-                .header("x-mlctl-event", &e.kind)
-                .header("x-mlctl-delivery", e.id.to_string())
-                .body(body.clone())
-                .send()
-                .await;
-            let error = match sent {
-                Ok(r) if r.status().is_success() => {
+            let error = match self.post_signed(endpoint, &e.kind, Some(&delivery), body.clone()).await {
+                Ok(()) => {
                     self.deliveries.get_or_create(&label("delivered")).inc();
                     return Ok(());
                 }
-                Ok(r) => format!("HTTP {}", r.status().as_u16()),
-                // The error text may name the URL: keep only its kind.
-                Err(err) if err.is_timeout() => "timed out".to_string(),
-                Err(err) if err.is_connect() => "connection failed".to_string(),
-                Err(_) => "request failed".to_string(),
+                Err(error) => error,
             };
             if started.elapsed() + backoff > self.config.retry_for {
                 self.deliveries.get_or_create(&label("failed")).inc();
@@ -414,17 +399,29 @@ impl Notifier {
 
     /// Ask a gate: one signed POST of `payload`; Ok on a 2xx.
     pub async fn call(&self, url: &str, kind: &str, payload: &Value) -> std::result::Result<(), String> {
-        let body = serde_json::to_vec(payload).unwrap_or_default();
-        let sent = self
+        self.post_signed(url, kind, None, serde_json::to_vec(payload).unwrap_or_default())
+            .await
+    }
+
+    /// One POST of a JSON `body` signed with the notify secret; Ok on a 2xx, else why not
+    /// (its kind only: a transport error's text may name the URL, which may hold a secret).
+    async fn post_signed(
+        &self,
+        url: &str,
+        kind: &str,
+        delivery: Option<&str>,
+        body: Vec<u8>,
+    ) -> std::result::Result<(), String> {
+        let mut req = self
             .client
             .post(url)
             .header("content-type", "application/json")
             .header("x-mlctl-signature", signature(&self.config.secret, &body))
-            .header("x-mlctl-event", kind)
-            .body(body)
-            .send()
-            .await;
-        match sent {
+            .header("x-mlctl-event", kind);
+        if let Some(d) = delivery {
+            req = req.header("x-mlctl-delivery", d);
+        }
+        match req.body(body).send().await {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
             Err(e) if e.is_timeout() => Err("timed out".into()),
