@@ -127,24 +127,9 @@ fn synthetic(
 }
 
 /// The time range of the replay: the flags, else the first and last logged records.
-fn range(a: &GuardsBacktestArgs, dir: &std::path::Path) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let (mut from, mut to) = (time("--from", &a.from)?, time("--to", &a.to)?);
-    if from.is_none() || to.is_none() {
-        let (mut first, mut last) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
-        for f in crate::data::gateway_logs::log_files(dir, crate::wire::log::LogKind::Predictions)? {
-            crate::data::gateway_logs::each_prediction(&f, |p| {
-                if p.model == a.model.as_str()
-                    && let Some(t) = p.time()
-                {
-                    first = Some(first.map_or(t, |f| f.min(t)));
-                    last = Some(last.map_or(t, |l| l.max(t)));
-                }
-                Ok(())
-            })?;
-        }
-        from = from.or(first);
-        to = to.or(last.map(|l| l + chrono::Duration::microseconds(1)));
-    }
+fn range(a: &GuardsBacktestArgs, survey: &backtest::Survey) -> Result<(DateTime<Utc>, DateTime<Utc>)> {
+    let from = time("--from", &a.from)?.or(survey.first);
+    let to = time("--to", &a.to)?.or(survey.last.map(|l| l + chrono::Duration::microseconds(1)));
     match (from, to) {
         (Some(f), Some(t)) if f < t => Ok((f, t)),
         (Some(_), Some(_)) => Err(Error::Usage("--from must be before --to".into())),
@@ -186,12 +171,19 @@ pub fn backtest_cmd(a: &GuardsBacktestArgs, g: &GlobalArgs) -> Result<(BacktestR
         if guards.is_empty() {
             return Err(Error::Usage("--guard is required (except with --last-rollout)".into()));
         }
+        // One pass over the logs for whichever defaults are needed (none: no pass).
+        let survey = if a.stable.is_none() || a.from.is_none() || a.to.is_none() {
+            backtest::survey(&dir, &a.model)?
+        } else {
+            backtest::Survey::default()
+        };
         let stable = match &a.stable {
             Some(s) => s.clone(),
-            None => backtest::versions_seen(&dir, &a.model)?
-                .into_iter()
-                .max_by_key(|(_, n)| *n)
-                .map(|(v, _)| v)
+            None => survey
+                .versions
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(v, _)| v.clone())
                 .ok_or_else(|| {
                     Error::Usage(format!(
                         "no logged predictions of model {:?} under {} (pass the gateway's --data-dir)",
@@ -200,7 +192,7 @@ pub fn backtest_cmd(a: &GuardsBacktestArgs, g: &GlobalArgs) -> Result<(BacktestR
                     ))
                 })?,
         };
-        let (from, to) = range(a, &dir)?;
+        let (from, to) = range(a, &survey)?;
         if a.aa {
             let state = synthetic(AA_CONTROL, AA_TREATMENT, guards, a.alpha)?;
             ("aa", fixed_spans(&state, from, to, a.step)?, Some(stable))

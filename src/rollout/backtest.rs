@@ -348,18 +348,35 @@ pub fn aa_summary(steps: &[StepVerdict]) -> AaSummary {
     }
 }
 
-/// Requests per version in the logs of `model` between `from` and `to` (for defaults).
-pub fn versions_seen(data_dir: &Path, model: &str) -> Result<HashMap<String, u64>> {
-    let mut seen = HashMap::new();
+/// What the logs hold of one model, for the backtest's defaults.
+#[derive(Debug, Default)]
+pub struct Survey {
+    /// Bucket-routed requests per version.
+    pub versions: HashMap<String, u64>,
+    /// First and last logged prediction of the model.
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+/// One pass over the prediction logs of `model`.
+pub fn survey(data_dir: &Path, model: &str) -> Result<Survey> {
+    let mut s = Survey::default();
     for f in log_files(data_dir, LogKind::Predictions)? {
         each_prediction(&f, |p| {
-            if p.model == model && p.routed() {
-                *seen.entry(p.version.to_string()).or_insert(0) += 1;
+            if p.model != model {
+                return Ok(());
+            }
+            if p.routed() {
+                *s.versions.entry(p.version.to_string()).or_insert(0) += 1;
+            }
+            if let Some(t) = p.time() {
+                s.first = Some(s.first.map_or(t, |f| f.min(t)));
+                s.last = Some(s.last.map_or(t, |l| l.max(t)));
             }
             Ok(())
         })?;
     }
-    Ok(seen)
+    Ok(s)
 }
 
 #[cfg(test)]
