@@ -33,6 +33,17 @@ async fn route(s: &Server, keys: std::ops::Range<u32>, extra: &[(&str, &str)]) -
     out
 }
 
+/// Requests the rollout status counts for `version` in this step.
+fn arm_requests(status: &serde_json::Value, version: &str) -> usize {
+    status["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["version"] == version)
+        .and_then(|a| a["requests"].as_u64())
+        .unwrap() as usize
+}
+
 fn canary(s: &Server, extra: &[&str]) {
     s.cli()
         .args(["deploy", "m", "--version", "2", "--onnx"])
@@ -81,13 +92,7 @@ async fn matching_requests_reach_the_candidate_and_the_rest_keep_their_buckets()
 
     // Matched traffic is logged under its own role and kept out of the guards' window.
     let v = common::admin_get(&s, "/admin/v1/models/m/rollout").await;
-    let arm2 = v["arms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["version"] == "2")
-        .unwrap();
-    assert_eq!(arm2["requests"].as_u64().unwrap() as usize, on_candidate, "{v}");
+    assert_eq!(arm_requests(&v, "2"), on_candidate, "{v}");
     assert_eq!(v["rollout"]["spec"]["matches"].as_array().unwrap().len(), 3);
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let logs = std::fs::read_dir(dir.path().join("logs")).unwrap();
@@ -115,13 +120,7 @@ async fn included_matched_traffic_counts_for_the_guards_but_not_against_the_spli
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let v = common::admin_get(&s, "/admin/v1/models/m/rollout").await;
     assert_eq!(v["rollout"]["phase"], "progressing", "{v}");
-    let arm2 = v["arms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["version"] == "2")
-        .unwrap();
-    assert_eq!(arm2["requests"].as_u64().unwrap() as usize, 300 + plain_on_2, "{v}");
+    assert_eq!(arm_requests(&v, "2"), 300 + plain_on_2, "{v}");
 }
 
 #[test]
