@@ -4,8 +4,10 @@
 //! as of an event's time, for training sets). The online store, the gateway's assembly of
 //! the input tensor, `features join` and `skew check` build on these.
 
+pub mod assemble;
 pub mod files;
 pub mod join;
+pub mod online;
 pub mod pit;
 pub mod store;
 pub mod view;

@@ -132,20 +132,73 @@ impl FeatureStore {
         Ok(written)
     }
 
+    /// Append pushed (near-real-time) values to `table`'s active snapshot, durably, in
+    /// one transaction: every row or none. Each row: entity, event time, and
+    /// `(column index, value)` pairs (columns as `columns(table)` lists them).
+    /// Returns the snapshot written to.
+    pub fn push(&mut self, table: &str, rows: &[(String, i64, Vec<(usize, f64)>)]) -> Result<i64> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (snapshot, columns) = {
+            let (s, c, _) = active_in(&tx, table)?;
+            (s, c)
+        };
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO feature_values (tbl, snapshot, entity, col, ts_us, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for (entity, ts, values) in rows {
+                for (c, v) in values {
+                    let Some(col) = columns.get(*c) else {
+                        return Err(Error::Usage(format!("feature table {table:?} has no column number {c}")));
+                    };
+                    if v.is_finite() {
+                        insert.execute(params![table, snapshot, entity, col, ts, v])?;
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(snapshot)
+    }
+
+    /// `table`'s key column and value columns.
+    pub fn columns(&self, table: &str) -> Result<(String, Vec<String>)> {
+        let (_, c, k) = self.active(table)?;
+        Ok((k, c))
+    }
+
+    /// Every table's (name, active snapshot).
+    pub fn snapshots(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached("SELECT name, snapshot FROM feature_tables ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The values of `table`'s snapshot `snapshot` stored after row id `after`, in
+    /// arrival order: (row id, entity, column, event time, value). For the online index:
+    /// read once whole, then only what arrived since (a row-id range scan: the unary `+`
+    /// keeps SQLite off the lookup index, which would read the whole snapshot each time).
+    pub fn values_since(
+        &self,
+        table: &str,
+        snapshot: i64,
+        after: i64,
+        mut each: impl FnMut(i64, &str, &str, i64, f64),
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT rowid, entity, col, ts_us, value FROM feature_values WHERE rowid > ?3 AND +tbl = ?1 AND +snapshot = ?2 ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query(params![table, snapshot, after])?;
+        while let Some(r) = rows.next()? {
+            let entity: &str = r.get_ref(1)?.as_str().unwrap_or_default();
+            let col: &str = r.get_ref(2)?.as_str().unwrap_or_default();
+            each(r.get(0)?, entity, col, r.get(3)?, r.get(4)?);
+        }
+        Ok(())
+    }
+
     fn active(&self, table: &str) -> Result<(i64, Vec<String>, String)> {
-        self.conn
-            .query_row(
-                "SELECT snapshot, columns, key FROM feature_tables WHERE name = ?1",
-                params![table],
-                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-            )
-            .optional()?
-            .map(|(s, c, k)| (s, serde_json::from_str(&c).unwrap_or_default(), k))
-            .ok_or_else(|| {
-                Error::Usage(format!(
-                    "no feature table {table:?} (load one with `mlctl features load`)"
-                ))
-            })
+        active_in(&self.conn, table)
     }
 
     /// Every entity's history of `table.column` (for point-in-time joins).
@@ -220,6 +273,23 @@ impl FeatureStore {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// `table`'s active snapshot, value columns and key column.
+fn active_in(conn: &Connection, table: &str) -> Result<(i64, Vec<String>, String)> {
+    conn
+        .query_row(
+            "SELECT snapshot, columns, key FROM feature_tables WHERE name = ?1",
+            params![table],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+        )
+        .optional()?
+        .map(|(s, c, k)| (s, serde_json::from_str(&c).unwrap_or_default(), k))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "no feature table {table:?} (load one with `mlctl features load`)"
+            ))
+        })
 }
 
 #[cfg(test)]

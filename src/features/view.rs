@@ -5,6 +5,7 @@
 //! input = "x"            # the model input the assembled [N, len(features)] tensor feeds
 //! datatype = "FP32"      # FP32 (default) or FP64
 //! on_store_error = "fail"  # fail (503) or default, when the store cannot be read
+//! on_stale = "default"   # a value older than max_age: default (missing) or serve (flagged)
 //! [[feature]]
 //! name = "hour"          # a request field
 //! from = "request"
@@ -59,11 +60,22 @@ pub struct Feature {
     pub source: Source,
 }
 
+/// What a lookup whose value is older than its `max_age` gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStale {
+    /// Counts as missing: the default (the "older values count as missing").
+    #[default]
+    Default,
+    /// The old value, flagged in the log record and counted.
+    Serve,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct View {
     pub input: String,
     pub datatype: DataType,
     pub on_store_error: OnStoreError,
+    pub on_stale: OnStale,
     pub features: Vec<Feature>,
 }
 
@@ -92,6 +104,8 @@ struct RawView {
     datatype: Option<toml::Spanned<String>>,
     #[serde(default)]
     on_store_error: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    on_stale: Option<toml::Spanned<String>>,
     #[serde(default)]
     feature: Vec<RawFeature>,
 }
@@ -147,6 +161,14 @@ pub fn parse_view_text(shown: &str, text: &str) -> Result<View> {
         Some(_) => {
             let span = raw.on_store_error.as_ref().map(|d| d.span()).unwrap_or(0..0);
             return Err(field(span, "on_store_error: expected fail or default"));
+        }
+    };
+    let on_stale = match raw.on_stale.as_ref().map(|d| d.get_ref().as_str()) {
+        None | Some("default") => OnStale::Default,
+        Some("serve") => OnStale::Serve,
+        Some(_) => {
+            let span = raw.on_stale.as_ref().map(|d| d.span()).unwrap_or(0..0);
+            return Err(field(span, "on_stale: expected default or serve"));
         }
     };
     if raw.feature.is_empty() {
@@ -241,6 +263,7 @@ pub fn parse_view_text(shown: &str, text: &str) -> Result<View> {
         input,
         datatype,
         on_store_error,
+        on_stale,
         features,
     })
 }
