@@ -170,9 +170,19 @@ impl GatewayClient {
         Ok(stored.sha256)
     }
 
-    pub async fn register_onnx(&self, model: &str, version: &str, sha256: &str) -> Result<VersionRegistered> {
-        self.register(model, version, json!({"version": version, "onnx_sha256": sha256}))
-            .await
+    /// Register an ONNX version (uploaded blob), with its feature view (TOML text) if any.
+    pub async fn register_onnx(
+        &self,
+        model: &str,
+        version: &str,
+        sha256: &str,
+        features: Option<&str>,
+    ) -> Result<VersionRegistered> {
+        let mut body = json!({"version": version, "onnx_sha256": sha256});
+        if let Some(f) = features {
+            body["features"] = json!(f);
+        }
+        self.register(model, version, body).await
     }
 
     pub async fn register_upstream(
@@ -181,8 +191,12 @@ impl GatewayClient {
         version: &str,
         url: &str,
         timeout: Option<Duration>,
+        features: Option<&str>,
     ) -> Result<VersionRegistered> {
         let mut body = json!({"version": version, "upstream_url": url});
+        if let Some(f) = features {
+            body["features"] = json!(f);
+        }
         if let Some(t) = timeout {
             body["timeout_ms"] = json!(t.as_millis() as u64);
         }

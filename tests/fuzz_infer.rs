@@ -49,7 +49,7 @@ fn live() -> Arc<Live> {
                 let bytes =
                     std::fs::read(format!("{}/fixtures/models/{file}.onnx", env!("CARGO_MANIFEST_DIR"))).unwrap();
                 let sha = c.upload_blob(bytes).await.unwrap();
-                c.register_onnx(name, "1", &sha).await.unwrap();
+                c.register_onnx(name, "1", &sha, None).await.unwrap();
                 c.set_route(name, "1", None, false).await.unwrap();
             }
         });

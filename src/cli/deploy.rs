@@ -24,6 +24,10 @@ pub struct DeployArgs {
     /// V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
+    /// Feature view (TOML): the model's input is assembled from request fields and
+    /// feature-store lookups (see `mlctl features`); requests then carry only those fields.
+    #[arg(long, value_name = "VIEW.toml")]
+    pub features: Option<PathBuf>,
     /// Timeout for the upstream (with --upstream).
     #[arg(long, value_parser = humantime::parse_duration, requires = "upstream")]
     pub timeout: Option<std::time::Duration>,

@@ -117,6 +117,9 @@ pub struct ServeArgs {
     /// Share of requests whose inputs are written to the prediction log (0 to 1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub log_inputs: f64,
+    /// Share of feature-view requests whose assembled features are logged (0 to 1).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_share)]
+    pub log_features: f64,
     /// Longest time a log record waits in memory before it is written.
     #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
     pub log_flush: std::time::Duration,

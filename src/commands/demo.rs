@@ -281,7 +281,7 @@ async fn act(
     steps: Vec<f64>,
 ) -> Result<DemoAct> {
     let sha = client.upload_blob(onnx.to_vec()).await?;
-    client.register_onnx("churn", version, &sha).await?;
+    client.register_onnx("churn", version, &sha, None).await?;
     let spec = RolloutSpec {
         strategy: Strategy::Canary,
         candidate: version.into(),
@@ -391,7 +391,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
     eprintln!("demo: embedded gateway on {endpoint}, data dir {}", data_dir.display());
     let client = Arc::new(GatewayClient::new(&endpoint, Some(token))?);
     let sha = client.upload_blob(GOOD.to_vec()).await?;
-    client.register_onnx("churn", "1", &sha).await?;
+    client.register_onnx("churn", "1", &sha, None).await?;
     client
         .set_route("churn", "1", Some("demo: first version"), false)
         .await?;

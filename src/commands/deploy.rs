@@ -292,6 +292,14 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Opti
     // Names first: nothing is uploaded for a deploy the gateway would refuse.
     crate::client::check_names(&args.name, Some(&args.version))?;
     let spec = spec_from_args(&args)?;
+    // A bad view is exit 2 naming the file, line and field, before anything is sent.
+    let view = match &args.features {
+        Some(path) => {
+            crate::features::view::parse_view(path)?;
+            Some(std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?)
+        }
+        None => None,
+    };
     let client = super::client(g)?;
     let registered = match (&args.onnx, &args.upstream) {
         (Some(path), None) => {
@@ -303,11 +311,13 @@ pub async fn run(args: DeployArgs, g: &GlobalArgs) -> Result<(DeployReport, Opti
                 ));
             }
             let sha = client.upload_blob(bytes).await?;
-            client.register_onnx(&args.name, &args.version, &sha).await?
+            client
+                .register_onnx(&args.name, &args.version, &sha, view.as_deref())
+                .await?
         }
         (None, Some(url)) => {
             client
-                .register_upstream(&args.name, &args.version, url, args.timeout)
+                .register_upstream(&args.name, &args.version, url, args.timeout, view.as_deref())
                 .await?
         }
         _ => {

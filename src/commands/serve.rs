@@ -59,6 +59,7 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         max_blob: args.max_blob,
         require_token_for_inference: args.require_token_for_inference,
         log_inputs: args.log_inputs,
+        log_features: args.log_features,
         log_policy: LogPolicy {
             flush: args.log_flush,
             fsync: args.log_fsync,

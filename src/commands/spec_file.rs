@@ -46,6 +46,7 @@ enum Kind {
 const KEYS: &[(&str, &str, Kind)] = &[
     ("version", "--version", Kind::Value),
     ("onnx", "--onnx", Kind::Path),
+    ("features", "--features", Kind::Path),
     ("upstream", "--upstream", Kind::Value),
     ("timeout", "--timeout", Kind::Value),
     ("strategy", "--strategy", Kind::Value),

@@ -5,6 +5,7 @@
 //! the input tensor, `features join` and `skew check` build on these.
 
 pub mod assemble;
+pub mod backend;
 pub mod files;
 pub mod join;
 pub mod online;

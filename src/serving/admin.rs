@@ -82,6 +82,9 @@ pub struct RegisterVersion {
     pub upstream_url: Option<String>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// The feature view (TOML text) that assembles the model's input.
+    #[serde(default)]
+    pub features: Option<String>,
 }
 
 pub async fn register_version(
@@ -136,10 +139,32 @@ pub async fn register_version(
             );
         }
     };
+    if let Some(text) = &req.features {
+        let view = match crate::features::view::parse_view_text("feature view", text) {
+            Ok(v) => v,
+            Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
+        };
+        for t in view.tables() {
+            match st.features.has_table(t).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "feature view: table {t:?} is not in the feature store ({}); load it first: mlctl features load {t} --from FILE --key ID",
+                            st.features.describe()
+                        ),
+                    );
+                }
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, format!("feature store: {e}")),
+            }
+        }
+    }
     let rec = VersionRecord {
         model: model.clone(),
         version: req.version.clone(),
         source: source.clone(),
+        features: req.features.clone(),
         created_at: String::new(),
     };
     // Load first, holding no lock (a slow or failing model never blocks a rollback): a
@@ -163,9 +188,9 @@ pub async fn register_version(
         );
     }
     let _guard = st.admin_lock.lock().await;
-    let (m, v, src) = (model.clone(), req.version.clone(), source.clone());
+    let (m, v, src, view) = (model.clone(), req.version.clone(), source.clone(), req.features.clone());
     let registered = match st
-        .with_store(move |s| s.register_version(&m, &v, &src, ADMIN_ACTOR))
+        .with_store(move |s| s.register_version(&m, &v, &src, view.as_deref(), ADMIN_ACTOR))
         .await
     {
         Ok(r) => r,

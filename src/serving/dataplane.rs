@@ -241,15 +241,15 @@ async fn infer_core(
         );
         return reject(body, r).await;
     };
-    let raw = match read_body(&headers, body, st.config.body_limit(), st.config.body_timeout).await {
+    let mut raw = match read_body(&headers, body, st.config.body_limit(), st.config.body_timeout).await {
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let header_len = headers
+    let mut header_len = headers
         .get(HEADER_CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let req = match v2::parse_request(&raw, header_len.as_deref()) {
+    let mut req = match v2::parse_request(&raw, header_len.as_deref()) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.0),
     };
@@ -301,6 +301,13 @@ async fn infer_core(
         }
         _ => None,
     };
+    let assembly = match super::features::assemble(&st, &target, &mut req, &mut raw, &mut header_len).await {
+        Ok(a) => a,
+        Err((status, msg)) => return error(status, msg),
+    };
+    if req.inputs.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "request has no inputs");
+    }
     let requested = req.outputs.clone();
     let binary_default = req.binary_output_default;
     let logged_inputs = (st.config.log_inputs > 0.0 && rand::random::<f64>() < st.config.log_inputs)
@@ -421,6 +428,8 @@ async fn infer_core(
         outputs: outputs.flatten().unwrap_or(serde_json::Value::Null),
         inputs: logged_inputs,
         error: err_msg.as_deref().map(Into::into),
+        features: assembly.logged,
+        feature_flags: assembly.flags,
     };
     st.predictions.append(day_of(&ts), &record).await;
     response

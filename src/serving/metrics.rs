@@ -52,8 +52,25 @@ pub struct TransitionLabels {
     pub kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeatureLabels {
+    pub table: String,
+    pub feature: String,
+    /// `unknown_entity`, `stale` (defaulted) or `stale_served`.
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeatureTableLabels {
+    pub table: String,
+    /// `store_error`.
+    pub reason: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub feature_missing: Family<FeatureLabels, Counter>,
+    pub feature_fallback: Family<FeatureTableLabels, Counter>,
     pub notify: Family<NotifyLabels, Counter>,
     pub transitions: Family<TransitionLabels, Counter>,
     pub requests: Family<RequestLabels, Counter>,
@@ -154,8 +171,22 @@ impl Metrics {
             "Rollout transitions and controller verdicts by model and kind (the audit log, counted)",
             transitions.clone(),
         );
+        let feature_missing = Family::<FeatureLabels, Counter>::default();
+        registry.register(
+            "feature_missing",
+            "Feature lookups without a fresh stored value, by table, feature and reason (unknown_entity, stale, stale_served)",
+            feature_missing.clone(),
+        );
+        let feature_fallback = Family::<FeatureTableLabels, Counter>::default();
+        registry.register(
+            "feature_fallback",
+            "Feature lookups answered with the view's defaults because the store could not be read",
+            feature_fallback.clone(),
+        );
         Metrics {
             registry,
+            feature_missing,
+            feature_fallback,
             notify,
             transitions,
             log_write_errors,

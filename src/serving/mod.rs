@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub mod api;
 pub(crate) mod dataplane;
+pub(crate) mod features;
 pub(crate) mod http;
 pub(crate) mod infer;
 pub mod listener;

@@ -81,6 +81,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(dataplane::infer_version),
         )
         .route("/v1/outcomes", post(outcomes::post_outcomes))
+        .route("/v1/features/{table}", post(super::features::push))
         .route("/metrics", get(admin::metrics))
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
@@ -164,7 +165,7 @@ pub async fn serve(
     };
     let data_dir = config.data_dir.clone();
     let http = http_client();
-    let (store, table, failures, blob_dir) = {
+    let (store, table, failures, blob_dir, features) = {
         let ctx = LoadContext {
             http: http.clone(),
             max_response: config.max_response,
@@ -173,7 +174,8 @@ pub async fn serve(
             let store = Store::open(&data_dir)?;
             let (table, failures) = restore(&store, &ctx)?;
             let blob_dir = store.blob_dir().to_path_buf();
-            Ok((store, table, failures, blob_dir))
+            let features = crate::features::online::Embedded::open(&data_dir)?;
+            Ok((store, table, failures, blob_dir, features))
         })
         .await
         .map_err(|e| Error::State(format!("startup task failed: {e}")))??
@@ -233,6 +235,7 @@ pub async fn serve(
         load_permit: Arc::new(tokio::sync::Semaphore::new(1)),
         inflight_kib: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
         blob_dir,
+        features: crate::features::backend::OnlineStore::Embedded(Arc::new(features)),
     });
     state.publish(table);
     // Evidence of a step interrupted by a restart is rebuilt from the logs before serving.
@@ -254,6 +257,7 @@ pub async fn serve(
     notifier.start().await?;
     let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
     let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
+    let feature_refresh = tokio::spawn(super::features::refresh_loop(state.clone()));
     let gateway = Gateway {
         state: state.clone(),
         addr,
@@ -264,6 +268,7 @@ pub async fn serve(
     listener::serve(listener, app, limits, shutdown, Duration::from_secs(30)).await;
     controller.abort();
     shadow_task.abort();
+    feature_refresh.abort();
     // Drained: write out the logs (flush + fsync) and stop their writers.
     state.predictions.stop().await;
     state.outcomes.stop().await;

@@ -16,17 +16,16 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
     while let Some(job) = rx.recv().await {
         let started = Instant::now();
         let ts = chrono::Utc::now();
-        let answer = match run_version(
-            &st.infer_permits,
-            &job.version,
-            job.request,
-            job.raw,
-            job.header_len.as_deref(),
-        )
-        .await
-        {
-            Answer::Ok(r) => Ok(r.outputs),
-            Answer::Failed(s, m) => Err((s.as_u16(), m)),
+        // The shadow version's own feature view (if any) assembles its input.
+        let (mut request, mut raw, mut header_len) = (job.request, job.raw, job.header_len);
+        let assembled =
+            super::features::assemble(&st, &job.version, &mut request, &mut raw, &mut header_len).await;
+        let answer = match assembled {
+            Err((s, m)) => Err((s.as_u16(), m)),
+            Ok(_) => match run_version(&st.infer_permits, &job.version, request, raw, header_len.as_deref()).await {
+                Answer::Ok(r) => Ok(r.outputs),
+                Answer::Failed(s, m) => Err((s.as_u16(), m)),
+            },
         };
         let latency_us = started.elapsed().as_micros() as u64;
         let (status, outputs, err) = match &answer {
@@ -65,6 +64,8 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
             outputs: outputs.unwrap_or(serde_json::Value::Null),
             inputs: None,
             error: err.as_deref().map(Into::into),
+            features: None,
+            feature_flags: Vec::new(),
         };
         st.predictions.append(day_of(&ts), &record).await;
     }

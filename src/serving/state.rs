@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub require_token_for_inference: bool,
     /// Share of requests whose inputs are written to the prediction log (0..=1).
     pub log_inputs: f64,
+    /// Share of feature-view requests whose assembled features are logged (0..=1).
+    pub log_features: f64,
     pub log_policy: super::log::LogPolicy,
     pub default_upstream_timeout: Duration,
     /// Worker threads for the async runtime and permits for concurrent inferences.
@@ -94,6 +96,7 @@ impl ServeConfig {
             },
             require_token_for_inference: false,
             log_inputs: 0.0,
+            log_features: 1.0,
             log_policy: super::log::LogPolicy::default(),
             default_upstream_timeout: Duration::from_secs(30),
             inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
@@ -281,6 +284,8 @@ pub struct AppState {
     pub blob_dir: PathBuf,
     /// Webhook delivery of rollout transitions (reads the events table).
     pub notifier: Arc<super::notify::Notifier>,
+    /// The online feature store that feature views read (`--feature-store`).
+    pub features: crate::features::backend::OnlineStore,
 }
 
 impl AppState {
@@ -447,6 +452,20 @@ pub struct LoadContext {
 }
 
 pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext) -> Result<LoadedVersion> {
+    let view = rec
+        .features
+        .as_deref()
+        .map(|text| crate::features::view::parse_view_text("feature view", text))
+        .transpose()?;
+    let mut v = load_runtime(rec, onnx, ctx)?;
+    if let Some(view) = view {
+        super::features::check_view(&view, &v.inputs)?;
+        v.view = Some(Arc::new(view));
+    }
+    Ok(v)
+}
+
+fn load_runtime(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext) -> Result<LoadedVersion> {
     match &rec.source {
         VersionSource::Onnx { .. } => {
             #[cfg(feature = "onnx")]
@@ -473,6 +492,7 @@ pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext)
                     outputs: model.outputs(),
                     notes: model.notes.clone(),
                     runtime: Runtime::Onnx(Arc::new(model)),
+                    view: None,
                 })
             }
             #[cfg(not(feature = "onnx"))]
@@ -493,6 +513,7 @@ pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext)
                 inputs: vec![],
                 outputs: vec![],
                 notes: vec![],
+                view: None,
             })
         }
     }

@@ -34,6 +34,9 @@ pub struct VersionRecord {
     pub version: String,
     #[serde(flatten)]
     pub source: VersionSource,
+    /// The feature view (TOML text) that assembles the model's input, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<String>,
     pub created_at: String,
 }
 
@@ -216,15 +219,16 @@ impl Store {
         model: &str,
         version: &str,
         source: &VersionSource,
+        features: Option<&str>,
         actor: &str,
     ) -> Result<Registered> {
         let tx = self.conn.transaction()?;
         if let Some(existing) = get_version(&tx, model, version)? {
-            if &existing.source == source {
+            if &existing.source == source && existing.features.as_deref() == features {
                 return Ok(Registered::Unchanged);
             }
             return Err(Error::Usage(format!(
-                "{model} version {version} already exists with a different source; versions are immutable, use a new version"
+                "{model} version {version} already exists with a different source or feature view; versions are immutable, use a new version"
             )));
         }
         let now = now_rfc3339();
@@ -239,8 +243,8 @@ impl Store {
             }
         };
         tx.execute(
-            "INSERT INTO versions (model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![model, version, runtime, blob, url, timeout, now],
+            "INSERT INTO versions (model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![model, version, runtime, blob, url, timeout, now, features],
         )?;
         append_event(
             &tx,
@@ -249,7 +253,7 @@ impl Store {
             "register",
             None,
             None,
-            &serde_json::json!({"version": version, "source": source}),
+            &serde_json::json!({"version": version, "source": source, "features": features.is_some()}),
         )?;
         tx.commit()?;
         Ok(Registered::Created)
@@ -307,7 +311,7 @@ impl Store {
 
     pub fn versions(&self, model: Option<&str>) -> Result<Vec<VersionRecord>> {
         let mut stmt = self.conn.prepare(
-            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at FROM versions
+            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features FROM versions
              WHERE ?1 IS NULL OR model = ?1 ORDER BY model, created_at, version",
         )?;
         let rows = stmt.query_map(params![model], version_row)?;
@@ -391,6 +395,7 @@ fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
         version: r.get(1)?,
         source,
         created_at: r.get(6)?,
+        features: r.get(7)?,
     })
 }
 
@@ -409,7 +414,7 @@ fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRecord> {
 fn get_version(conn: &Connection, model: &str, version: &str) -> Result<Option<VersionRecord>> {
     Ok(conn
         .query_row(
-            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at FROM versions WHERE model = ?1 AND version = ?2",
+            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features FROM versions WHERE model = ?1 AND version = ?2",
             params![model, version],
             version_row,
         )
@@ -455,13 +460,13 @@ mod tests {
             let src = VersionSource::Onnx {
                 blob_sha256: sha.clone(),
             };
-            assert_eq!(s.register_version("m", "1", &src, "t").unwrap(), Registered::Created);
-            assert_eq!(s.register_version("m", "1", &src, "t").unwrap(), Registered::Unchanged);
+            assert_eq!(s.register_version("m", "1", &src, None, "t").unwrap(), Registered::Created);
+            assert_eq!(s.register_version("m", "1", &src, None, "t").unwrap(), Registered::Unchanged);
             let other = VersionSource::Upstream {
                 url: "http://x".into(),
                 timeout_ms: 5,
             };
-            assert!(s.register_version("m", "1", &other, "t").is_err());
+            assert!(s.register_version("m", "1", &other, None, "t").is_err());
             s.set_live("m", "1", "t", None).unwrap();
             assert!(s.set_live("m", "9", "t", None).is_err());
             sha
@@ -481,7 +486,7 @@ mod tests {
             url: "http://x".into(),
             timeout_ms: 5,
         };
-        s.register_version("m", "1", &src, "t").unwrap();
+        s.register_version("m", "1", &src, None, "t").unwrap();
         assert!(s.conn.execute("UPDATE events SET actor = 'x'", []).is_err());
         assert!(s.conn.execute("DELETE FROM events", []).is_err());
     }

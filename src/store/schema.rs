@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// One schema migration: applies to databases at version `from`, leaves them at `to`.
 pub(super) struct Migration {
@@ -36,6 +36,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         from: 2,
         to: 3,
         sql: &[SCHEMA],
+    },
+    // v3 → v4: a version's feature view.
+    Migration {
+        from: 3,
+        to: 4,
+        sql: &["ALTER TABLE versions ADD COLUMN features TEXT"],
     },
 ];
 
@@ -82,6 +88,7 @@ CREATE TABLE IF NOT EXISTS versions (
     upstream_url TEXT,
     timeout_ms   INTEGER,
     created_at   TEXT NOT NULL,
+    features     TEXT,
     PRIMARY KEY (model, version),
     CHECK ((runtime = 'onnx' AND blob_sha256 IS NOT NULL) OR (runtime = 'upstream' AND upstream_url IS NOT NULL))
 );

@@ -100,6 +100,14 @@ pub struct PredictionRecord<'a> {
     pub inputs: Option<serde_json::Value>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     pub error: Option<Cow<'a, str>>,
+    /// The input assembled from the version's feature view: feature name → value (one
+    /// row) or values (N rows), entity ids included; for the `--log-features` share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub features: Option<serde_json::Value>,
+    /// Lookups that did not serve a fresh stored value: `store_error:<table>` (defaults
+    /// used), `stale:<feature>` (an old value served).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub feature_flags: Vec<String>,
 }
 
 /// The role of a request sent to the candidate by a `--match` rule (not by its bucket).
@@ -176,6 +184,8 @@ mod tests {
             outputs_omitted: false,
             inputs: None,
             error: None,
+            features: None,
+            feature_flags: Vec::new(),
         };
         let line = serde_json::to_string(&rec).unwrap();
         assert!(!line.contains("inputs") && !line.contains("error"));

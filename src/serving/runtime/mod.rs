@@ -36,4 +36,6 @@ pub struct LoadedVersion {
     pub inputs: Vec<TensorMetadata>,
     pub outputs: Vec<TensorMetadata>,
     pub notes: Vec<String>,
+    /// The feature view that assembles this version's input, if it has one.
+    pub view: Option<Arc<crate::features::view::View>>,
 }

@@ -50,6 +50,36 @@ pub struct WireRequest {
     pub outputs: Option<Vec<WireRequestedOutput>>,
 }
 
+/// The JSON body of `req` (what the gateway forwards upstream after rewriting a
+/// request's inputs, e.g. an input assembled from a feature view).
+pub fn request_json(req: &InferRequest) -> Vec<u8> {
+    let wire = WireRequest {
+        id: req.id.clone(),
+        parameters: (!req.parameters.is_empty()).then(|| req.parameters.clone()),
+        inputs: req
+            .inputs
+            .iter()
+            .map(|t| WireInput {
+                name: t.name.clone(),
+                shape: t.shape.iter().map(|d| *d as i64).collect(),
+                datatype: t.datatype().name().to_string(),
+                parameters: None,
+                data: Some(t.data.to_json()),
+            })
+            .collect(),
+        outputs: (!req.outputs.is_empty()).then(|| {
+            req.outputs
+                .iter()
+                .map(|(name, _)| WireRequestedOutput {
+                    name: name.clone(),
+                    parameters: None,
+                })
+                .collect()
+        }),
+    };
+    serde_json::to_vec(&wire).unwrap_or_default()
+}
+
 /// A decoded, validated inference request.
 #[derive(Debug, Clone)]
 pub struct InferRequest {
@@ -146,9 +176,8 @@ pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferReque
     let (json, mut binary) = split_body(body, header_len)?;
     let wire: WireRequest =
         serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
-    if wire.inputs.is_empty() {
-        return Err(bad("request has no inputs"));
-    }
+    // No inputs is valid here: a version with a feature view takes its fields from the
+    // parameters. The gateway refuses an empty request once it knows the version.
     let mut inputs = Vec::with_capacity(wire.inputs.len());
     let mut seen = std::collections::HashSet::new();
     for input in &wire.inputs {
