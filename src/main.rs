@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand, MonitorCommand};
+use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand, MonitorCommand, SkewCommand};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{OutputFormat, Report, Stream, render, styled};
@@ -73,6 +73,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Features(FeaturesCommand::Get(a)) => print(&commands::features::get(&a, &g)?, fmt),
         Command::Features(FeaturesCommand::Ls) => print(&commands::features::ls(&g)?, fmt),
         Command::Features(FeaturesCommand::Join(a)) => print(&commands::features::join_cmd(&a, &g)?, fmt),
+        Command::Skew(SkewCommand::Check(a)) => {
+            let (report, gate) = commands::skew::check_cmd(&a)?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
         Command::Monitor(MonitorCommand::Rules(a)) => write_raw(commands::monitor::rules_yaml(&a)?.as_bytes()),
         Command::Monitor(MonitorCommand::Dashboard) => {
             let mut json = serde_json::to_string_pretty(&commands::dashboard::dashboard()).unwrap_or_default();

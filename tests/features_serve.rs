@@ -265,3 +265,112 @@ fn deploying_a_bad_view_or_one_on_a_missing_table_fails_clearly() {
     assert!(!out.status.success());
     assert!(err.contains("3 features, but the model's input \"input\" has 4 columns"), "{err}");
 }
+
+#[tokio::test]
+async fn skew_check_flags_only_the_feature_transformed_differently() {
+    let data = tempfile::tempdir().unwrap();
+    let mut table = String::from("restaurant_id,event_ts,avg_prep_7d,avg_prep_1h\n");
+    for r in 0..20 {
+        table += &format!("r{r},{},{},{}\n", ago(3), 10.0 + r as f64 * 1.5, 5.0 + r as f64 * 0.25);
+    }
+    load(data.path(), &table);
+    let s = Server::start_in(data.path(), &[]);
+    let view = data.path().join("view.toml");
+    std::fs::write(&view, VIEW).unwrap();
+    s.cli()
+        .args(["deploy", "eta", "--version", "1", "--onnx"])
+        .arg(common::fixture("models/churn_lr.onnx"))
+        .arg("--features")
+        .arg(&view)
+        .assert()
+        .success();
+    // 300 requests; the spine of the training set holds the same events.
+    let infer = format!("{}/v2/models/eta/infer", s.url);
+    let mut spine = String::from("request_id,restaurant_id,hour,distance,event_ts\n");
+    for i in 0..300 {
+        let (r, hour, dist) = (format!("r{}", (i * 7) % 23), i % 24, (i % 10) as f64 * 0.5);
+        let body = json!({"id": format!("q{i}"), "parameters": {"restaurant_id": r, "hour": hour, "distance": dist}, "inputs": []});
+        let (status, v) = post(&infer, &body, None).await;
+        assert_eq!(status, 200, "{v}");
+        spine += &format!("q{i},{r},{hour},{dist},{}\n", chrono::Utc::now().to_rfc3339());
+    }
+    assert_eq!(s.terminate(), Some(0));
+    let files = tempfile::tempdir().unwrap();
+    let spine_path = files.path().join("spine.csv");
+    std::fs::write(&spine_path, spine).unwrap();
+    let train = files.path().join("train.csv");
+    let run = |args: &[&str]| {
+        std::process::Command::new(common::bin())
+            .arg("--data-dir")
+            .arg(data.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "features",
+        "join",
+        "--spine",
+        spine_path.to_str().unwrap(),
+        "--at",
+        "event_ts",
+        "--view",
+        view.to_str().unwrap(),
+        "--out",
+        train.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let skew = |offline: &std::path::Path, report: &std::path::Path| {
+        let out = run(&[
+            "skew",
+            "check",
+            "--view",
+            view.to_str().unwrap(),
+            "--offline",
+            offline.to_str().unwrap(),
+            "--from-gateway",
+            data.path().to_str().unwrap(),
+            "--model",
+            "eta",
+            "--report",
+            report.to_str().unwrap(),
+            "-o",
+            "json",
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code(), v)
+    };
+    // The same definitions online and offline: no skew (r20..r22 are unknown: defaults on
+    // both sides, so they match too).
+    let (code, v) = skew(&train, &files.path().join("ok.html"));
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["paired"], 300);
+    assert_eq!(v["skewed"], json!([]));
+    let prep = v["features"].as_array().unwrap().iter().find(|f| f["feature"] == "prep_7d").unwrap();
+    assert_eq!(prep["match_rate"], 1.0);
+    assert!(prep["served_defaulted"].as_f64().unwrap() > 0.0, "{prep}");
+
+    // An offline pipeline that computes prep_7d in seconds instead of minutes.
+    let text = std::fs::read_to_string(&train).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "prep_7d").unwrap();
+    let mut changed = header.join(",") + "\n";
+    for line in lines {
+        let mut cells: Vec<String> = line.split(',').map(String::from).collect();
+        let x: f64 = cells[col].parse().unwrap();
+        cells[col] = if x < 0.0 { x.to_string() } else { (x * 60.0).to_string() };
+        changed += &(cells.join(",") + "\n");
+    }
+    let seconds = files.path().join("train_seconds.csv");
+    std::fs::write(&seconds, changed).unwrap();
+    let html = files.path().join("skew.html");
+    let (code, v) = skew(&seconds, &html);
+    assert_eq!(code, Some(1), "{v}");
+    assert_eq!(v["skewed"], json!(["prep_7d"]), "that feature only");
+    let prep = v["features"].as_array().unwrap().iter().find(|f| f["feature"] == "prep_7d").unwrap();
+    assert!(prep["psi"].as_f64().unwrap() > 1.0 && prep["max_abs_diff"].as_f64().unwrap() > 100.0, "{prep}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("Skew in prep_7d") && page.contains("<svg"), "{page}");
+}

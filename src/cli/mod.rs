@@ -89,6 +89,9 @@ pub enum Command {
     /// training sets from a feature view.
     #[command(subcommand)]
     Features(FeaturesCommand),
+    /// Training/serving skew: served features (the gateway's log) against offline rows.
+    #[command(subcommand)]
+    Skew(SkewCommand),
     /// Watching deployed models: Prometheus alerting rules over mlctl's metrics.
     #[command(subcommand)]
     Monitor(MonitorCommand),
@@ -394,6 +397,47 @@ pub struct FeaturesJoinArgs {
     /// Where to write the training set (CSV).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkewCommand {
+    /// Pair the features the gateway served (its prediction log) with the offline rows
+    /// of the same requests or entities; per feature: match share, differences, missing
+    /// and defaulted shares, PSI. Exit 1 when a feature's mismatch share exceeds
+    /// --max-mismatch.
+    Check(SkewCheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SkewCheckArgs {
+    /// The feature view (TOML) whose features are compared.
+    #[arg(long, value_name = "FILE")]
+    pub view: PathBuf,
+    /// The offline rows (CSV or JSONL, gzip too): the key column and the view's features.
+    #[arg(long, value_name = "FILE")]
+    pub offline: PathBuf,
+    /// The gateway's data dir (or its logs dir).
+    #[arg(long, value_name = "DIR")]
+    pub from_gateway: PathBuf,
+    /// The model whose served features are read.
+    #[arg(long)]
+    pub model: String,
+    /// Only requests newer than this, e.g. 1d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Pair by `request_id`, or by an entity field of the view (the offline file's last
+    /// row of each entity).
+    #[arg(long, default_value = "request_id")]
+    pub key: String,
+    /// Largest absolute difference that still matches.
+    #[arg(long, default_value_t = 0.0)]
+    pub tolerance: f64,
+    /// A feature is skewed when more than this share of pairs mismatch (0 to 1).
+    #[arg(long, default_value_t = 0.01, value_parser = parse_share)]
+    pub max_mismatch: f64,
+    /// Also write a self-contained HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

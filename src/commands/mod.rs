@@ -14,6 +14,7 @@ pub mod monitor;
 pub mod predict;
 pub mod rollout;
 pub mod serve;
+pub mod skew;
 pub mod spec_file;
 pub mod status;
 

@@ -10,5 +10,6 @@ pub mod files;
 pub mod join;
 pub mod online;
 pub mod pit;
+pub mod skew;
 pub mod store;
 pub mod view;

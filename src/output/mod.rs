@@ -2,6 +2,7 @@
 //! titled grids; one file per format renders those (`json`, `markdown`, `table`). Number
 //! formatting for people and the one "is this stream styled" check live here too.
 
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;

@@ -23,7 +23,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         from: 0,
         to: SCHEMA_VERSION,
-        sql: &[SCHEMA],
+        sql: &[SCHEMA, V4_VERSION_FEATURES],
     },
     // v1 → v2: deployments gained the persisted rollout state.
     Migration {
@@ -41,7 +41,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         from: 3,
         to: 4,
-        sql: &["ALTER TABLE versions ADD COLUMN features TEXT"],
+        sql: &[V4_VERSION_FEATURES],
     },
 ];
 
@@ -75,6 +75,11 @@ pub(super) fn migrate(conn: &mut Connection, migrations: &[Migration], path: &Pa
     Ok(())
 }
 
+/// v4: a version's feature view. Kept out of `SCHEMA` (which older migrations re-run with
+/// `IF NOT EXISTS`) so that every path adds the column exactly once.
+const V4_VERSION_FEATURES: &str = "ALTER TABLE versions ADD COLUMN features TEXT";
+
+/// The tables as of v3 (later versions add columns with ALTER).
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS models (
     name        TEXT PRIMARY KEY,
@@ -88,7 +93,6 @@ CREATE TABLE IF NOT EXISTS versions (
     upstream_url TEXT,
     timeout_ms   INTEGER,
     created_at   TEXT NOT NULL,
-    features     TEXT,
     PRIMARY KEY (model, version),
     CHECK ((runtime = 'onnx' AND blob_sha256 IS NOT NULL) OR (runtime = 'upstream' AND upstream_url IS NOT NULL))
 );
