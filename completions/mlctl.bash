@@ -73,6 +73,9 @@ _mlctl() {
             mlctl,serve)
                 cmd="mlctl__subcmd__serve"
                 ;;
+            mlctl,skew)
+                cmd="mlctl__subcmd__skew"
+                ;;
             mlctl,status)
                 cmd="mlctl__subcmd__status"
                 ;;
@@ -211,6 +214,9 @@ _mlctl() {
             mlctl__subcmd__help,serve)
                 cmd="mlctl__subcmd__help__subcmd__serve"
                 ;;
+            mlctl__subcmd__help,skew)
+                cmd="mlctl__subcmd__help__subcmd__skew"
+                ;;
             mlctl__subcmd__help,status)
                 cmd="mlctl__subcmd__help__subcmd__status"
                 ;;
@@ -247,6 +253,9 @@ _mlctl() {
             mlctl__subcmd__help__subcmd__monitor,rules)
                 cmd="mlctl__subcmd__help__subcmd__monitor__subcmd__rules"
                 ;;
+            mlctl__subcmd__help__subcmd__skew,check)
+                cmd="mlctl__subcmd__help__subcmd__skew__subcmd__check"
+                ;;
             mlctl__subcmd__monitor,dashboard)
                 cmd="mlctl__subcmd__monitor__subcmd__dashboard"
                 ;;
@@ -265,6 +274,18 @@ _mlctl() {
             mlctl__subcmd__monitor__subcmd__help,rules)
                 cmd="mlctl__subcmd__monitor__subcmd__help__subcmd__rules"
                 ;;
+            mlctl__subcmd__skew,check)
+                cmd="mlctl__subcmd__skew__subcmd__check"
+                ;;
+            mlctl__subcmd__skew,help)
+                cmd="mlctl__subcmd__skew__subcmd__help"
+                ;;
+            mlctl__subcmd__skew__subcmd__help,check)
+                cmd="mlctl__subcmd__skew__subcmd__help__subcmd__check"
+                ;;
+            mlctl__subcmd__skew__subcmd__help,help)
+                cmd="mlctl__subcmd__skew__subcmd__help__subcmd__help"
+                ;;
             *)
                 ;;
         esac
@@ -272,7 +293,7 @@ _mlctl() {
 
     case "${cmd}" in
         mlctl)
-            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards features monitor demo completions man help"
+            opts="-o -h -V --endpoint --token --data-dir --output --help --version serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards features skew monitor demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -670,7 +691,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__deploy)
-            opts="-f -o -h --version --file --onnx --upstream --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --match --guard-include-matched --prometheus --prom-interval --endpoint --token --data-dir --output --help"
+            opts="-f -o -h --version --file --onnx --upstream --features --timeout --strategy --steps --interval --weights --guard --mirror-pct --tolerance --watch-for --alpha --baseline --baseline-column --wait --reason --allow-signature-change --on-trip --dry-run-guards --max-step-extensions --notify --gate --gate-timeout --match --guard-include-matched --prometheus --prom-interval --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,6 +714,10 @@ _mlctl() {
                     return 0
                     ;;
                 --upstream)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --features)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1076,12 +1101,16 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__features__subcmd__get)
-            opts="-o -h --endpoint --token --data-dir --output --help"
+            opts="-o -h --feature-store --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --feature-store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --endpoint)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1248,7 +1277,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__features__subcmd__load)
-            opts="-o -h --from --key --ts-col --endpoint --token --data-dir --output --help"
+            opts="-o -h --from --key --ts-col --feature-store --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1263,6 +1292,10 @@ _mlctl() {
                     return 0
                     ;;
                 --ts-col)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --feature-store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1474,7 +1507,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__help)
-            opts="serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards features monitor demo completions man help"
+            opts="serve deploy predict loadtest status promote pause resume approve rollback history abtest drift guards features skew monitor demo completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1896,6 +1929,34 @@ _mlctl() {
         mlctl__subcmd__help__subcmd__serve)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__skew)
+            opts="check"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__help__subcmd__skew__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2480,7 +2541,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__serve)
-            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --endpoint --token --data-dir --output --help"
+            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --feature-store --feature-timeout --log-features --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2499,6 +2560,18 @@ _mlctl() {
                     return 0
                     ;;
                 --log-inputs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --feature-store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --feature-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-features)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2586,6 +2659,152 @@ _mlctl() {
                     COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__skew)
+            opts="-o -h --endpoint --token --data-dir --output --help check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__skew__subcmd__check)
+            opts="-o -h --view --offline --from-gateway --model --since --key --tolerance --max-mismatch --report --endpoint --token --data-dir --output --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --view)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --offline)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from-gateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tolerance)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-mismatch)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --report)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --endpoint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --output)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -W "table json markdown" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__skew__subcmd__help)
+            opts="check help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__skew__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mlctl__subcmd__skew__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -69,8 +69,8 @@ async fn dispatch(cli: Cli) -> Result<()> {
             print(&report, fmt)?;
             gate.map_or(Ok(()), Err)
         }
-        Command::Features(FeaturesCommand::Load(a)) => print(&commands::features::load(&a, &g)?, fmt),
-        Command::Features(FeaturesCommand::Get(a)) => print(&commands::features::get(&a, &g)?, fmt),
+        Command::Features(FeaturesCommand::Load(a)) => print(&commands::features::load(&a, &g).await?, fmt),
+        Command::Features(FeaturesCommand::Get(a)) => print(&commands::features::get(&a, &g).await?, fmt),
         Command::Features(FeaturesCommand::Ls) => print(&commands::features::ls(&g)?, fmt),
         Command::Features(FeaturesCommand::Join(a)) => print(&commands::features::join_cmd(&a, &g)?, fmt),
         Command::Skew(SkewCommand::Check(a)) => {

@@ -120,6 +120,14 @@ pub struct ServeArgs {
     /// Share of requests whose inputs are written to the prediction log (0 to 1).
     #[arg(long, default_value_t = 0.0, value_parser = parse_share)]
     pub log_inputs: f64,
+    /// The online store feature views read: a shared Redis (redis://host:port[/db]; a
+    /// password belongs in the environment variable, not the command line)
+    /// [default: embedded, the data dir's features.db].
+    #[arg(long, env = "MLCTL_FEATURE_STORE", value_name = "URL", hide_env_values = true)]
+    pub feature_store: Option<String>,
+    /// Longest wait for the feature store on a request (then on_store_error applies).
+    #[arg(long, default_value = "100ms", value_parser = humantime::parse_duration)]
+    pub feature_timeout: std::time::Duration,
     /// Share of feature-view requests whose assembled features are logged (0 to 1).
     #[arg(long, default_value_t = 1.0, value_parser = parse_share)]
     pub log_features: f64,
@@ -371,6 +379,10 @@ pub struct FeaturesLoadArgs {
     /// The column with each row's event time (RFC 3339 or Unix seconds) [default: now].
     #[arg(long, value_name = "COL")]
     pub ts_col: Option<String>,
+    /// Also load the latest values into this shared online store (redis://host:port[/db];
+    /// the data dir keeps the history for `features join`).
+    #[arg(long, env = "MLCTL_FEATURE_STORE", value_name = "URL", hide_env_values = true)]
+    pub feature_store: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -378,6 +390,9 @@ pub struct FeaturesGetArgs {
     pub table: String,
     #[arg(required = true, value_name = "KEY")]
     pub keys: Vec<String>,
+    /// Read the shared online store (redis://…) instead of the data dir's.
+    #[arg(long, env = "MLCTL_FEATURE_STORE", value_name = "URL", hide_env_values = true)]
+    pub feature_store: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

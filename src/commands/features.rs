@@ -5,7 +5,10 @@ use serde::Serialize;
 use crate::cli::{FeaturesGetArgs, FeaturesJoinArgs, FeaturesLoadArgs, GlobalArgs};
 use crate::error::{Error, Result};
 use crate::features::join::{JoinReport, join};
-use crate::features::store::{FeatureStore, Latest, TableInfo};
+use crate::features::online::Slot;
+use crate::features::redis::RedisStore;
+use crate::features::store::{FeatureStore, Latest, TableInfo, rfc3339_us};
+use rustc_hash::FxHashMap;
 use crate::features::{files, view};
 use crate::output::{Grid, Report, fmt_num};
 
@@ -41,8 +44,15 @@ impl Report for LoadReport {
     }
 }
 
-pub fn load(a: &FeaturesLoadArgs, g: &GlobalArgs) -> Result<LoadReport> {
+fn redis(url: &str) -> Result<RedisStore> {
+    RedisStore::new(url, std::time::Duration::from_secs(10))
+}
+
+/// Load a table file as a new snapshot: into the data dir's store (history, for joins and
+/// the embedded online store) and, with `--feature-store`, the latest values into Redis.
+pub async fn load(a: &FeaturesLoadArgs, g: &GlobalArgs) -> Result<LoadReport> {
     check_name("table", &a.table)?;
+    let remote = a.feature_store.as_deref().map(redis).transpose()?;
     let now = chrono::Utc::now().timestamp_micros();
     let (columns, rows) = files::table_rows(&a.from, &a.key, a.ts_col.as_deref(), now)?;
     if columns.is_empty() {
@@ -51,7 +61,28 @@ pub fn load(a: &FeaturesLoadArgs, g: &GlobalArgs) -> Result<LoadReport> {
             "no feature columns besides the key and time",
         ));
     }
+    // The latest value per entity and column, by event time then file order (pit.rs).
+    let mut latest: FxHashMap<String, Vec<Option<Slot>>> = FxHashMap::default();
+    let width = columns.len();
+    let rows = rows.inspect(|r| {
+        if let Ok(row) = r {
+            let slots = latest.entry(row.entity.clone()).or_insert_with(|| vec![None; width]);
+            for (s, v) in slots.iter_mut().zip(&row.values) {
+                if v.is_finite() && s.is_none_or(|s| row.ts_us >= s.ts_us) {
+                    *s = Some(Slot {
+                        ts_us: row.ts_us,
+                        value: *v,
+                    });
+                }
+            }
+        }
+    });
     let values = open(g)?.load_snapshot(&a.table, &a.key, &columns, rows)?;
+    if let Some(r) = remote {
+        r.load_snapshot(&a.table, &a.key, &columns, &latest).await.map_err(|e| {
+            Error::State(format!("{e} (the data dir's store has the new snapshot; the shared store does not: load again)"))
+        })?;
+    }
     Ok(LoadReport {
         table: a.table.clone(),
         columns,
@@ -90,10 +121,30 @@ impl Report for GetReport {
     }
 }
 
-pub fn get(a: &FeaturesGetArgs, g: &GlobalArgs) -> Result<GetReport> {
-    let store = open(g)?;
+pub async fn get(a: &FeaturesGetArgs, g: &GlobalArgs) -> Result<GetReport> {
     let mut values = Vec::new();
     let mut missing = Vec::new();
+    if let Some(url) = &a.feature_store {
+        let r = redis(url)?;
+        for k in &a.keys {
+            let v = r.latest(&a.table, k).await?;
+            if v.is_empty() {
+                missing.push(k.clone());
+            }
+            values.extend(v.into_iter().map(|(column, s)| Latest {
+                entity: k.clone(),
+                column,
+                value: s.value,
+                ts: rfc3339_us(s.ts_us),
+            }));
+        }
+        return Ok(GetReport {
+            table: a.table.clone(),
+            values,
+            missing,
+        });
+    }
+    let store = open(g)?;
     for k in &a.keys {
         let v = store.latest(&a.table, k)?;
         if v.is_empty() {

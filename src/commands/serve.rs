@@ -60,6 +60,8 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         require_token_for_inference: args.require_token_for_inference,
         log_inputs: args.log_inputs,
         log_features: args.log_features,
+        feature_store: args.feature_store.clone(),
+        feature_timeout: args.feature_timeout,
         log_policy: LogPolicy {
             flush: args.log_flush,
             fsync: args.log_fsync,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::assemble::Fetched;
 use super::online::Embedded;
+use super::redis::RedisStore;
 use crate::error::{Error, Result};
 
 /// Pushed values: entity, event time (µs), (column name, value) pairs.
@@ -14,6 +15,7 @@ pub type PushRow = (String, i64, Vec<(String, f64)>);
 #[derive(Clone)]
 pub enum OnlineStore {
     Embedded(Arc<Embedded>),
+    Redis(Arc<RedisStore>),
 }
 
 impl OnlineStore {
@@ -21,6 +23,7 @@ impl OnlineStore {
     pub fn describe(&self) -> String {
         match self {
             OnlineStore::Embedded(_) => "embedded (features.db in the data dir)".into(),
+            OnlineStore::Redis(r) => r.shown.clone(),
         }
     }
 
@@ -28,6 +31,7 @@ impl OnlineStore {
     pub async fn fetch(&self, wanted: &[(&str, Vec<&str>, Vec<String>)]) -> Fetched {
         match self {
             OnlineStore::Embedded(e) => e.fetch(wanted),
+            OnlineStore::Redis(r) => r.fetch(wanted).await,
         }
     }
 
@@ -59,6 +63,7 @@ impl OnlineStore {
                     .map_err(|e| Error::State(format!("feature push task failed: {e}")))??;
                 Ok(n)
             }
+            OnlineStore::Redis(r) => r.push(table, &rows).await,
         }
     }
 
@@ -71,6 +76,7 @@ impl OnlineStore {
                     .await
                     .map_err(|e| Error::State(format!("feature refresh task failed: {e}")))?
             }
+            OnlineStore::Redis(r) => r.refresh().await,
         }
     }
 
@@ -82,6 +88,10 @@ impl OnlineStore {
                     self.refresh().await?; // loaded since the last refresh?
                 }
                 Ok(e.table(table).is_some())
+            }
+            OnlineStore::Redis(r) => {
+                r.refresh().await?;
+                Ok(r.table(table).is_some())
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod files;
 pub mod join;
 pub mod online;
 pub mod pit;
+pub mod redis;
 pub mod skew;
 pub mod store;
 pub mod view;

@@ -165,6 +165,11 @@ pub async fn serve(
     };
     let data_dir = config.data_dir.clone();
     let http = http_client();
+    let remote = match &config.feature_store {
+        Some(url) => Some(crate::features::redis::RedisStore::new(url, config.feature_timeout)?),
+        None => None,
+    };
+    let embedded = remote.is_none();
     let (store, table, failures, blob_dir, features) = {
         let ctx = LoadContext {
             http: http.clone(),
@@ -174,7 +179,10 @@ pub async fn serve(
             let store = Store::open(&data_dir)?;
             let (table, failures) = restore(&store, &ctx)?;
             let blob_dir = store.blob_dir().to_path_buf();
-            let features = crate::features::online::Embedded::open(&data_dir)?;
+            let features = match embedded {
+                false => None,
+                true => Some(crate::features::online::Embedded::open(&data_dir)?),
+            };
             Ok((store, table, failures, blob_dir, features))
         })
         .await
@@ -235,7 +243,11 @@ pub async fn serve(
         load_permit: Arc::new(tokio::sync::Semaphore::new(1)),
         inflight_kib: Arc::new(tokio::sync::Semaphore::new(inflight_kib)),
         blob_dir,
-        features: crate::features::backend::OnlineStore::Embedded(Arc::new(features)),
+        features: match (features, remote) {
+            (Some(e), _) => crate::features::backend::OnlineStore::Embedded(Arc::new(e)),
+            (None, Some(r)) => crate::features::backend::OnlineStore::Redis(Arc::new(r)),
+            (None, None) => return Err(Error::State("no feature store".into())),
+        },
     });
     state.publish(table);
     // Evidence of a step interrupted by a restart is rebuilt from the logs before serving.
@@ -257,6 +269,9 @@ pub async fn serve(
     notifier.start().await?;
     let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
     let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
+    if let Err(e) = state.features.refresh().await {
+        tracing::warn!("feature store {}: {e} (lookups fail or default until it answers)", state.features.describe());
+    }
     let feature_refresh = tokio::spawn(super::features::refresh_loop(state.clone()));
     let gateway = Gateway {
         state: state.clone(),

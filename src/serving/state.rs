@@ -39,6 +39,10 @@ pub struct ServeConfig {
     pub log_inputs: f64,
     /// Share of feature-view requests whose assembled features are logged (0..=1).
     pub log_features: f64,
+    /// `--feature-store`: a shared Redis URL; `None`: the embedded store.
+    pub feature_store: Option<String>,
+    /// Longest wait for the feature store on a request.
+    pub feature_timeout: Duration,
     pub log_policy: super::log::LogPolicy,
     pub default_upstream_timeout: Duration,
     /// Worker threads for the async runtime and permits for concurrent inferences.
@@ -97,6 +101,8 @@ impl ServeConfig {
             require_token_for_inference: false,
             log_inputs: 0.0,
             log_features: 1.0,
+            feature_store: None,
+            feature_timeout: Duration::from_millis(100),
             log_policy: super::log::LogPolicy::default(),
             default_upstream_timeout: Duration::from_secs(30),
             inference_threads: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
