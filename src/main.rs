@@ -4,7 +4,9 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mlctl::cli::{AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand, MonitorCommand, SkewCommand};
+use mlctl::cli::{
+    AbtestCommand, Cli, Command, DriftCommand, FeaturesCommand, GuardsCommand, MonitorCommand, SkewCommand,
+};
 use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{OutputFormat, Report, Stream, render, styled};

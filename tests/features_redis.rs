@@ -136,12 +136,28 @@ async fn redis_backed_views_serve_push_and_survive_an_outage() {
         .arg(data.path())
         .args(["features", "load", "restaurant_stats", "--from"])
         .arg(&csv)
-        .args(["--key", "restaurant_id", "--ts-col", "event_ts", "--feature-store", &redis.url()])
+        .args([
+            "--key",
+            "restaurant_id",
+            "--ts-col",
+            "event_ts",
+            "--feature-store",
+            &redis.url(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = Command::new(common::bin())
-        .args(["features", "get", "restaurant_stats", "r1", "-o", "json", "--feature-store", &redis.url()])
+        .args([
+            "features",
+            "get",
+            "restaurant_stats",
+            "r1",
+            "-o",
+            "json",
+            "--feature-store",
+            &redis.url(),
+        ])
         .output()
         .unwrap();
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -149,7 +165,10 @@ async fn redis_backed_views_serve_push_and_survive_an_outage() {
 
     // A gateway with its own (empty) data dir: every value comes from Redis.
     let gw_dir = tempfile::tempdir().unwrap();
-    let s = Server::start_in(gw_dir.path(), &["--feature-store", &redis.url(), "--feature-timeout", "200ms"]);
+    let s = Server::start_in(
+        gw_dir.path(),
+        &["--feature-store", &redis.url(), "--feature-timeout", "200ms"],
+    );
     for (model, mode) in [("strict", "fail"), ("lenient", "default")] {
         let v = gw_dir.path().join(format!("{model}.toml"));
         std::fs::write(&v, view(mode)).unwrap();
@@ -203,7 +222,10 @@ async fn redis_backed_views_serve_push_and_survive_an_outage() {
         if status == 200 && p == want {
             break;
         }
-        assert!(Instant::now() < deadline, "never served again after the restart: {status} {p}");
+        assert!(
+            Instant::now() < deadline,
+            "never served again after the restart: {status} {p}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -144,7 +144,12 @@ async fn a_view_assembles_the_input_from_the_request_and_the_store() {
     assert_outputs_close(&got["outputs"], &want);
 
     // A request missing a field: 400 naming it.
-    let (status, got) = post(&infer, &json!({"parameters": {"restaurant_id": "r1"}, "inputs": []}), None).await;
+    let (status, got) = post(
+        &infer,
+        &json!({"parameters": {"restaurant_id": "r1"}, "inputs": []}),
+        None,
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(got["error"].as_str().unwrap().contains("\"hour\""), "{got}");
 
@@ -181,7 +186,10 @@ async fn a_view_assembles_the_input_from_the_request_and_the_store() {
         if got["outputs"][0]["data"] == want[0]["data"] {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the new snapshot was never served");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new snapshot was never served"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 
@@ -248,9 +256,15 @@ fn deploying_a_bad_view_or_one_on_a_missing_table_fails_clearly() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("\"restaurant_stats\" is not in the feature store"), "{err}");
+    assert!(
+        err.contains("\"restaurant_stats\" is not in the feature store"),
+        "{err}"
+    );
     // A view with the wrong width for the model: refused at load.
-    load(data.path(), "restaurant_id,event_ts,avg_prep_7d,avg_prep_1h\nr1,0,1,1\n");
+    load(
+        data.path(),
+        "restaurant_id,event_ts,avg_prep_7d,avg_prep_1h\nr1,0,1,1\n",
+    );
     let three = VIEW.replace("[[feature]]\nname = \"distance\"\nfrom = \"request\"\n", "");
     std::fs::write(&view, three).unwrap();
     let out = s
@@ -263,7 +277,10 @@ fn deploying_a_bad_view_or_one_on_a_missing_table_fails_clearly() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("3 features, but the model's input \"input\" has 4 columns"), "{err}");
+    assert!(
+        err.contains("3 features, but the model's input \"input\" has 4 columns"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -337,8 +354,8 @@ async fn skew_check_flags_only_the_feature_transformed_differently() {
             "-o",
             "json",
         ]);
-        let v: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+        let v: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
         (out.status.code(), v)
     };
     // The same definitions online and offline: no skew (r20..r22 are unknown: defaults on
@@ -347,7 +364,12 @@ async fn skew_check_flags_only_the_feature_transformed_differently() {
     assert_eq!(code, Some(0), "{v}");
     assert_eq!(v["paired"], 300);
     assert_eq!(v["skewed"], json!([]));
-    let prep = v["features"].as_array().unwrap().iter().find(|f| f["feature"] == "prep_7d").unwrap();
+    let prep = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "prep_7d")
+        .unwrap();
     assert_eq!(prep["match_rate"], 1.0);
     assert!(prep["served_defaulted"].as_f64().unwrap() > 0.0, "{prep}");
 
@@ -369,8 +391,16 @@ async fn skew_check_flags_only_the_feature_transformed_differently() {
     let (code, v) = skew(&seconds, &html);
     assert_eq!(code, Some(1), "{v}");
     assert_eq!(v["skewed"], json!(["prep_7d"]), "that feature only");
-    let prep = v["features"].as_array().unwrap().iter().find(|f| f["feature"] == "prep_7d").unwrap();
-    assert!(prep["psi"].as_f64().unwrap() > 1.0 && prep["max_abs_diff"].as_f64().unwrap() > 100.0, "{prep}");
+    let prep = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "prep_7d")
+        .unwrap();
+    assert!(
+        prep["psi"].as_f64().unwrap() > 1.0 && prep["max_abs_diff"].as_f64().unwrap() > 100.0,
+        "{prep}"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("Skew in prep_7d") && page.contains("<svg"), "{page}");
 }

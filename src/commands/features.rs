@@ -8,9 +8,9 @@ use crate::features::join::{JoinReport, join};
 use crate::features::online::Slot;
 use crate::features::redis::RedisStore;
 use crate::features::store::{FeatureStore, Latest, TableInfo, rfc3339_us};
-use rustc_hash::FxHashMap;
 use crate::features::{files, view};
 use crate::output::{Grid, Report, fmt_num};
+use rustc_hash::FxHashMap;
 
 fn open(g: &GlobalArgs) -> Result<FeatureStore> {
     FeatureStore::open(&super::data_dir(g))
@@ -79,9 +79,13 @@ pub async fn load(a: &FeaturesLoadArgs, g: &GlobalArgs) -> Result<LoadReport> {
     });
     let values = open(g)?.load_snapshot(&a.table, &a.key, &columns, rows)?;
     if let Some(r) = remote {
-        r.load_snapshot(&a.table, &a.key, &columns, &latest).await.map_err(|e| {
-            Error::State(format!("{e} (the data dir's store has the new snapshot; the shared store does not: load again)"))
-        })?;
+        r.load_snapshot(&a.table, &a.key, &columns, &latest)
+            .await
+            .map_err(|e| {
+                Error::State(format!(
+                    "{e} (the data dir's store has the new snapshot; the shared store does not: load again)"
+                ))
+            })?;
     }
     Ok(LoadReport {
         table: a.table.clone(),

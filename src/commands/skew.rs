@@ -55,12 +55,15 @@ impl Report for SkewReport {
 /// The report, and the gate failure (a skewed feature → exit 1) to return after printing.
 pub fn check_cmd(a: &SkewCheckArgs) -> Result<(SkewReport, Option<Error>)> {
     if !(a.tolerance >= 0.0 && a.tolerance.is_finite()) {
-        return Err(Error::Usage(format!("--tolerance {}: expected a number ≥ 0", a.tolerance)));
+        return Err(Error::Usage(format!(
+            "--tolerance {}: expected a number ≥ 0",
+            a.tolerance
+        )));
     }
     let view = crate::features::view::parse_view(&a.view)?;
-    let since_us = a.since.map(|d| {
-        chrono::Utc::now().timestamp_micros() - d.as_micros().min(i64::MAX as u128) as i64
-    });
+    let since_us = a
+        .since
+        .map(|d| chrono::Utc::now().timestamp_micros() - d.as_micros().min(i64::MAX as u128) as i64);
     let report = check(
         &view,
         &a.offline,

@@ -15,10 +15,9 @@
 //! `[N]` (BYTES or integers for ids); a parameter alongside N-row inputs applies to every
 //! row. A request that already carries the view's input tensor is passed through as is.
 
-use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
-use super::online::Slot;
+use super::online::Fetched;
 use super::view::{DataType, OnStale, OnStoreError, Source, View};
 use crate::wire::v2::{InferRequest, Tensor, TensorData};
 
@@ -74,14 +73,6 @@ pub struct Assembled {
     pub flags: Vec<String>,
 }
 
-/// The fetched rows: (table, entity) → the table's slots for the wanted columns, in the
-/// order `Rows::wanted` listed them; a table in `failed` could not be read.
-#[derive(Debug, Default)]
-pub struct Fetched {
-    pub values: FxHashMap<(String, String), Vec<Option<Slot>>>,
-    pub failed: FxHashMap<String, String>,
-}
-
 fn one_row(i: usize, n: usize) -> usize {
     if n == 1 { 0 } else { i }
 }
@@ -105,7 +96,11 @@ pub fn read_request(view: &View, req: &InferRequest) -> Result<Rows, AssembleErr
         if let Some(t) = req.inputs.iter().find(|t| t.name == name) {
             let rows = match t.shape.as_slice() {
                 [r] | [r, 1] => *r,
-                s => return Err(bad(format!("input {name:?}: shape {s:?}; a view field is [N] (or [N, 1])"))),
+                s => {
+                    return Err(bad(format!(
+                        "input {name:?}: shape {s:?}; a view field is [N] (or [N, 1])"
+                    )));
+                }
             };
             match n {
                 Some(m) if m != rows => {
@@ -209,7 +204,10 @@ impl Rows {
                     for i in 0..n {
                         let x = xs[one_row(i, xs.len())];
                         if !x.is_finite() {
-                            return Err(AssembleError::BadRequest(format!("feature {:?}: {x} is not a finite number", f.name)));
+                            return Err(AssembleError::BadRequest(format!(
+                                "feature {:?}: {x} is not a finite number",
+                                f.name
+                            )));
                         }
                         data[i * k + j] = x;
                     }
@@ -316,7 +314,11 @@ fn float(x: f64) -> Value {
 
 /// One row: the value; N rows: the array.
 fn squeeze(mut v: Vec<Value>) -> Value {
-    if v.len() == 1 { v.pop().unwrap_or(Value::Null) } else { Value::Array(v) }
+    if v.len() == 1 {
+        v.pop().unwrap_or(Value::Null)
+    } else {
+        Value::Array(v)
+    }
 }
 
 /// Replace the request's field inputs with the assembled tensor (other inputs stay).
@@ -335,6 +337,7 @@ pub fn apply(view: &View, req: &mut InferRequest, tensor: Tensor) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::online::Slot;
     use super::super::view::parse_view_text;
     use super::*;
     use serde_json::json;
@@ -381,11 +384,17 @@ max_age = "1h"
         let now = 10 * HOUR;
         let f = fetched(&[("r1", now - 10, 4.5), ("r2", now - 2 * HOUR, 9.0)]);
         let rows = read_request(&view, &request(json!({"restaurant_id": "r1", "hour": 13}), vec![])).unwrap();
-        assert_eq!(rows.wanted(&view), vec![("restaurant_stats", vec!["avg_prep_7d"], vec!["r1".to_string()])]);
+        assert_eq!(
+            rows.wanted(&view),
+            vec![("restaurant_stats", vec!["avg_prep_7d"], vec!["r1".to_string()])]
+        );
         let a = rows.finish(&view, &f, now).unwrap();
         assert_eq!(a.tensor.shape, vec![1, 2]);
         assert_eq!(a.tensor.data, TensorData::F32(vec![13.0, 4.5]));
-        assert_eq!(Value::Object(a.logged), json!({"hour": 13.0, "restaurant_id": "r1", "prep_7d": 4.5}));
+        assert_eq!(
+            Value::Object(a.logged),
+            json!({"hour": 13.0, "restaurant_id": "r1", "prep_7d": 4.5})
+        );
         // Three rows: ids as BYTES, hours as a tensor; r2 is stale, r9 unknown → default.
         let ids = Tensor {
             name: "restaurant_id".into(),
@@ -412,9 +421,13 @@ max_age = "1h"
         let mut view = parse_view_text("v.toml", VIEW).unwrap();
         let req = request(json!({"restaurant_id": 42, "hour": 1}), vec![]);
         let mut down = Fetched::default();
-        down.failed.insert("restaurant_stats".into(), "connection refused".into());
+        down.failed
+            .insert("restaurant_stats".into(), "connection refused".into());
         let e = read_request(&view, &req).unwrap().finish(&view, &down, 0).unwrap_err();
-        assert!(matches!(e, AssembleError::StoreDown(ref m) if m.contains("connection refused")), "{e:?}");
+        assert!(
+            matches!(e, AssembleError::StoreDown(ref m) if m.contains("connection refused")),
+            "{e:?}"
+        );
         view.on_store_error = OnStoreError::Default;
         let a = read_request(&view, &req).unwrap().finish(&view, &down, 0).unwrap();
         assert_eq!(a.tensor.data, TensorData::F32(vec![1.0, -1.0]));
@@ -427,8 +440,14 @@ max_age = "1h"
         assert_eq!(a.flags, vec!["stale:prep_7d".to_string()]);
         // No default: 422 naming the feature and the entity.
         let v2 = parse_view_text("v.toml", &VIEW.replace("default = -1.0\n", "")).unwrap();
-        let e = read_request(&v2, &req).unwrap().finish(&v2, &Fetched::default(), 0).unwrap_err();
-        assert!(matches!(e, AssembleError::Missing(ref m) if m.contains("\"42\"")), "{e:?}");
+        let e = read_request(&v2, &req)
+            .unwrap()
+            .finish(&v2, &Fetched::default(), 0)
+            .unwrap_err();
+        assert!(
+            matches!(e, AssembleError::Missing(ref m) if m.contains("\"42\"")),
+            "{e:?}"
+        );
         // Malformed requests: 400 naming the field.
         for (p, want) in [
             (json!({"hour": 1}), "restaurant_id"),
@@ -436,7 +455,10 @@ max_age = "1h"
             (json!({"restaurant_id": [1], "hour": 1}), "entity id"),
         ] {
             let e = read_request(&view, &request(p, vec![])).err().unwrap();
-            assert!(matches!(e, AssembleError::BadRequest(ref m) if m.contains(want)), "{e:?}");
+            assert!(
+                matches!(e, AssembleError::BadRequest(ref m) if m.contains(want)),
+                "{e:?}"
+            );
         }
     }
 }

@@ -4,13 +4,9 @@
 
 use std::sync::Arc;
 
-use super::assemble::Fetched;
-use super::online::Embedded;
+use super::online::{Embedded, Fetched, PushRow};
 use super::redis::RedisStore;
 use crate::error::{Error, Result};
-
-/// Pushed values: entity, event time (µs), (column name, value) pairs.
-pub type PushRow = (String, i64, Vec<(String, f64)>);
 
 #[derive(Clone)]
 pub enum OnlineStore {
@@ -40,7 +36,9 @@ impl OnlineStore {
         match self {
             OnlineStore::Embedded(e) => {
                 let idx = e.table(table).ok_or_else(|| {
-                    Error::Usage(format!("no feature table {table:?} (load one with `mlctl features load`)"))
+                    Error::Usage(format!(
+                        "no feature table {table:?} (load one with `mlctl features load`)"
+                    ))
                 })?;
                 let mut mapped = Vec::with_capacity(rows.len());
                 for (entity, ts, values) in rows {

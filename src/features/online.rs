@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use arc_swap::ArcSwap;
 use rustc_hash::FxHashMap;
 
-use super::assemble::Fetched;
-use super::store::FeatureStore;
+use super::store::{FeatureStore, IndexedRow};
 use crate::error::Result;
 
 /// One stored value: its event time and the value (NaN: none).
@@ -30,6 +29,17 @@ const EMPTY: Slot = Slot {
     ts_us: i64::MIN,
     value: f64::NAN,
 };
+
+/// The fetched rows: (table, entity) → the table's slots for the wanted columns, in the
+/// order `Rows::wanted` listed them; a table in `failed` could not be read.
+#[derive(Debug, Default)]
+pub struct Fetched {
+    pub values: FxHashMap<(String, String), Vec<Option<Slot>>>,
+    pub failed: FxHashMap<String, String>,
+}
+
+/// Pushed values: entity, event time (µs), (column name, value) pairs.
+pub type PushRow = (String, i64, Vec<(String, f64)>);
 
 /// One table's latest values, by entity.
 pub struct TableIndex {
@@ -181,7 +191,7 @@ impl Embedded {
     }
 
     /// Store pushed values durably, then show them to lookups. Blocking (SQLite).
-    pub fn push(&self, table: &str, rows: &[(String, i64, Vec<(usize, f64)>)]) -> Result<()> {
+    pub fn push(&self, table: &str, rows: &[IndexedRow]) -> Result<()> {
         let mut db = self.db.lock().unwrap_or_else(PoisonError::into_inner);
         let snapshot = db.push(table, rows)?;
         match self.table(table) {
@@ -217,11 +227,20 @@ mod tests {
                 .into_iter()
         };
         loader
-            .load_snapshot("t", "id", &cols, rows(vec![("r1", 20, 1.0, 2.0), ("r1", 10, 9.0, f64::NAN)]))
+            .load_snapshot(
+                "t",
+                "id",
+                &cols,
+                rows(vec![("r1", 20, 1.0, 2.0), ("r1", 10, 9.0, f64::NAN)]),
+            )
             .unwrap();
         let online = Embedded::open(dir.path()).unwrap();
         let t = online.table("t").unwrap();
-        assert_eq!(t.get("r1", 0).unwrap().value, 1.0, "the latest by event time, not by arrival");
+        assert_eq!(
+            t.get("r1", 0).unwrap().value,
+            1.0,
+            "the latest by event time, not by arrival"
+        );
         assert_eq!(t.get("r1", 1).unwrap().value, 2.0);
         assert!(t.get("r2", 0).is_none());
         // A push: durable, then visible; an older event time does not replace a newer value.
@@ -230,7 +249,10 @@ mod tests {
         assert_eq!(t.get("r2", 1).unwrap().value, 5.0);
         assert!(t.get("r2", 0).is_none());
         assert_eq!(t.get("r1", 0).unwrap().value, 1.0);
-        assert_eq!(FeatureStore::open(dir.path()).unwrap().latest("t", "r2").unwrap()[0].value, 5.0);
+        assert_eq!(
+            FeatureStore::open(dir.path()).unwrap().latest("t", "r2").unwrap()[0].value,
+            5.0
+        );
         // A load by another process: the old snapshot serves until refresh swaps it whole.
         loader
             .load_snapshot("t", "id", &cols, rows(vec![("r3", 1, 3.0, 3.0)]))

@@ -25,9 +25,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use rustc_hash::FxHashMap;
 
-use super::assemble::Fetched;
-use super::backend::PushRow;
-use super::online::Slot;
+use super::online::{Fetched, PushRow, Slot};
 use crate::error::{Error, Result};
 
 const PREFIX: &str = "mlctl:features:";
@@ -91,8 +89,11 @@ impl RedisStore {
     /// connection is made on first use and remade after failures.
     pub fn new(url: &str, timeout: Duration) -> Result<RedisStore> {
         let shown = redacted(url);
-        let client = redis::Client::open(url)
-            .map_err(|e| Error::Usage(format!("--feature-store {shown}: {e} (expected redis://host:port[/db])")))?;
+        let client = redis::Client::open(url).map_err(|e| {
+            Error::Usage(format!(
+                "--feature-store {shown}: {e} (expected redis://host:port[/db])"
+            ))
+        })?;
         Ok(RedisStore {
             client,
             conn: tokio::sync::Mutex::new(None),
@@ -127,7 +128,10 @@ impl RedisStore {
     async fn timed<T>(&self, f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T> {
         match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r.map_err(|e| err(&self.shown, e)),
-            Err(_) => Err(err(&self.shown, format!("no answer within {} ms", self.timeout.as_millis()))),
+            Err(_) => Err(err(
+                &self.shown,
+                format!("no answer within {} ms", self.timeout.as_millis()),
+            )),
         }
     }
 
@@ -142,7 +146,8 @@ impl RedisStore {
         let mut next = FxHashMap::default();
         for name in names {
             let meta: FxHashMap<String, String> = self.timed(c.hgetall(format!("{PREFIX}{name}"))).await?;
-            let (Some(key), Some(cols), Some(snap)) = (meta.get("key"), meta.get("columns"), meta.get("snapshot")) else {
+            let (Some(key), Some(cols), Some(snap)) = (meta.get("key"), meta.get("columns"), meta.get("snapshot"))
+            else {
                 continue;
             };
             let t = RedisTable {
@@ -214,7 +219,10 @@ impl RedisStore {
             None => {
                 self.refresh().await?;
                 self.table(table).ok_or_else(|| {
-                    Error::Usage(format!("no feature table {table:?} in {} (load one with `mlctl features load`)", self.shown))
+                    Error::Usage(format!(
+                        "no feature table {table:?} in {} (load one with `mlctl features load`)",
+                        self.shown
+                    ))
                 })?
             }
         };
@@ -264,7 +272,8 @@ impl RedisStore {
             if fields.is_empty() {
                 continue;
             }
-            pipe.hset_multiple(format!("{meta}:{snapshot}:{entity}"), &fields).ignore();
+            pipe.hset_multiple(format!("{meta}:{snapshot}:{entity}"), &fields)
+                .ignore();
             queued += 1;
             if queued == 1000 {
                 self.timed(pipe.query_async::<()>(&mut c)).await?;
@@ -302,7 +311,10 @@ impl RedisStore {
             scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(1000);
             let (next, keys): (u64, Vec<String>) = self.timed(scan.query_async(&mut c)).await?;
             for k in keys {
-                let snap = k[meta.len() + 1..].split(':').next().and_then(|s| s.parse::<i64>().ok());
+                let snap = k[meta.len() + 1..]
+                    .split(':')
+                    .next()
+                    .and_then(|s| s.parse::<i64>().ok());
                 if snap.is_some_and(|s| s != snapshot && s != snapshot - 1) {
                     stale.push(k);
                 }
@@ -322,7 +334,9 @@ impl RedisStore {
     /// Every column's latest value of `entity` (for `features get`).
     pub async fn latest(&self, table: &str, entity: &str) -> Result<Vec<(String, Slot)>> {
         self.refresh().await?;
-        let t = self.table(table).ok_or_else(|| Error::Usage(format!("no feature table {table:?} in {}", self.shown)))?;
+        let t = self
+            .table(table)
+            .ok_or_else(|| Error::Usage(format!("no feature table {table:?} in {}", self.shown)))?;
         let cols: Vec<&str> = t.columns.iter().map(String::as_str).collect();
         let f = self.fetch(&[(table, cols, vec![entity.to_string()])]).await;
         if let Some(e) = f.failed.get(table) {

@@ -67,6 +67,9 @@ pub struct SkewReport {
     pub skewed: Vec<String>,
 }
 
+/// A served row's values and its offline row's.
+type Pair<'a> = (&'a [Option<f64>], &'a [Option<f64>]);
+
 /// One served row: the key and each feature's value (None: absent).
 struct Served {
     key: String,
@@ -172,7 +175,7 @@ pub fn check(view: &View, offline: &Path, data_dir: &Path, o: &SkewOptions<'_>) 
         Ok(())
     })?;
     let k = view.features.len();
-    let mut pairs: Vec<(&[Option<f64>], &[Option<f64>])> = Vec::new();
+    let mut pairs: Vec<Pair<'_>> = Vec::new();
     let mut used: HashMap<&str, usize> = HashMap::new();
     for s in &served {
         let Some(rows) = offline_rows.get(&s.key) else { continue };
@@ -255,7 +258,11 @@ pub fn check(view: &View, offline: &Path, data_dir: &Path, o: &SkewOptions<'_>) 
             shares: (share(&sv), share(&ov)),
         });
     }
-    let skewed = features.iter().filter(|f| f.skewed).map(|f| f.feature.clone()).collect();
+    let skewed = features
+        .iter()
+        .filter(|f| f.skewed)
+        .map(|f| f.feature.clone())
+        .collect();
     Ok(SkewReport {
         model: o.model.to_string(),
         key: o.key.to_string(),

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS feature_values (
 CREATE INDEX IF NOT EXISTS feature_values_lookup ON feature_values (tbl, snapshot, entity, col, ts_us);
 "#;
 
+/// A pushed row with columns by number: entity, event time (µs), (column, value) pairs.
+pub type IndexedRow = (String, i64, Vec<(usize, f64)>);
+
 /// One row of a batch: the entity id, the event time, and the column values (NaN: missing).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
@@ -136,8 +139,10 @@ impl FeatureStore {
     /// one transaction: every row or none. Each row: entity, event time, and
     /// `(column index, value)` pairs (columns as `columns(table)` lists them).
     /// Returns the snapshot written to.
-    pub fn push(&mut self, table: &str, rows: &[(String, i64, Vec<(usize, f64)>)]) -> Result<i64> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    pub fn push(&mut self, table: &str, rows: &[IndexedRow]) -> Result<i64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let (snapshot, columns) = {
             let (s, c, _) = active_in(&tx, table)?;
             (s, c)
@@ -149,7 +154,9 @@ impl FeatureStore {
             for (entity, ts, values) in rows {
                 for (c, v) in values {
                     let Some(col) = columns.get(*c) else {
-                        return Err(Error::Usage(format!("feature table {table:?} has no column number {c}")));
+                        return Err(Error::Usage(format!(
+                            "feature table {table:?} has no column number {c}"
+                        )));
                     };
                     if v.is_finite() {
                         insert.execute(params![table, snapshot, entity, col, ts, v])?;
@@ -169,7 +176,9 @@ impl FeatureStore {
 
     /// Every table's (name, active snapshot).
     pub fn snapshots(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.conn.prepare_cached("SELECT name, snapshot FROM feature_tables ORDER BY name")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, snapshot FROM feature_tables ORDER BY name")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
@@ -277,19 +286,18 @@ impl FeatureStore {
 
 /// `table`'s active snapshot, value columns and key column.
 fn active_in(conn: &Connection, table: &str) -> Result<(i64, Vec<String>, String)> {
-    conn
-        .query_row(
-            "SELECT snapshot, columns, key FROM feature_tables WHERE name = ?1",
-            params![table],
-            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-        )
-        .optional()?
-        .map(|(s, c, k)| (s, serde_json::from_str(&c).unwrap_or_default(), k))
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "no feature table {table:?} (load one with `mlctl features load`)"
-            ))
-        })
+    conn.query_row(
+        "SELECT snapshot, columns, key FROM feature_tables WHERE name = ?1",
+        params![table],
+        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
+    )
+    .optional()?
+    .map(|(s, c, k)| (s, serde_json::from_str(&c).unwrap_or_default(), k))
+    .ok_or_else(|| {
+        Error::Usage(format!(
+            "no feature table {table:?} (load one with `mlctl features load`)"
+        ))
+    })
 }
 
 #[cfg(test)]

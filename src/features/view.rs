@@ -268,6 +268,33 @@ pub fn parse_view_text(shown: &str, text: &str) -> Result<View> {
     })
 }
 
+/// A view must feed an input the model has, with as many columns as it has features
+/// (when the model declares them).
+pub fn check_inputs(view: &View, inputs: &[crate::wire::v2::TensorMetadata]) -> Result<()> {
+    if inputs.is_empty() {
+        return Ok(()); // upstream models declare their inputs on demand
+    }
+    let Some(input) = inputs.iter().find(|i| i.name == view.input) else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(Error::Model(format!(
+            "feature view: input = {:?}, but the model's inputs are {}",
+            view.input,
+            names.join(", ")
+        )));
+    };
+    let k = view.features.len() as i64;
+    if let [_, cols] = input.shape.as_slice()
+        && *cols > 0
+        && *cols != k
+    {
+        return Err(Error::Model(format!(
+            "feature view: {k} features, but the model's input {:?} has {cols} columns",
+            view.input
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,11 +16,7 @@ pub fn num(x: f64) -> String {
 pub fn bars_svg(name: &str, baseline: &[f64], current: &[f64], labels: &[String], alert: bool) -> String {
     let (w, h, pad) = (560.0, 180.0, 28.0);
     let n = baseline.len().max(1) as f64;
-    let max = baseline
-        .iter()
-        .chain(current)
-        .fold(0.0f64, |a, b| a.max(*b))
-        .max(1e-9);
+    let max = baseline.iter().chain(current).fold(0.0f64, |a, b| a.max(*b)).max(1e-9);
     let slot = (w - 2.0 * pad) / n;
     let bar = slot * 0.38;
     let colour = if alert { "#d9534f" } else { "#2f7ed8" };

@@ -16,41 +16,13 @@ use super::http::{ADMIN_BODY, check_token, error, json_body, read_body, reject};
 use super::metrics::{FeatureLabels, FeatureTableLabels};
 use super::runtime::LoadedVersion;
 use super::state::AppState;
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::features::assemble::{self, AssembleError};
-use crate::features::backend::PushRow;
-use crate::features::view::View;
-use crate::wire::v2::{InferRequest, TensorMetadata};
+use crate::features::online::PushRow;
+use crate::wire::v2::InferRequest;
 
 /// How often the gateway looks for feature snapshots loaded by other processes.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
-
-/// A view must feed an input the model has, with as many columns as it has features
-/// (when the model declares them).
-pub fn check_view(view: &View, inputs: &[TensorMetadata]) -> Result<()> {
-    if inputs.is_empty() {
-        return Ok(()); // upstream models declare their inputs on demand
-    }
-    let Some(input) = inputs.iter().find(|i| i.name == view.input) else {
-        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
-        return Err(Error::Model(format!(
-            "feature view: input = {:?}, but the model's inputs are {}",
-            view.input,
-            names.join(", ")
-        )));
-    };
-    let k = view.features.len() as i64;
-    if let [_, cols] = input.shape.as_slice()
-        && *cols > 0
-        && *cols != k
-    {
-        return Err(Error::Model(format!(
-            "feature view: {k} features, but the model's input {:?} has {cols} columns",
-            view.input
-        )));
-    }
-    Ok(())
-}
 
 /// What the assembly leaves for the log record.
 #[derive(Default)]
@@ -105,7 +77,7 @@ pub async fn assemble(
         *header_len = None;
     }
     let logged = (st.config.log_features >= 1.0 || rand::random::<f64>() < st.config.log_features)
-        .then(|| Value::Object(done.logged));
+        .then_some(Value::Object(done.logged));
     Ok(Assembly {
         logged,
         flags: done.flags,

@@ -270,7 +270,10 @@ pub async fn serve(
     let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
     let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
     if let Err(e) = state.features.refresh().await {
-        tracing::warn!("feature store {}: {e} (lookups fail or default until it answers)", state.features.describe());
+        tracing::warn!(
+            "feature store {}: {e} (lookups fail or default until it answers)",
+            state.features.describe()
+        );
     }
     let feature_refresh = tokio::spawn(super::features::refresh_loop(state.clone()));
     let gateway = Gateway {

@@ -18,8 +18,7 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
         let ts = chrono::Utc::now();
         // The shadow version's own feature view (if any) assembles its input.
         let (mut request, mut raw, mut header_len) = (job.request, job.raw, job.header_len);
-        let assembled =
-            super::features::assemble(&st, &job.version, &mut request, &mut raw, &mut header_len).await;
+        let assembled = super::features::assemble(&st, &job.version, &mut request, &mut raw, &mut header_len).await;
         let answer = match assembled {
             Err((s, m)) => Err((s.as_u16(), m)),
             Ok(_) => match run_version(&st.infer_permits, &job.version, request, raw, header_len.as_deref()).await {

@@ -465,7 +465,7 @@ pub fn load_version(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext)
         .transpose()?;
     let mut v = load_runtime(rec, onnx, ctx)?;
     if let Some(view) = view {
-        super::features::check_view(&view, &v.inputs)?;
+        crate::features::view::check_inputs(&view, &v.inputs)?;
         v.view = Some(Arc::new(view));
     }
     Ok(v)

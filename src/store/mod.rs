@@ -460,8 +460,14 @@ mod tests {
             let src = VersionSource::Onnx {
                 blob_sha256: sha.clone(),
             };
-            assert_eq!(s.register_version("m", "1", &src, None, "t").unwrap(), Registered::Created);
-            assert_eq!(s.register_version("m", "1", &src, None, "t").unwrap(), Registered::Unchanged);
+            assert_eq!(
+                s.register_version("m", "1", &src, None, "t").unwrap(),
+                Registered::Created
+            );
+            assert_eq!(
+                s.register_version("m", "1", &src, None, "t").unwrap(),
+                Registered::Unchanged
+            );
             let other = VersionSource::Upstream {
                 url: "http://x".into(),
                 timeout_ms: 5,
