@@ -52,7 +52,7 @@ def feast(d, kind, n):
     from datetime import datetime, timedelta, timezone
 
     import pandas as pd
-    from feast import Entity, FeatureStore, FeatureView, Field, FileSource
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
     from feast.types import Float64
 
     repo = os.path.join(d, f"feast-{kind.split(':')[0]}")
@@ -67,7 +67,7 @@ def feast(d, kind, n):
     df = pd.read_csv(os.path.join(d, "stats.csv"))
     df["event_ts"] = pd.to_datetime(df["event_ts"], utc=True)
     df.to_parquet(os.path.join(repo, "data", "stats.parquet"))
-    restaurant = Entity(name="restaurant", join_keys=["restaurant_id"])
+    restaurant = Entity(name="restaurant", join_keys=["restaurant_id"], value_type=ValueType.STRING)
     fv = FeatureView(
         name="restaurant_stats", entities=[restaurant], ttl=timedelta(days=3650),
         schema=[Field(name=f"f{i}", dtype=Float64) for i in range(K)],

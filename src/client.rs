@@ -257,6 +257,14 @@ impl GatewayClient {
             .await
     }
 
+    /// Push feature values to `table` (`{"rows": [{entity, ts?, values}]}`); the gateway's
+    /// answer (`{"table", "rows"}`).
+    pub async fn push_features(&self, table: &str, rows: &Value) -> Result<Value> {
+        check_names(table, None)?;
+        self.admin_send(reqwest::Method::POST, &["v1", "features", table], rows, "push features")
+            .await
+    }
+
     pub async fn models(&self) -> Result<ModelList> {
         self.admin_get(&["admin", "v1", "models"], "list models").await
     }

@@ -211,15 +211,40 @@ fn demo_rolls_back_the_bad_model_and_promotes_the_good_one() {
     assert_eq!(kinds.first(), Some(&"register"));
     assert_eq!(kinds.last(), Some(&"promote"));
     assert!(kinds.contains(&"rollback"));
+    // The features act: answers equal the model on the hand-joined rows; no skew.
+    let calls = report["features"]["calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 4, "{report}");
+    for c in calls {
+        let (a, b) = (c["answer"].as_f64().unwrap(), c["hand_joined"].as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-6, "{c}");
+    }
+    assert!(
+        report["features"]["skew"]
+            .as_str()
+            .unwrap()
+            .ends_with("no training/serving skew"),
+        "{}",
+        report["features"]
+    );
     // The demo's webhook receiver heard every transition once, each correctly signed.
     let transitions = kinds
         .iter()
         .filter(|k| mlctl::serving::notify::NOTIFIED_KINDS.contains(k))
         .count();
+    // … and the features act's one route change (model eta).
     let hook = &report["webhook"];
-    assert_eq!(hook["received"].as_u64(), Some(transitions as u64), "{hook}");
+    assert_eq!(hook["received"].as_u64(), Some(transitions as u64 + 1), "{hook}");
     assert_eq!(hook["verified"], hook["received"], "{hook}");
-    let last = hook["messages"].as_array().unwrap().last().unwrap().as_str().unwrap();
+    let messages = hook["messages"].as_array().unwrap();
+    assert!(
+        messages
+            .last()
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("mlctl: eta: route changed")
+    );
+    let last = messages[messages.len() - 2].as_str().unwrap();
     assert!(
         last.starts_with("mlctl: churn: promoted (candidate 3, stable 1)"),
         "{last}"

@@ -6,7 +6,10 @@
 //!    requests and posts conversions drawn from whether the answering model got the row
 //!    right — the outcome guard (an always-valid sequential test) rolls it back;
 //! 3. canary a good candidate (random forest) through its steps to promotion;
-//! 4. print the audit history, and what a webhook receiver (a small HTTP server inside the
+//! 4. serve a delivery-time model whose input the gateway assembles from the request and a
+//!    feature table (`demo_features`), push a fresh value, build the training set from the
+//!    same view and check what was served against it for skew;
+//! 5. print the audit history, and what a webhook receiver (a small HTTP server inside the
 //!    demo, as a team's chat or CI would run) heard: one signed message per transition.
 
 use std::sync::Arc;
@@ -70,6 +73,7 @@ pub struct DemoReport {
     pub acts: Vec<DemoAct>,
     pub live_version: String,
     pub history: Vec<EventRecord>,
+    pub features: super::demo_features::FeatureAct,
     pub webhook: WebhookFigures,
 }
 
@@ -113,6 +117,7 @@ impl Report for DemoReport {
                 .collect(),
             rows,
         }];
+        grids.push(self.features.grid());
         grids.extend(
             super::rollout::HistoryReport {
                 model: "churn".into(),
@@ -416,10 +421,15 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         vec![25.0, 50.0, 100.0],
     )
     .await?;
+    eprintln!("demo: act 4: a model whose input the gateway assembles from a feature table");
+    let mut features = super::demo_features::act(&client, &data_dir, GOOD).await?;
     let history = client.events("churn").await?.events;
     let live = client.rollout("churn").await?.live_version.unwrap_or_default();
+    // The receiver hears every model's transitions: churn's and the features act's eta.
+    let eta = client.events("eta").await?.events;
     let transitions = history
         .iter()
+        .chain(&eta)
         .filter(|e| crate::serving::notify::NOTIFIED_KINDS.contains(&e.kind.as_str()))
         .count();
     let secret = std::fs::read_to_string(data_dir.join(crate::wire::NOTIFY_SECRET_FILE)).unwrap_or_default();
@@ -433,12 +443,15 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         Ok(r) => r?,
         Err(e) => return Err(Error::State(format!("embedded gateway task failed: {e}"))),
     }
+    features.skew = super::demo_features::skew_verdict(&data_dir)?;
+    eprintln!("demo: {}", features.skew);
     let report = DemoReport {
         endpoint,
         seed: args.seed,
         acts: vec![bad, good],
         live_version: live,
         history,
+        features,
         webhook,
     };
     Ok(report)

@@ -5,6 +5,7 @@ pub mod abtest;
 pub mod completions;
 pub mod dashboard;
 pub mod demo;
+pub mod demo_features;
 pub mod deploy;
 pub mod drift;
 pub mod features;
