@@ -265,6 +265,32 @@ impl GatewayClient {
             .await
     }
 
+    pub async fn add_monitor(
+        &self,
+        spec: &crate::drift::monitor::MonitorSpec,
+    ) -> Result<crate::serving::api::MonitorAdded> {
+        self.admin_send(reqwest::Method::POST, &["admin", "v1", "monitors"], spec, "add monitor")
+            .await
+    }
+
+    pub async fn monitors(&self) -> Result<crate::serving::api::MonitorList> {
+        self.admin_get(&["admin", "v1", "monitors"], "list monitors").await
+    }
+
+    pub async fn remove_monitor(&self, id: i64) -> Result<()> {
+        let id = id.to_string();
+        let req = self.auth(self.http.delete(self.url_of(&["admin", "v1", "monitors", &id])?))?;
+        self.send(req, "remove monitor").await.map(|_| ())
+    }
+
+    pub async fn monitor_windows(&self, id: i64, limit: u32) -> Result<crate::serving::api::MonitorWindows> {
+        let id = id.to_string();
+        let mut url = self.url_of(&["admin", "v1", "monitors", &id, "windows"])?;
+        url.query_pairs_mut().append_pair("limit", &limit.to_string());
+        let req = self.auth(self.http.get(url))?;
+        self.json(req, "monitor windows").await
+    }
+
     pub async fn models(&self) -> Result<ModelList> {
         self.admin_get(&["admin", "v1", "models"], "list models").await
     }

@@ -81,6 +81,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             gate.map_or(Ok(()), Err)
         }
         Command::Monitor(MonitorCommand::Rules(a)) => write_raw(commands::monitor::rules_yaml(&a)?.as_bytes()),
+        Command::Monitor(MonitorCommand::Add(a)) => print(&commands::monitors::add(&a, &g).await?, fmt),
+        Command::Monitor(MonitorCommand::Ls) => print(&commands::monitors::ls(&g).await?, fmt),
+        Command::Monitor(MonitorCommand::Rm(a)) => print(&commands::monitors::rm(&a, &g).await?, fmt),
+        Command::Monitor(MonitorCommand::Status(a)) => print(&commands::monitors::status(&a, &g).await?, fmt),
         Command::Monitor(MonitorCommand::Dashboard) => {
             let mut json = serde_json::to_string_pretty(&commands::dashboard::dashboard()).unwrap_or_default();
             json.push('\n');

@@ -335,6 +335,59 @@ pub enum MonitorCommand {
     Rules(MonitorRulesArgs),
     /// Print a Grafana dashboard (JSON) over mlctl's metrics, with a $model variable.
     Dashboard,
+    /// Watch a model inside the gateway: its outputs (and sampled inputs) against a
+    /// training baseline, window by window; alert after --consecutive drifted windows.
+    Add(MonitorAddArgs),
+    /// The gateway's monitors: columns, windows, alert state.
+    Ls,
+    /// Remove a monitor (and its window history).
+    Rm(MonitorIdArgs),
+    /// A monitor's finished windows: per column statistic and verdict.
+    Status(MonitorStatusArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorAddArgs {
+    /// The model to watch.
+    pub model: String,
+    /// The training baseline profile (`mlctl drift baseline`), e.g. of the training
+    /// predictions (columns named like the outputs: label, probabilities[1], …).
+    #[arg(long, value_name = "FILE")]
+    pub baseline: PathBuf,
+    /// Columns to watch [default: every baseline column].
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// Window length.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub window: std::time::Duration,
+    /// Statistic per column (auto: KS / χ² up to 1000 rows a window, Wasserstein / JS above).
+    #[arg(long, value_enum, default_value_t = crate::drift::check::Method::Auto)]
+    pub method: crate::drift::check::Method,
+    /// Per-column threshold, col=X (repeatable; a p-value level for tests, a distance otherwise).
+    #[arg(long = "threshold", value_name = "COL=X")]
+    pub thresholds: Vec<String>,
+    /// Drifted windows in a row that fire the alert (and clean ones that resolve it).
+    #[arg(long, default_value_t = 2)]
+    pub consecutive: u32,
+    /// How long finished windows are kept.
+    #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+    pub retention: std::time::Duration,
+    /// Webhook for this monitor's alerts (repeatable; slack+URL, alertmanager+URL too).
+    #[arg(long, value_name = "URL")]
+    pub notify: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorIdArgs {
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorStatusArgs {
+    pub id: i64,
+    /// How many of the last windows.
+    #[arg(long, default_value_t = 20)]
+    pub last: u32,
 }
 
 #[derive(Debug, Clone, Args)]

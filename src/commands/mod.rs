@@ -12,6 +12,7 @@ pub mod features;
 pub mod guards;
 pub mod loadtest;
 pub mod monitor;
+pub mod monitors;
 pub mod predict;
 pub mod rollout;
 pub mod serve;

@@ -98,6 +98,14 @@ pub fn rules_yaml(a: &MonitorRulesArgs) -> Result<String> {
             summary: "Webhook messages to {{ $labels.target }} are being given up",
             description: "mlctl gave up delivering rollout messages to {{ $labels.target }} after --notify-retry-for: see `mlctl status`.".into(),
         },
+        Rule {
+            alert: "MlctlDriftDetected",
+            expr: "max by (model, version, column) (mlctl_drift_detected) == 1".into(),
+            for_: "0s".into(),
+            severity: "warning",
+            summary: "{{ $labels.model }} version {{ $labels.version }}: {{ $labels.column }} drifted from its training baseline",
+            description: "A drift monitor judged column {{ $labels.column }} of {{ $labels.model }}/{{ $labels.version }} drifted in its last window: see `mlctl monitor ls` and `mlctl monitor status`.".into(),
+        },
     ];
     let mut out = String::from(
         "# Prometheus alerting rules for mlctl (`mlctl monitor rules`).\ngroups:\n  - name: mlctl\n    rules:\n",

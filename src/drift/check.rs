@@ -20,7 +20,7 @@ pub const AUTO_SMALL_N: u64 = 1000;
 /// Values kept per numeric column for KS and Wasserstein (exact below this many rows).
 pub const CURRENT_RESERVOIR: usize = 20_000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     Auto,
@@ -87,6 +87,23 @@ impl CurrentColumn {
         }
         for (k, v) in &o.cats {
             *self.cats.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Add one number (a numeric column's cell without the text round trip; a categorical
+    /// column counts its text form).
+    pub fn push_number(&mut self, base: &ColumnProfile, x: f64) {
+        match (&base.kind, &base.numeric) {
+            (Kind::Numeric, Some(n)) if x.is_finite() => {
+                self.rows += 1;
+                self.sample.push(x);
+                self.bins[bin_of(&n.edges, x)] += 1;
+            }
+            (Kind::Numeric, _) => self.missing += 1,
+            _ => {
+                let text = crate::output::fmt_num(x);
+                let _ = self.push(base, Some(&text));
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod check;
 mod gateway;
 pub mod html;
+pub mod monitor;
 pub mod profile;
 
 use std::path::{Path, PathBuf};

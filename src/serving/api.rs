@@ -132,3 +132,43 @@ pub struct ArmFigures {
     pub agreement: Option<f64>,
     pub top_disagreements: Vec<Disagreement>,
 }
+
+/// `POST /admin/v1/monitors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorAdded {
+    pub id: i64,
+    pub model: String,
+    pub columns: Vec<String>,
+}
+
+/// One monitor in `GET /admin/v1/monitors`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorInfo {
+    pub id: i64,
+    pub model: String,
+    pub columns: Vec<String>,
+    pub method: String,
+    pub window_ms: u64,
+    pub consecutive: u32,
+    pub retention_ms: u64,
+    /// Webhook targets, redacted to scheme://host:port.
+    pub notify: Vec<String>,
+    /// Per version: is the alert firing.
+    pub firing: std::collections::BTreeMap<String, bool>,
+    /// Rows in the window in progress, per version.
+    pub window_rows: std::collections::BTreeMap<String, u64>,
+    /// Bytes held by the window in progress (bounded per column).
+    pub window_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorList {
+    pub monitors: Vec<MonitorInfo>,
+}
+
+/// `GET /admin/v1/monitors/{id}/windows`: finished windows, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorWindows {
+    pub monitor: MonitorInfo,
+    pub windows: Vec<crate::drift::monitor::WindowResult>,
+}

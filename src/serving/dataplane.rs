@@ -314,6 +314,8 @@ async fn infer_core(
         .then(|| loggable(&req.inputs))
         .flatten();
 
+    // Monitors reading inputs see the same sample the log does.
+    let monitor_inputs = (logged_inputs.is_some() && st.monitors.wants_inputs(&model)).then(|| req.inputs.clone());
     let in_flight = st.metrics.track_in_flight();
     let answer = run_version(&st.infer_permits, &target, req, raw, header_len.as_deref()).await;
     drop(in_flight);
@@ -337,6 +339,8 @@ async fn infer_core(
                         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
                     }
                 }
+                st.monitors
+                    .observe(&model, &target.version, &resp.outputs, monitor_inputs.as_deref());
                 primary_outputs = Some(resp.outputs);
                 (r, StatusCode::OK, Some(outputs), None)
             }

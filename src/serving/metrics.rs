@@ -67,8 +67,33 @@ pub struct FeatureTableLabels {
     pub reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub model: String,
+    pub version: String,
+    pub column: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftStatLabels {
+    pub model: String,
+    pub version: String,
+    pub column: String,
+    pub method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftRowsLabels {
+    pub model: String,
+    pub version: String,
+    pub monitor: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub drift_statistic: Family<DriftStatLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub drift_detected: Family<DriftLabels, Gauge>,
+    pub monitor_window_rows: Family<DriftRowsLabels, Gauge>,
     pub feature_missing: Family<FeatureLabels, Counter>,
     pub feature_fallback: Family<FeatureTableLabels, Counter>,
     pub notify: Family<NotifyLabels, Counter>,
@@ -183,8 +208,29 @@ impl Metrics {
             "Feature lookups answered with the view's defaults because the store could not be read",
             feature_fallback.clone(),
         );
+        let drift_statistic = Family::<DriftStatLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "drift_statistic",
+            "A monitored column's drift statistic in the last finished window (the p-value for ks and chisquare)",
+            drift_statistic.clone(),
+        );
+        let drift_detected = Family::<DriftLabels, Gauge>::default();
+        registry.register(
+            "drift_detected",
+            "1 when a monitored column drifted in the last finished window",
+            drift_detected.clone(),
+        );
+        let monitor_window_rows = Family::<DriftRowsLabels, Gauge>::default();
+        registry.register(
+            "monitor_window_rows",
+            "Rows in a monitor's last finished window",
+            monitor_window_rows.clone(),
+        );
         Metrics {
             registry,
+            drift_statistic,
+            drift_detected,
+            monitor_window_rows,
             feature_missing,
             feature_fallback,
             notify,

@@ -9,6 +9,8 @@ pub(crate) mod infer;
 pub mod listener;
 pub mod log;
 pub(crate) mod metrics;
+pub(crate) mod monitor;
+pub(crate) mod monitor_api;
 pub mod notify;
 pub(crate) mod outcomes;
 pub mod router;

@@ -48,20 +48,33 @@ pub const NOTIFIED_KINDS: &[&str] = &[
     "route",
     "gate_hold",
     "approve",
+    "monitor_alert",
+    "monitor_resolve",
 ];
+
+/// Drift monitor alerts: delivered to `serve --notify` targets and the monitor's own.
+const MONITOR_KINDS: &[&str] = &["monitor_alert", "monitor_resolve"];
 
 const POLL: Duration = Duration::from_millis(250);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Check a `--notify` URL: http(s), optionally prefixed `slack+`.
+/// A target URL without its format prefix (`slack+`, `alertmanager+`).
+fn endpoint_of(url: &str) -> &str {
+    url.strip_prefix("slack+")
+        .or_else(|| url.strip_prefix("alertmanager+"))
+        .unwrap_or(url)
+}
+
+/// Check a `--notify` URL: http(s), optionally prefixed `slack+` (Slack-compatible text)
+/// or `alertmanager+` (an Alertmanager base URL: alerts go to its `/api/v2/alerts`).
 pub fn check_url(flag: &str, url: &str) -> Result<()> {
-    if crate::parse::is_http_url(url.strip_prefix("slack+").unwrap_or(url)) {
+    if crate::parse::is_http_url(endpoint_of(url)) {
         return Ok(());
     }
     Err(Error::Usage(format!(
-        "{flag} {}: expected an http(s) URL (or slack+https://… for a Slack-compatible receiver)",
+        "{flag} {}: expected an http(s) URL (or slack+https://… for a Slack-compatible receiver, alertmanager+http://… for Alertmanager)",
         redact(url)
     )))
 }
@@ -170,6 +183,8 @@ pub fn message(e: &EventRecord, start: Option<&EventRecord>) -> Value {
         "route" => "route changed".into(),
         "gate_hold" => "held at a gate".into(),
         "approve" => "promotion approved".into(),
+        "monitor_alert" => "drift alert".into(),
+        "monitor_resolve" => "drift resolved".into(),
         k => k.to_string(),
     };
     let versions = match (candidate, stable) {
@@ -268,6 +283,11 @@ impl Notifier {
                     self.ensure_worker(url, e.id - 1).await?;
                 }
             }
+            for e in events.iter().filter(|e| e.kind == "monitor_add") {
+                for url in detail_targets(e) {
+                    self.ensure_worker(url, e.id - 1).await?;
+                }
+            }
         }
     }
 
@@ -293,9 +313,12 @@ impl Notifier {
         if !NOTIFIED_KINDS.contains(&e.kind.as_str()) {
             return Ok((false, None));
         }
+        let global = self.config.targets.iter().any(|t| t == url);
+        if MONITOR_KINDS.contains(&e.kind.as_str()) {
+            return Ok((global || detail_targets(e).iter().any(|t| t == url), None));
+        }
         let (model, id) = (e.model.clone(), e.id);
         let start = self.with_store(move |s| s.rollout_start_before(&model, id)).await?;
-        let global = self.config.targets.iter().any(|t| t == url);
         let of_rollout = start
             .as_ref()
             .is_some_and(|(s, ended)| !ended && rollout_targets(s).iter().any(|t| t == url));
@@ -356,13 +379,20 @@ impl Notifier {
         start: Option<&EventRecord>,
     ) -> std::result::Result<(), String> {
         let msg = message(e, start);
+        let alertmanager = url.starts_with("alertmanager+");
         let body = if is_slack(url) {
             json!({"text": msg["text"]})
+        } else if alertmanager {
+            alertmanager_body(e, &msg)
         } else {
             msg
         };
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        let endpoint = url.strip_prefix("slack+").unwrap_or(url);
+        let endpoint = match alertmanager {
+            true => format!("{}/api/v2/alerts", endpoint_of(url).trim_end_matches('/')),
+            false => endpoint_of(url).to_string(),
+        };
+        let endpoint = endpoint.as_str();
         let delivery = e.id.to_string();
         let label = |result: &str| NotifyLabels {
             target: redact(url),
@@ -452,6 +482,40 @@ impl Notifier {
 }
 
 /// The targets a rollout start names (`deploy --notify`).
+/// Targets named in an event's own detail (a monitor's `notify`).
+fn detail_targets(e: &EventRecord) -> Vec<String> {
+    e.detail["notify"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+/// Alertmanager's `POST /api/v2/alerts` body: one alert, its identity in the labels
+/// (`alertname`, model, and the monitor and version for drift), resolved by `endsAt`.
+fn alertmanager_body(e: &EventRecord, msg: &Value) -> Value {
+    let monitor = MONITOR_KINDS.contains(&e.kind.as_str());
+    let mut labels = json!({
+        "alertname": if monitor { "MlctlDrift" } else { "MlctlRollout" },
+        "model": e.model,
+        "severity": if monitor || e.kind == "rollback" { "warning" } else { "info" },
+    });
+    if monitor {
+        labels["monitor"] = json!(e.detail["monitor_id"].to_string());
+        labels["version"] = e.detail["version"].clone();
+    } else {
+        labels["kind"] = json!(e.kind);
+    }
+    let mut alert = json!({
+        "labels": labels,
+        "annotations": {"summary": msg["text"], "reason": msg["reason"]},
+        "startsAt": e.ts,
+    });
+    if e.kind == "monitor_resolve" || !monitor {
+        alert["endsAt"] = json!(e.ts);
+    }
+    json!([alert])
+}
+
 fn rollout_targets(start: &EventRecord) -> Vec<String> {
     start.detail["spec"]["notify"]
         .as_array()

@@ -86,6 +86,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
         .route("/admin/v1/notify", get(admin::notify_status))
+        .route(
+            "/admin/v1/monitors",
+            get(super::monitor_api::list).post(super::monitor_api::add),
+        )
+        .route(
+            "/admin/v1/monitors/{id}",
+            axum::routing::delete(super::monitor_api::remove),
+        )
+        .route("/admin/v1/monitors/{id}/windows", get(super::monitor_api::windows))
         .route("/admin/v1/models/{model}/versions", post(admin::register_version))
         .route("/admin/v1/models/{model}/route", put(admin::set_route))
         .route("/admin/v1/models/{model}/events", get(admin::model_events))
@@ -170,7 +179,7 @@ pub async fn serve(
         None => None,
     };
     let embedded = remote.is_none();
-    let (store, table, failures, blob_dir, features) = {
+    let (store, table, failures, blob_dir, features, monitors) = {
         let ctx = LoadContext {
             http: http.clone(),
             max_response: config.max_response,
@@ -179,11 +188,12 @@ pub async fn serve(
             let store = Store::open(&data_dir)?;
             let (table, failures) = restore(&store, &ctx)?;
             let blob_dir = store.blob_dir().to_path_buf();
+            let monitors = super::monitor::restore(&store.monitors()?);
             let features = match embedded {
                 false => None,
                 true => Some(crate::features::online::Embedded::open(&data_dir)?),
             };
-            Ok((store, table, failures, blob_dir, features))
+            Ok((store, table, failures, blob_dir, features, monitors))
         })
         .await
         .map_err(|e| Error::State(format!("startup task failed: {e}")))??
@@ -248,7 +258,9 @@ pub async fn serve(
             (None, Some(r)) => crate::features::backend::OnlineStore::Redis(Arc::new(r)),
             (None, None) => return Err(Error::State("no feature store".into())),
         },
+        monitors: Default::default(),
     });
+    state.monitors.install(monitors);
     state.publish(table);
     // Evidence of a step interrupted by a restart is rebuilt from the logs before serving.
     {
@@ -276,6 +288,7 @@ pub async fn serve(
         );
     }
     let feature_refresh = tokio::spawn(super::features::refresh_loop(state.clone()));
+    let monitor_ticker = tokio::spawn(super::monitor::ticker(state.clone()));
     let gateway = Gateway {
         state: state.clone(),
         addr,
@@ -287,6 +300,7 @@ pub async fn serve(
     controller.abort();
     shadow_task.abort();
     feature_refresh.abort();
+    monitor_ticker.abort();
     // Drained: write out the logs (flush + fsync) and stop their writers.
     state.predictions.stop().await;
     state.outcomes.stop().await;

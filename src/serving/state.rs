@@ -292,6 +292,8 @@ pub struct AppState {
     pub notifier: Arc<super::notify::Notifier>,
     /// The online feature store that feature views read (`--feature-store`).
     pub features: crate::features::backend::OnlineStore,
+    /// Drift monitors, fed by the data plane.
+    pub monitors: super::monitor::Monitors,
 }
 
 impl AppState {

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod monitors;
 pub mod outbox;
 mod schema;
 

@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use crate::error::{Error, Result};
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// One schema migration: applies to databases at version `from`, leaves them at `to`.
 pub(super) struct Migration {
@@ -23,7 +23,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         from: 0,
         to: SCHEMA_VERSION,
-        sql: &[SCHEMA, V4_VERSION_FEATURES],
+        sql: &[SCHEMA, V4_VERSION_FEATURES, V5_MONITORS],
     },
     // v1 → v2: deployments gained the persisted rollout state.
     Migration {
@@ -42,6 +42,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         from: 3,
         to: 4,
         sql: &[V4_VERSION_FEATURES],
+    },
+    // v4 → v5: drift monitors and their window history.
+    Migration {
+        from: 4,
+        to: 5,
+        sql: &[V5_MONITORS],
     },
 ];
 
@@ -78,6 +84,27 @@ pub(super) fn migrate(conn: &mut Connection, migrations: &[Migration], path: &Pa
 /// v4: a version's feature view. Kept out of `SCHEMA` (which older migrations re-run with
 /// `IF NOT EXISTS`) so that every path adds the column exactly once.
 const V4_VERSION_FEATURES: &str = "ALTER TABLE versions ADD COLUMN features TEXT";
+
+/// v5: drift monitors (spec and alert state) and their finished windows.
+const V5_MONITORS: &str = r#"
+CREATE TABLE IF NOT EXISTS monitors (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    model       TEXT NOT NULL,
+    spec        TEXT NOT NULL,
+    state       TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS monitor_windows (
+    monitor_id  INTEGER NOT NULL,
+    version     TEXT NOT NULL,
+    start       TEXT NOT NULL,
+    end         TEXT NOT NULL,
+    rows        INTEGER NOT NULL,
+    drift       INTEGER NOT NULL,
+    result      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS monitor_windows_by_monitor ON monitor_windows (monitor_id, end);
+"#;
 
 /// The tables as of v3 (later versions add columns with ALTER).
 const SCHEMA: &str = r#"

@@ -1,0 +1,168 @@
+//! Drift monitors inside a real `mlctl serve`: a baseline of the model's training
+//! predictions, same-distribution traffic (no alert), shifted inputs (the drift gauge goes
+//! to 1 and exactly one alert reaches a webhook receiver after --consecutive windows), back
+//! to normal (exactly one resolve); the monitor and its windows survive kill -9.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use common::receiver::{Receiver, wait_for};
+use serde_json::{Value, json};
+
+fn rows() -> Vec<Vec<f64>> {
+    let t: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap();
+    t["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
+        .collect()
+}
+
+async fn infer(url: &str, row: &[f64]) -> f64 {
+    let body = json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": row}]});
+    let v: Value = reqwest::Client::new()
+        .post(format!("{url}/v2/models/churn/infer"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let p = v["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "probabilities")
+        .unwrap();
+    p["data"][1].as_f64().unwrap()
+}
+
+/// Send traffic for `secs`: rows drawn in turn from the pool, the first feature shifted.
+async fn traffic(url: &str, pool: &[Vec<f64>], offset: &mut usize, shift: f64, secs: f64) {
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < until {
+        let mut row = pool[*offset % pool.len()].clone();
+        row[0] += shift;
+        row[3] *= 1.0 + shift.abs() / 2.0;
+        infer(url, &row).await;
+        *offset += 7;
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}
+
+fn alerts(rx: &Receiver) -> Vec<Value> {
+    rx.on("/hook")
+        .iter()
+        .map(|r| r.json())
+        .filter(|m| m["kind"].as_str().is_some_and(|k| k.starts_with("monitor_")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_shift_fires_one_alert_and_its_end_one_resolve() {
+    let (rx, base) = Receiver::start();
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start_in(data.path(), &[]);
+    common::deploy(&s, "churn", "1", "churn_lr");
+    let pool = rows();
+    // The baseline: the model's predictions on its training rows.
+    let mut csv = String::from("probabilities[1]\n");
+    for r in pool.iter().take(1000) {
+        csv += &format!("{}\n", infer(&s.url, r).await);
+    }
+    let train = data.path().join("train_preds.csv");
+    std::fs::write(&train, csv).unwrap();
+    let profile = data.path().join("profile.json");
+    s.cli()
+        .args(["drift", "baseline"])
+        .arg(&train)
+        .arg("--out")
+        .arg(&profile)
+        .args(["--sample", "1000"])
+        .assert()
+        .success();
+    let out = s
+        .cli()
+        .args(["monitor", "add", "churn", "--baseline"])
+        .arg(&profile)
+        .args(["--window", "2s", "--consecutive", "2", "--method", "ks"])
+        .args(["--threshold", "probabilities[1]=0.001", "-o", "json", "--notify"])
+        .arg(format!("{base}/hook"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let added: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let id = added["id"].as_i64().unwrap();
+    assert_eq!(added["columns"], json!(["probabilities[1]"]));
+
+    // Three windows of the training distribution: no alert.
+    let mut at = 1;
+    traffic(&s.url, &pool, &mut at, 0.0, 6.5).await;
+    assert!(alerts(&rx).is_empty(), "{:?}", alerts(&rx));
+    let metrics = common::metrics_text(&s).await;
+    assert!(
+        metrics.contains("mlctl_drift_detected{model=\"churn\",version=\"1\",column=\"probabilities[1]\"} 0"),
+        "{metrics}"
+    );
+    // Shifted inputs: after two drifted windows, one alert with the evidence.
+    traffic(&s.url, &pool, &mut at, 3.0, 6.5).await;
+    wait_for("the drift alert", 10, || !alerts(&rx).is_empty()).await;
+    let metrics = common::metrics_text(&s).await;
+    assert!(
+        metrics.contains("mlctl_drift_detected{model=\"churn\",version=\"1\",column=\"probabilities[1]\"} 1"),
+        "{metrics}"
+    );
+    let got = alerts(&rx);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0]["kind"], "monitor_alert");
+    assert!(
+        got[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("drift in probabilities[1] (ks p = "),
+        "{}",
+        got[0]
+    );
+    // Back to normal: exactly one resolve after two clean windows.
+    traffic(&s.url, &pool, &mut at, 0.0, 7.0).await;
+    wait_for("the resolve", 10, || alerts(&rx).len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = alerts(&rx);
+    let kinds: Vec<&str> = got.iter().map(|m| m["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["monitor_alert", "monitor_resolve"]);
+
+    // kill -9: the monitor, its windows and its alert state come back.
+    let status = |s: &Server| -> Value {
+        let out = s
+            .cli()
+            .args(["monitor", "status", &id.to_string(), "--last", "50", "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let before = status(&s)["windows"].as_array().unwrap().len();
+    assert!(before >= 9, "{before} windows");
+    let dir = s.data_dir.clone();
+    s.kill9();
+    let s = Server::start_in(&dir, &[]);
+    let after = status(&s);
+    assert_eq!(after["windows"].as_array().unwrap().len(), before);
+    assert_eq!(after["monitor"]["firing"]["1"], false);
+    // The window in progress restarted: new traffic makes new windows.
+    traffic(&s.url, &pool, &mut at, 0.0, 2.5).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status(&s)["windows"].as_array().unwrap().len() == before {
+        assert!(Instant::now() < deadline, "no window after the restart");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    s.cli().args(["monitor", "rm", &id.to_string()]).assert().success();
+    let ls = s.cli().args(["monitor", "ls", "-o", "json"]).output().unwrap();
+    let ls: Value = serde_json::from_slice(&ls.stdout).unwrap();
+    assert_eq!(ls["monitors"], json!([]));
+}
