@@ -85,6 +85,11 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Monitor(MonitorCommand::Ls) => print(&commands::monitors::ls(&g).await?, fmt),
         Command::Monitor(MonitorCommand::Rm(a)) => print(&commands::monitors::rm(&a, &g).await?, fmt),
         Command::Monitor(MonitorCommand::Status(a)) => print(&commands::monitors::status(&a, &g).await?, fmt),
+        Command::Monitor(MonitorCommand::Quality(a)) => {
+            let (report, gate) = commands::quality::quality_cmd(&a, &g)?;
+            print(&report, fmt)?;
+            gate.map_or(Ok(()), Err)
+        }
         Command::Monitor(MonitorCommand::Dashboard) => {
             let mut json = serde_json::to_string_pretty(&commands::dashboard::dashboard()).unwrap_or_default();
             json.push('\n');

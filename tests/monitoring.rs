@@ -166,3 +166,92 @@ async fn a_shift_fires_one_alert_and_its_end_one_resolve() {
     let ls: Value = serde_json::from_slice(&ls.stdout).unwrap();
     assert_eq!(ls["monitors"], json!([]));
 }
+
+/// AUC by its definition (every positive–negative pair), independent of `stats::quality`.
+fn brute_auc(pairs: &[(f64, f64)]) -> f64 {
+    let (mut wins, mut n) = (0.0, 0.0);
+    for (y1, s1) in pairs.iter().filter(|p| p.0 == 1.0) {
+        let _ = y1;
+        for (_, s0) in pairs.iter().filter(|p| p.0 == 0.0) {
+            n += 1.0;
+            wins += if s1 > s0 {
+                1.0
+            } else if s1 == s0 {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / n
+}
+
+#[tokio::test]
+async fn late_labels_give_the_per_window_quality_of_their_predictions() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start_in(data.path(), &[]);
+    common::deploy(&s, "churn", "1", "churn_lr");
+    let t: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap();
+    let labels: Vec<f64> = t["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let pool = rows();
+    let client = reqwest::Client::new();
+    let mut today = Vec::new();
+    for i in 0..240 {
+        let body = json!({"id": format!("q{i}"), "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": pool[i]}]});
+        let v: Value = client
+            .post(format!("{}/v2/models/churn/infer", s.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let p = v["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "probabilities")
+            .unwrap();
+        today.push((labels[i], p["data"][1].as_f64().unwrap()));
+    }
+    // The labels arrive later (the first 40 never do).
+    let outcomes: Vec<Value> = (40..240)
+        .map(|i| json!({"request_id": format!("q{i}"), "metric": "churned", "value": labels[i]}))
+        .collect();
+    let r = client
+        .post(format!("{}/v1/outcomes", s.url))
+        .bearer_auth(&s.token)
+        .json(&outcomes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    assert_eq!(s.terminate(), Some(0));
+    let out = std::process::Command::new(common::bin())
+        .arg("--data-dir")
+        .arg(data.path())
+        .args([
+            "monitor", "quality", "churn", "--metric", "churned", "--window", "1d", "-o", "json",
+        ])
+        .args(["--require", "auc>=0.99"])
+        .output()
+        .unwrap();
+    let v: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(out.status.code(), Some(1), "the AUC is below 0.99: exit 1");
+    assert_eq!(v["labelled"], 200);
+    assert_eq!(v["predictions"], 240);
+    let w = &v["windows"][0];
+    assert_eq!(w["pairs"], 200);
+    let want = brute_auc(&today[40..]);
+    assert!((w["roc_auc"].as_f64().unwrap() - want).abs() < 1e-9, "{w} vs {want}");
+    let acc = today[40..].iter().filter(|(y, p)| (*p >= 0.5) == (*y == 1.0)).count() as f64 / 200.0;
+    assert!((w["accuracy"].as_f64().unwrap() - acc).abs() < 1e-9, "{w} vs {acc}");
+}

@@ -28,12 +28,24 @@ impl Drop for Prometheus {
 
 impl Prometheus {
     fn start(target: &str) -> Prometheus {
+        Prometheus::start_with_rules(target, None)
+    }
+
+    /// Scraping `target`, evaluating `rules` (a rule file's YAML) every second.
+    fn start_with_rules(target: &str, rules: Option<&str>) -> Prometheus {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("prometheus.yml");
+        let rule_files = match rules {
+            Some(yaml) => {
+                std::fs::write(dir.path().join("rules.yml"), yaml).unwrap();
+                format!("rule_files:\n  - {}\n", dir.path().join("rules.yml").display())
+            }
+            None => String::new(),
+        };
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: mlctl\n    static_configs:\n      - targets: ['{target}']\n"
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rule_files}scrape_configs:\n  - job_name: mlctl\n    static_configs:\n      - targets: ['{target}']\n"
             ),
         )
         .unwrap();
@@ -214,4 +226,50 @@ async fn the_dashboards_queries_run_on_a_real_prometheus() {
         with_data >= 4,
         "traffic, errors, latency and weights panels have data ({with_data})"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs prometheus (apt install prometheus)"]
+async fn prometheus_fires_the_drift_alert_from_a_monitors_gauge() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), FAST);
+    let rules = s.cli().args(["monitor", "rules"]).output().unwrap();
+    assert!(rules.status.success());
+    let prom = Prometheus::start_with_rules(host_port(&s.url), Some(&String::from_utf8_lossy(&rules.stdout)));
+    deploy(&s, "m", "1", "churn_lr");
+    // A baseline the model's answers are far from: every window drifts.
+    let mut csv = String::from("probabilities[1]\n");
+    for i in 0..500 {
+        csv += &format!("{}\n", 0.001 * f64::from(i % 10));
+    }
+    let train = dir.path().join("train.csv");
+    std::fs::write(&train, csv).unwrap();
+    let profile = dir.path().join("profile.json");
+    s.cli()
+        .args(["drift", "baseline"])
+        .arg(&train)
+        .arg("--out")
+        .arg(&profile)
+        .assert()
+        .success();
+    s.cli()
+        .args(["monitor", "add", "m", "--baseline"])
+        .arg(&profile)
+        .args(["--window", "1s", "--consecutive", "1", "--method", "ks"])
+        .assert()
+        .success();
+    let load = common::spawn_traffic(&s.url, "m", 1, 100_000, 1000, Duration::from_millis(20));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = query(&prom, "ALERTS{alertname=\"MlctlDriftDetected\",alertstate=\"firing\"}").await;
+        let firing = v["data"]["result"].as_array().map_or(0, Vec::len);
+        if firing > 0 {
+            assert_eq!(v["data"]["result"][0]["metric"]["column"], "probabilities[1]", "{v}");
+            assert_eq!(v["data"]["result"][0]["metric"]["model"], "m", "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the drift alert never fired: {v}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    load.iter().for_each(|l| l.abort());
 }

@@ -344,6 +344,37 @@ pub enum MonitorCommand {
     Rm(MonitorIdArgs),
     /// A monitor's finished windows: per column statistic and verdict.
     Status(MonitorStatusArgs),
+    /// Model quality from late labels: outcomes joined to their predictions in the
+    /// gateway's logs, scored per version and prediction-time window (accuracy,
+    /// precision, recall, ROC AUC, log loss; MAE, RMSE for regressors).
+    Quality(MonitorQualityArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MonitorQualityArgs {
+    pub model: String,
+    /// The outcome metric holding the true label (classifiers: 0/1) or target.
+    #[arg(long)]
+    pub metric: String,
+    /// Only predictions newer than this, e.g. 30d.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Prediction-time window.
+    #[arg(long, default_value = "1d", value_parser = humantime::parse_duration)]
+    pub window: std::time::Duration,
+    /// Only this version.
+    #[arg(long)]
+    pub version: Option<String>,
+    /// The gateway's data dir (or its logs dir) [default: --data-dir].
+    #[arg(long, value_name = "DIR")]
+    pub from_gateway: Option<PathBuf>,
+    /// A floor or ceiling the latest window of each version must meet, e.g. 'auc>=0.75',
+    /// 'log_loss<=0.5' (repeatable); exit 1 when one does not.
+    #[arg(long = "require", value_name = "METRIC>=X")]
+    pub require: Vec<String>,
+    /// Also write a self-contained HTML report (a timeline per metric).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]

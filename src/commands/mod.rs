@@ -14,6 +14,7 @@ pub mod loadtest;
 pub mod monitor;
 pub mod monitors;
 pub mod predict;
+pub mod quality;
 pub mod rollout;
 pub mod serve;
 pub mod skew;

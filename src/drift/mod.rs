@@ -6,6 +6,7 @@ mod gateway;
 pub mod html;
 pub mod monitor;
 pub mod profile;
+pub mod quality;
 
 use std::path::{Path, PathBuf};
 

@@ -12,6 +12,7 @@ pub mod means;
 pub mod moments;
 pub mod power;
 pub mod proportions;
+pub mod quality;
 pub mod ratio;
 pub mod sequential;
 pub mod srm;
