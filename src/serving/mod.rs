@@ -18,3 +18,4 @@ pub mod runtime;
 pub mod server;
 pub(crate) mod shadow;
 pub mod state;
+pub(crate) mod ui;

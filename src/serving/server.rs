@@ -83,6 +83,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/outcomes", post(outcomes::post_outcomes))
         .route("/v1/features/{table}", post(super::features::push))
         .route("/metrics", get(admin::metrics))
+        .route("/ui", get(super::ui::page_handler))
+        .route("/ui/login", post(super::ui::login))
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
         .route("/admin/v1/notify", get(admin::notify_status))
@@ -111,13 +113,14 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Every error is `{"error": …}`: the framework's own rejections (a path that is not
-/// UTF-8, a malformed header value) come as plain text and are wrapped here.
+/// UTF-8, a malformed header value) come as plain text and are wrapped here. The status
+/// page's own HTML answers (its login form is a 401) stay HTML.
 async fn json_errors(r: Response) -> Response {
     let is_json = r
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
     if is_json || !(r.status().is_client_error() || r.status().is_server_error()) {
         return r;
     }

@@ -150,3 +150,16 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
+
+impl Store {
+    /// The newest `limit` alert-worthy events (drift alerts and resolves, rollbacks,
+    /// pauses), newest first.
+    pub fn recent_alerts(&self, limit: u32) -> Result<Vec<super::EventRecord>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events
+             WHERE kind IN ('monitor_alert', 'monitor_resolve', 'rollback', 'pause') ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit], super::event_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
