@@ -255,3 +255,94 @@ async fn late_labels_give_the_per_window_quality_of_their_predictions() {
     let acc = today[40..].iter().filter(|(y, p)| (*p >= 0.5) == (*y == 1.0)).count() as f64 / 200.0;
     assert!((w["accuracy"].as_f64().unwrap() - acc).abs() < 1e-9, "{w} vs {acc}");
 }
+
+#[tokio::test]
+async fn a_quality_requirement_alerts_once_late_labels_show_it_unmet() {
+    let (rx, base) = Receiver::start();
+    let data = tempfile::tempdir().unwrap();
+    let s = Server::start_in(data.path(), &["--log-flush", "20ms"]);
+    common::deploy(&s, "churn", "1", "churn_lr");
+    let pool = rows();
+    let mut csv = String::from("probabilities[1]\n");
+    for r in pool.iter().take(300) {
+        csv += &format!("{}\n", infer(&s.url, r).await);
+    }
+    let train = data.path().join("train_preds.csv");
+    std::fs::write(&train, csv).unwrap();
+    let profile = data.path().join("profile.json");
+    s.cli()
+        .args(["drift", "baseline"])
+        .arg(&train)
+        .arg("--out")
+        .arg(&profile)
+        .assert()
+        .success();
+    s.cli()
+        .args(["monitor", "add", "churn", "--baseline"])
+        .arg(&profile)
+        .args([
+            "--window",
+            "1s",
+            "--consecutive",
+            "1",
+            "--threshold",
+            "probabilities[1]=0",
+        ])
+        .args([
+            "--quality",
+            "auc>=0.99",
+            "--quality-metric",
+            "churned",
+            "--quality-min-pairs",
+            "30",
+        ])
+        .arg("--notify")
+        .arg(format!("{base}/hook"))
+        .assert()
+        .success();
+    let t: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap();
+    let labels: Vec<f64> = t["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let client = reqwest::Client::new();
+    let until = Instant::now() + Duration::from_millis(2500);
+    let mut i = 0;
+    while Instant::now() < until {
+        let body = json!({"id": format!("q{i}"), "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": pool[i % pool.len()]}]});
+        client
+            .post(format!("{}/v2/models/churn/infer", s.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(alerts(&rx).is_empty(), "no label yet, no verdict: {:?}", alerts(&rx));
+    // The labels arrive after their windows ended.
+    let outcomes: Vec<Value> = (0..i)
+        .map(|k| json!({"request_id": format!("q{k}"), "metric": "churned", "value": labels[k % labels.len()]}))
+        .collect();
+    let r = client
+        .post(format!("{}/v1/outcomes", s.url))
+        .bearer_auth(&s.token)
+        .json(&outcomes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    wait_for("the quality alert", 15, || !alerts(&rx).is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got = alerts(&rx);
+    assert_eq!(got.len(), 1, "one alert, not one per window: {got:?}");
+    assert_eq!(got[0]["kind"], "monitor_alert");
+    let reason = got[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("quality: auc 0.") && reason.contains("is below 0.99"),
+        "{reason}"
+    );
+}

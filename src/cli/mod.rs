@@ -406,6 +406,19 @@ pub struct MonitorAddArgs {
     /// Webhook for this monitor's alerts (repeatable; slack+URL, alertmanager+URL too).
     #[arg(long, value_name = "URL")]
     pub notify: Vec<String>,
+    /// A quality requirement on late labels, e.g. 'auc>=0.75' (repeatable; needs
+    /// --quality-metric): alerts like drift, per prediction-time window.
+    #[arg(long, value_name = "METRIC>=X", requires = "quality_metric")]
+    pub quality: Vec<String>,
+    /// The outcome metric (posted to /v1/outcomes) holding the true label.
+    #[arg(long, value_name = "NAME")]
+    pub quality_metric: Option<String>,
+    /// Prediction-time window of the quality requirements [default: --window].
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub quality_window: Option<std::time::Duration>,
+    /// Labelled predictions a window needs before it is judged.
+    #[arg(long, default_value_t = 30)]
+    pub quality_min_pairs: u64,
 }
 
 #[derive(Debug, Clone, Args)]

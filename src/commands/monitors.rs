@@ -33,6 +33,10 @@ pub async fn add(a: &MonitorAddArgs, g: &GlobalArgs) -> Result<MonitorAdded> {
         consecutive: a.consecutive,
         retention_ms: a.retention.as_millis().min(u64::MAX as u128) as u64,
         notify: a.notify.clone(),
+        quality: a.quality.clone(),
+        quality_metric: a.quality_metric.clone(),
+        quality_window_ms: a.quality_window.map(|d| d.as_millis().min(u64::MAX as u128) as u64),
+        quality_min_pairs: a.quality_min_pairs,
     };
     // The same checks as the gateway's, with the flag names, before anything is sent.
     spec.validate().map_err(|e| Error::Usage(format!("monitor add: {e}")))?;

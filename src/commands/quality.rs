@@ -1,38 +1,9 @@
 //! `mlctl monitor quality`: model quality from late labels (`drift::quality`).
 
 use crate::cli::{GlobalArgs, MonitorQualityArgs};
-use crate::drift::quality::{QualityOptions, QualityReport, quality};
+use crate::drift::quality::{METRICS, QualityOptions, QualityReport, quality, requirement};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report, fmt_num};
-
-const METRICS: &[&str] = &["accuracy", "precision", "recall", "auc", "log_loss", "mae", "rmse"];
-
-/// `auc>=0.75` → (metric, floor?, bound).
-fn requirement(s: &str) -> Result<(String, bool, f64)> {
-    let (name, floor, x) = if let Some((n, x)) = s.split_once(">=") {
-        (n, true, x)
-    } else if let Some((n, x)) = s.split_once("<=") {
-        (n, false, x)
-    } else {
-        return Err(Error::Usage(format!(
-            "--require {s:?}: expected METRIC>=X or METRIC<=X"
-        )));
-    };
-    let name = name.trim();
-    if !METRICS.contains(&name) {
-        return Err(Error::Usage(format!(
-            "--require {s:?}: metric is one of {}",
-            METRICS.join(", ")
-        )));
-    }
-    let x: f64 = x
-        .trim()
-        .parse()
-        .ok()
-        .filter(|x: &f64| x.is_finite())
-        .ok_or_else(|| Error::Usage(format!("--require {s:?}: expected a number after the comparison")))?;
-    Ok((name.to_string(), floor, x))
-}
 
 impl Report for QualityReport {
     fn grids(&self) -> Vec<Grid> {
@@ -126,7 +97,11 @@ fn html(r: &QualityReport) -> String {
 
 /// The report, and the gate failure (a requirement unmet → exit 1) to return after printing.
 pub fn quality_cmd(a: &MonitorQualityArgs, g: &GlobalArgs) -> Result<(QualityReport, Option<Error>)> {
-    let reqs = a.require.iter().map(|s| requirement(s)).collect::<Result<Vec<_>>>()?;
+    let reqs = a
+        .require
+        .iter()
+        .map(|s| requirement(s).map_err(|e| Error::Usage(format!("--require {e}"))))
+        .collect::<Result<Vec<_>>>()?;
     let dir = a.from_gateway.clone().unwrap_or_else(|| super::data_dir(g));
     let report = quality(
         &dir,
@@ -146,18 +121,10 @@ pub fn quality_cmd(a: &MonitorQualityArgs, g: &GlobalArgs) -> Result<(QualityRep
     for w in &report.windows {
         latest.insert(w.version.as_str(), w);
     }
-    for (name, floor, x) in &reqs {
+    for r in &reqs {
         for (v, w) in &latest {
-            if let Some(got) = w.get(name)
-                && ((*floor && got < *x) || (!*floor && got > *x))
-            {
-                failed.push(format!(
-                    "version {v}: {name} {} in the window from {} ({} pairs) is {} {x}",
-                    fmt_num(got),
-                    w.start,
-                    w.pairs,
-                    if *floor { "below" } else { "above" }
-                ));
+            if let Some(why) = r.unmet(w) {
+                failed.push(format!("version {v}: {why}"));
             }
         }
     }

@@ -53,6 +53,22 @@ pub struct MonitorSpec {
     /// Webhook targets for this monitor's alerts (besides `serve --notify`).
     #[serde(default)]
     pub notify: Vec<String>,
+    /// Quality requirements on late labels (`auc>=0.75`), judged per prediction-time
+    /// window once it has ended and holds `quality_min_pairs` labelled predictions.
+    #[serde(default)]
+    pub quality: Vec<String>,
+    /// The outcome metric holding the true label.
+    #[serde(default)]
+    pub quality_metric: Option<String>,
+    /// The prediction-time window of quality [default: the drift window].
+    #[serde(default)]
+    pub quality_window_ms: Option<u64>,
+    #[serde(default = "default_min_pairs")]
+    pub quality_min_pairs: u64,
+}
+
+fn default_min_pairs() -> u64 {
+    30
 }
 
 fn default_method() -> Method {
@@ -88,6 +104,12 @@ impl MonitorSpec {
         }
         if self.monitored().is_empty() {
             return bad("the baseline has no columns".into());
+        }
+        for q in &self.quality {
+            super::quality::requirement(q).map_err(|e| Error::Usage(format!("quality {e}")))?;
+        }
+        if !self.quality.is_empty() && self.quality_metric.as_deref().unwrap_or("").is_empty() {
+            return bad("quality requirements need quality_metric (the outcome holding the true label)".into());
         }
         Ok(())
     }
@@ -286,6 +308,10 @@ mod tests {
             consecutive,
             retention_ms: 0,
             notify: vec![],
+            quality: vec![],
+            quality_metric: None,
+            quality_window_ms: None,
+            quality_min_pairs: 30,
         }
     }
 

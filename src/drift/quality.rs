@@ -16,6 +16,65 @@ use crate::error::{Error, Result};
 use crate::stats::quality;
 use crate::wire::log::{LogKind, parse_ts};
 
+/// The metrics a requirement may name.
+pub const METRICS: &[&str] = &["accuracy", "precision", "recall", "auc", "log_loss", "mae", "rmse"];
+
+/// A floor or ceiling on a quality metric (`auc>=0.75`, `log_loss<=0.5`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Requirement {
+    pub metric: String,
+    pub floor: bool,
+    pub bound: f64,
+}
+
+/// Parse `auc>=0.75`; the error says what is expected.
+pub fn requirement(s: &str) -> Result<Requirement> {
+    let (name, floor, x) = if let Some((n, x)) = s.split_once(">=") {
+        (n, true, x)
+    } else if let Some((n, x)) = s.split_once("<=") {
+        (n, false, x)
+    } else {
+        return Err(Error::Usage(format!("{s:?}: expected METRIC>=X or METRIC<=X")));
+    };
+    let name = name.trim();
+    if !METRICS.contains(&name) {
+        return Err(Error::Usage(format!(
+            "{s:?}: the metric is one of {}",
+            METRICS.join(", ")
+        )));
+    }
+    let bound: f64 = x
+        .trim()
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite())
+        .ok_or_else(|| Error::Usage(format!("{s:?}: expected a number after the comparison")))?;
+    Ok(Requirement {
+        metric: name.to_string(),
+        floor,
+        bound,
+    })
+}
+
+impl Requirement {
+    /// Why window `w` does not meet it (None: it does, or the metric is not defined there).
+    pub fn unmet(&self, w: &QualityWindow) -> Option<String> {
+        let got = w.get(&self.metric)?;
+        let bad = if self.floor { got < self.bound } else { got > self.bound };
+        bad.then(|| {
+            format!(
+                "{} {} in the window from {} ({} pairs) is {} {}",
+                self.metric,
+                crate::output::fmt_num(got),
+                w.start,
+                w.pairs,
+                if self.floor { "below" } else { "above" },
+                self.bound
+            )
+        })
+    }
+}
+
 pub struct QualityOptions<'a> {
     pub model: &'a str,
     /// The outcome metric holding the true label (or target).

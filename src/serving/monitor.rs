@@ -48,7 +48,105 @@ fn source_of(column: &str) -> Source {
 struct Progress {
     start: DateTime<Utc>,
     versions: HashMap<String, Window>,
+    /// Per version (drift) and per `quality:<version>`.
     alerts: BTreeMap<String, AlertState>,
+    /// Per version: the start of the last quality window judged.
+    quality_judged: BTreeMap<String, String>,
+}
+
+/// A monitor's state kept in the state DB across restarts.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Persisted {
+    #[serde(default)]
+    alerts: BTreeMap<String, AlertState>,
+    #[serde(default)]
+    quality_judged: BTreeMap<String, String>,
+}
+
+/// Judge the quality windows that ended and hold enough labelled predictions since the
+/// last look, each once; the alert transitions they cause.
+async fn judge_quality(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) -> Vec<(String, serde_json::Value)> {
+    let window = Duration::from_millis(m.spec.quality_window_ms.unwrap_or(m.spec.window_ms).max(1));
+    let (dir, model, metric) = (
+        st.config.data_dir.clone(),
+        m.spec.model.clone(),
+        m.spec.quality_metric.clone().unwrap_or_default(),
+    );
+    let report = tokio::task::spawn_blocking(move || {
+        crate::drift::quality::quality(
+            &dir,
+            &crate::drift::quality::QualityOptions {
+                model: &model,
+                metric: &metric,
+                version: None,
+                since: Some(window * 30),
+                window,
+            },
+        )
+    })
+    .await;
+    let report = match report {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::debug!("monitor {}: quality: {e}", m.id);
+            return Vec::new();
+        }
+        Err(_) => return Vec::new(),
+    };
+    let reqs: Vec<_> = m
+        .spec
+        .quality
+        .iter()
+        .filter_map(|q| crate::drift::quality::requirement(q).ok())
+        .collect();
+    let window_us = window.as_micros() as i64;
+    let mut out = Vec::new();
+    let mut p = m.progress.lock().unwrap_or_else(PoisonError::into_inner);
+    for w in &report.windows {
+        let Some(start) = crate::wire::log::parse_ts(&w.start) else {
+            continue;
+        };
+        let ended = start.timestamp_micros() + window_us <= now.timestamp_micros();
+        let judged = p.quality_judged.get(&w.version).is_some_and(|j| *j >= w.start);
+        if !ended || judged || w.pairs < m.spec.quality_min_pairs {
+            continue;
+        }
+        p.quality_judged.insert(w.version.clone(), w.start.clone());
+        let unmet: Vec<String> = reqs.iter().filter_map(|r| r.unmet(w)).collect();
+        let alert = p.alerts.entry(format!("quality:{}", w.version)).or_default();
+        if let Some(t) = alert.observe(!unmet.is_empty(), m.spec.consecutive) {
+            let fire = t == Transition::Fire;
+            let reason = if fire {
+                format!(
+                    "quality: {} (version {}, monitor {})",
+                    unmet.join("; "),
+                    w.version,
+                    m.id
+                )
+            } else {
+                format!(
+                    "quality back within {} for {} windows (version {}, monitor {})",
+                    m.spec.quality.join(", "),
+                    m.spec.consecutive,
+                    w.version,
+                    m.id
+                )
+            };
+            out.push((
+                if fire { "monitor_alert" } else { "monitor_resolve" }.to_string(),
+                json!({
+                    "monitor_id": m.id,
+                    "version": w.version,
+                    "state": if fire { "firing" } else { "resolved" },
+                    "reason": reason,
+                    "notify": m.spec.notify,
+                    "quality": w,
+                    "requirements": m.spec.quality,
+                }),
+            ));
+        }
+    }
+    out
 }
 
 pub struct LiveMonitor {
@@ -61,7 +159,17 @@ pub struct LiveMonitor {
 impl LiveMonitor {
     pub fn new(rec: &MonitorRecord, spec: MonitorSpec) -> LiveMonitor {
         let sources = spec.monitored().iter().map(|c| source_of(&c.name)).collect();
-        let alerts = serde_json::from_value(rec.state.clone()).unwrap_or_default();
+        // The state as stored (older rows: the alert map alone).
+        let persisted: Persisted = serde_json::from_value(rec.state.clone())
+            .ok()
+            .filter(|p: &Persisted| !p.alerts.is_empty() || !p.quality_judged.is_empty())
+            .or_else(|| {
+                serde_json::from_value(rec.state.clone()).ok().map(|alerts| Persisted {
+                    alerts,
+                    quality_judged: BTreeMap::new(),
+                })
+            })
+            .unwrap_or_default();
         LiveMonitor {
             id: rec.id,
             spec,
@@ -69,7 +177,8 @@ impl LiveMonitor {
             progress: Mutex::new(Progress {
                 start: Utc::now(),
                 versions: HashMap::new(),
-                alerts,
+                alerts: persisted.alerts,
+                quality_judged: persisted.quality_judged,
             }),
         }
     }
@@ -242,7 +351,7 @@ fn alert_detail(m: &LiveMonitor, r: &WindowResult, t: Transition) -> serde_json:
 /// Close the windows that ended: judge, store (with alert transitions), update gauges.
 async fn close_windows(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) -> Result<()> {
     let length = chrono::Duration::milliseconds(m.spec.window_ms as i64);
-    let (results, state, transitions) = {
+    let (results, mut transitions) = {
         let mut p = m.progress.lock().unwrap_or_else(PoisonError::into_inner);
         if now < p.start + length {
             return Ok(());
@@ -272,11 +381,18 @@ async fn close_windows(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) 
             }
             results.push(r);
         }
-        (
-            results,
-            serde_json::to_value(&p.alerts).unwrap_or_default(),
-            transitions,
-        )
+        (results, transitions)
+    };
+    if !m.spec.quality.is_empty() {
+        transitions.extend(judge_quality(st, m, now).await);
+    }
+    let state = {
+        let p = m.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        serde_json::to_value(Persisted {
+            alerts: p.alerts.clone(),
+            quality_judged: p.quality_judged.clone(),
+        })
+        .unwrap_or_default()
     };
     for r in &results {
         for c in &r.columns {
