@@ -209,7 +209,8 @@ fn demo_rolls_back_the_bad_model_and_promotes_the_good_one() {
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds.first(), Some(&"register"));
-    assert_eq!(kinds.last(), Some(&"promote"));
+    assert_eq!(kinds.last(), Some(&"monitor_alert"), "the drift act ends the history");
+    assert!(kinds.contains(&"promote") && kinds.contains(&"monitor_add"));
     assert!(kinds.contains(&"rollback"));
     // The features act: answers equal the model on the hand-joined rows; no skew.
     let calls = report["features"]["calls"].as_array().unwrap();
@@ -235,16 +236,37 @@ fn demo_rolls_back_the_bad_model_and_promotes_the_good_one() {
     let hook = &report["webhook"];
     assert_eq!(hook["received"].as_u64(), Some(transitions as u64 + 1), "{hook}");
     assert_eq!(hook["verified"], hook["received"], "{hook}");
-    let messages = hook["messages"].as_array().unwrap();
+    let messages: Vec<&str> = hook["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
     assert!(
-        messages
-            .last()
-            .unwrap()
+        messages.iter().any(|m| m.starts_with("mlctl: eta: route changed")),
+        "{messages:?}"
+    );
+    // The drift act: one alert, after two drifted windows of the other population.
+    let alerts: Vec<&&str> = messages
+        .iter()
+        .filter(|m| m.starts_with("mlctl: churn: drift alert"))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{messages:?}");
+    assert!(
+        report["drift"]["alert"]
             .as_str()
             .unwrap()
-            .starts_with("mlctl: eta: route changed")
+            .starts_with("drift in probabilities[1] (ks p = ")
     );
-    let last = messages[messages.len() - 2].as_str().unwrap();
+    let windows = report["drift"]["windows"].as_array().unwrap();
+    assert!(
+        windows.iter().any(|w| w["drift"] == true) && windows.iter().any(|w| w["drift"] == false),
+        "{windows:?}"
+    );
+    let last = *messages
+        .iter()
+        .rfind(|m| m.starts_with("mlctl: churn: promoted"))
+        .unwrap();
     assert!(
         last.starts_with("mlctl: churn: promoted (candidate 3, stable 1)"),
         "{last}"

@@ -9,8 +9,11 @@
 //! 4. serve a delivery-time model whose input the gateway assembles from the request and a
 //!    feature table (`demo_features`), push a fresh value, build the training set from the
 //!    same view and check what was served against it for skew;
-//! 5. print the audit history, and what a webhook receiver (a small HTTP server inside the
-//!    demo, as a team's chat or CI would run) heard: one signed message per transition.
+//! 5. watch the promoted model with a drift monitor (`demo_monitor`): ordinary traffic,
+//!    then another population — one alert after two drifted windows;
+//! 6. print the audit history, and what a webhook receiver (a small HTTP server inside the
+//!    demo, as a team's chat or CI would run) heard: one signed message per transition
+//!    and alert.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,6 +77,7 @@ pub struct DemoReport {
     pub live_version: String,
     pub history: Vec<EventRecord>,
     pub features: super::demo_features::FeatureAct,
+    pub drift: super::demo_monitor::DriftAct,
     pub webhook: WebhookFigures,
 }
 
@@ -118,6 +122,7 @@ impl Report for DemoReport {
             rows,
         }];
         grids.push(self.features.grid());
+        grids.push(self.drift.grid());
         grids.extend(
             super::rollout::HistoryReport {
                 model: "churn".into(),
@@ -423,6 +428,11 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
     .await?;
     eprintln!("demo: act 4: a model whose input the gateway assembles from a feature table");
     let mut features = super::demo_features::act(&client, &data_dir, GOOD).await?;
+    eprintln!("demo: act 5: a drift monitor on churn sees another population arrive");
+    let drift = super::demo_monitor::act(&client, &data_dir, &data.features).await?;
+    if let Some(a) = &drift.alert {
+        eprintln!("demo: drift alert: {a}");
+    }
     let history = client.events("churn").await?.events;
     let live = client.rollout("churn").await?.live_version.unwrap_or_default();
     // The receiver hears every model's transitions: churn's and the features act's eta.
@@ -452,6 +462,7 @@ pub async fn run(args: DemoArgs, _g: &GlobalArgs) -> Result<DemoReport> {
         live_version: live,
         history,
         features,
+        drift,
         webhook,
     };
     Ok(report)

@@ -6,6 +6,7 @@ pub mod completions;
 pub mod dashboard;
 pub mod demo;
 pub mod demo_features;
+pub mod demo_monitor;
 pub mod deploy;
 pub mod drift;
 pub mod features;
