@@ -274,3 +274,37 @@ pub fn quality(dir: &Path, o: &QualityOptions<'_>) -> Result<QualityReport> {
         windows,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn requirements_parse_and_name_what_is_wrong() {
+        assert_eq!(
+            requirement("auc>=0.75").unwrap(),
+            Requirement {
+                metric: "auc".into(),
+                floor: true,
+                bound: 0.75
+            }
+        );
+        assert!(!requirement(" log_loss <= 0.5").unwrap().floor);
+        for (bad, want) in [
+            ("auc>0.7", "METRIC>=X"),
+            ("f1>=0.5", "one of"),
+            ("auc>=high", "a number"),
+        ] {
+            let e = requirement(bad).unwrap_err().to_string();
+            assert!(e.contains(want), "{e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn requirement_parsing_never_panics(s in "(?s).{0,40}") {
+            let _ = requirement(&s);
+        }
+    }
+}

@@ -196,3 +196,64 @@ pub async fn refresh_loop(st: Arc<AppState>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn pushed_rows_are_checked_field_by_field() {
+        let now = 1_000_000;
+        let ok = push_row(
+            0,
+            json!({"entity": "r1", "ts": "2026-11-28T10:00:00Z", "values": {"a": 1.5}}),
+            now,
+        )
+        .unwrap();
+        assert_eq!(ok.0, "r1");
+        assert_eq!(ok.2, vec![("a".to_string(), 1.5)]);
+        assert_eq!(
+            push_row(0, json!({"entity": 42, "values": {"a": 1}}), now).unwrap().1,
+            now,
+            "ts defaults to now"
+        );
+        for (bad, want) in [
+            (json!({"entity": "", "values": {"a": 1}}), "entity"),
+            (json!({"entity": "r", "values": {}}), "at least one column"),
+            (json!({"entity": "r", "values": {"a": "x"}}), "values.a"),
+            (json!({"entity": "r", "ts": "yesterday", "values": {"a": 1}}), "ts"),
+            (json!({"entity": "r", "values": {"a": 1}, "extra": 1}), "unknown field"),
+        ] {
+            let e = push_row(3, bad, now).unwrap_err();
+            assert!(e.starts_with("row [3]") && e.contains(want), "{e}");
+        }
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<f64>().prop_map(|x| json!(x)),
+            any::<i64>().prop_map(|x| json!(x)),
+            "[a-z0-9:T.-]{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map("(entity|ts|values|[a-z]{1,3})", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever JSON a client pushes, a row or an error naming it; never a panic.
+        #[test]
+        fn push_row_never_panics(v in json_value()) {
+            if let Err(e) = push_row(7, v, 0) {
+                prop_assert!(e.starts_with("row [7]"));
+            }
+        }
+    }
+}
