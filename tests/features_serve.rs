@@ -232,28 +232,23 @@ fn deploying_a_bad_view_or_one_on_a_missing_table_fails_clearly() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start_in(data.path(), &[]);
     let view = data.path().join("view.toml");
+    let deploy = || {
+        s.cli()
+            .args(["deploy", "eta", "--version", "1", "--onnx"])
+            .arg(common::fixture("models/churn_lr.onnx"))
+            .arg("--features")
+            .arg(&view)
+            .output()
+            .unwrap()
+    };
     std::fs::write(&view, VIEW.replace("max_age = \"7d\"", "max_age = \"soon\"")).unwrap();
-    let out = s
-        .cli()
-        .args(["deploy", "eta", "--version", "1", "--onnx"])
-        .arg(common::fixture("models/churn_lr.onnx"))
-        .arg("--features")
-        .arg(&view)
-        .output()
-        .unwrap();
+    let out = deploy();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("view.toml:14: feature 3 (prep_7d): max_age"), "{err}");
     // A good view on a table never loaded: refused, naming the table and the fix.
     std::fs::write(&view, VIEW).unwrap();
-    let out = s
-        .cli()
-        .args(["deploy", "eta", "--version", "1", "--onnx"])
-        .arg(common::fixture("models/churn_lr.onnx"))
-        .arg("--features")
-        .arg(&view)
-        .output()
-        .unwrap();
+    let out = deploy();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
@@ -267,14 +262,7 @@ fn deploying_a_bad_view_or_one_on_a_missing_table_fails_clearly() {
     );
     let three = VIEW.replace("[[feature]]\nname = \"distance\"\nfrom = \"request\"\n", "");
     std::fs::write(&view, three).unwrap();
-    let out = s
-        .cli()
-        .args(["deploy", "eta", "--version", "1", "--onnx"])
-        .arg(common::fixture("models/churn_lr.onnx"))
-        .arg("--features")
-        .arg(&view)
-        .output()
-        .unwrap();
+    let out = deploy();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -71,21 +71,11 @@ async fn a_shift_fires_one_alert_and_its_end_one_resolve() {
     common::deploy(&s, "churn", "1", "churn_lr");
     let pool = rows();
     // The baseline: the model's predictions on its training rows.
-    let mut csv = String::from("probabilities[1]\n");
+    let mut scores = Vec::new();
     for r in pool.iter().take(1000) {
-        csv += &format!("{}\n", infer(&s.url, r).await);
+        scores.push(infer(&s.url, r).await);
     }
-    let train = data.path().join("train_preds.csv");
-    std::fs::write(&train, csv).unwrap();
-    let profile = data.path().join("profile.json");
-    s.cli()
-        .args(["drift", "baseline"])
-        .arg(&train)
-        .arg("--out")
-        .arg(&profile)
-        .args(["--sample", "1000"])
-        .assert()
-        .success();
+    let profile = common::score_baseline(&s, data.path(), &scores);
     let out = s
         .cli()
         .args(["monitor", "add", "churn", "--baseline"])
@@ -263,20 +253,11 @@ async fn a_quality_requirement_alerts_once_late_labels_show_it_unmet() {
     let s = Server::start_in(data.path(), &["--log-flush", "20ms"]);
     common::deploy(&s, "churn", "1", "churn_lr");
     let pool = rows();
-    let mut csv = String::from("probabilities[1]\n");
+    let mut scores = Vec::new();
     for r in pool.iter().take(300) {
-        csv += &format!("{}\n", infer(&s.url, r).await);
+        scores.push(infer(&s.url, r).await);
     }
-    let train = data.path().join("train_preds.csv");
-    std::fs::write(&train, csv).unwrap();
-    let profile = data.path().join("profile.json");
-    s.cli()
-        .args(["drift", "baseline"])
-        .arg(&train)
-        .arg("--out")
-        .arg(&profile)
-        .assert()
-        .success();
+    let profile = common::score_baseline(&s, data.path(), &scores);
     s.cli()
         .args(["monitor", "add", "churn", "--baseline"])
         .arg(&profile)

@@ -238,20 +238,7 @@ async fn prometheus_fires_the_drift_alert_from_a_monitors_gauge() {
     let prom = Prometheus::start_with_rules(host_port(&s.url), Some(&String::from_utf8_lossy(&rules.stdout)));
     deploy(&s, "m", "1", "churn_lr");
     // A baseline the model's answers are far from: every window drifts.
-    let mut csv = String::from("probabilities[1]\n");
-    for i in 0..500 {
-        csv += &format!("{}\n", 0.001 * f64::from(i % 10));
-    }
-    let train = dir.path().join("train.csv");
-    std::fs::write(&train, csv).unwrap();
-    let profile = dir.path().join("profile.json");
-    s.cli()
-        .args(["drift", "baseline"])
-        .arg(&train)
-        .arg("--out")
-        .arg(&profile)
-        .assert()
-        .success();
+    let profile = common::score_baseline(&s, dir.path(), &common::far_scores());
     s.cli()
         .args(["monitor", "add", "m", "--baseline"])
         .arg(&profile)

@@ -29,20 +29,7 @@ async fn the_status_page_shows_a_drifted_column_and_refuses_without_the_token() 
     let s = Server::start_in(dir.path(), &[]);
     common::deploy(&s, "churn", "1", "churn_lr");
     // A baseline far from what the model answers: every window drifts.
-    let mut csv = String::from("probabilities[1]\n");
-    for i in 0..500 {
-        csv += &format!("{}\n", 0.001 * f64::from(i % 10));
-    }
-    let train = dir.path().join("train.csv");
-    std::fs::write(&train, csv).unwrap();
-    let profile = dir.path().join("profile.json");
-    s.cli()
-        .args(["drift", "baseline"])
-        .arg(&train)
-        .arg("--out")
-        .arg(&profile)
-        .assert()
-        .success();
+    let profile = common::score_baseline(&s, dir.path(), &common::far_scores());
     s.cli()
         .args(["monitor", "add", "churn", "--baseline"])
         .arg(&profile)

@@ -99,16 +99,7 @@ pub async fn act(client: &GatewayClient, data_dir: &Path, rows: &[Vec<f32>]) -> 
     }
     let train = data_dir.join("churn-train-scores.csv");
     std::fs::write(&train, csv).map_err(|e| Error::io(&train, e))?;
-    let baseline = crate::drift::baseline(
-        &[train],
-        &crate::drift::BaselineOptions {
-            columns: None,
-            numeric: vec![],
-            categorical: vec![],
-            bins: 10,
-            sample: 1000,
-        },
-    )?;
+    let baseline = crate::drift::baseline(&[train], &crate::drift::BaselineOptions::default())?;
     let spec = MonitorSpec {
         model: "churn".into(),
         baseline,

@@ -54,6 +54,19 @@ pub struct BaselineOptions {
     pub sample: usize,
 }
 
+/// `drift baseline`'s defaults: every column, kinds inferred, 10 bins, 1000 sampled values.
+impl Default for BaselineOptions {
+    fn default() -> Self {
+        BaselineOptions {
+            columns: None,
+            numeric: Vec::new(),
+            categorical: Vec::new(),
+            bins: 10,
+            sample: 1000,
+        }
+    }
+}
+
 /// One streaming pass over `files` into a profile.
 pub fn baseline(files: &[PathBuf], o: &BaselineOptions) -> Result<Profile> {
     let first = files

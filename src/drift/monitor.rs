@@ -287,11 +287,8 @@ mod tests {
         super::super::baseline(
             &[p],
             &super::super::BaselineOptions {
-                columns: None,
-                numeric: vec![],
-                categorical: vec![],
-                bins: 10,
                 sample: 2000,
+                ..Default::default()
             },
         )
         .unwrap()

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::api::{
     ArmFigures, BlobStored, EventList, ModelEntry, ModelList, RolloutStatus, RouteSet, VersionEntry, VersionRegistered,
 };
-use super::http::{ADMIN_BODY, Limit, check_token, error, json_body, read_body, reject};
+use super::http::{ADMIN_BODY, Limit, authed_body, authed_json, check_token, error, json_body, read_body, reject};
 use super::runtime::{LoadedVersion, Runtime};
 use super::state::{AppState, ModelRoute, load_isolated};
 use crate::error::Error;
@@ -93,16 +93,9 @@ pub async fn register_version(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_token(&st.token, &headers) {
-        return reject(body, r).await;
-    }
-    let bytes = match read_body(&headers, body, ADMIN_BODY, st.config.body_timeout).await {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let req: RegisterVersion = match json_body(&bytes) {
+    let req: RegisterVersion = match authed_json(&st.token, &headers, body, ADMIN_BODY, st.config.body_timeout).await {
         Ok(r) => r,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     if !crate::wire::valid_name(&model) || !crate::wire::valid_name(&req.version) {
         return error(
@@ -273,16 +266,9 @@ pub async fn set_route(
     body: Body,
 ) -> Response {
     let started = Instant::now();
-    if let Err(r) = check_token(&st.token, &headers) {
-        return reject(body, r).await;
-    }
-    let bytes = match read_body(&headers, body, ADMIN_BODY, st.config.body_timeout).await {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let req: SetRoute = match json_body(&bytes) {
+    let req: SetRoute = match authed_json(&st.token, &headers, body, ADMIN_BODY, st.config.body_timeout).await {
         Ok(r) => r,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     let _guard = st.admin_lock.lock().await;
     let Some(target) = st
@@ -454,17 +440,13 @@ fn rollout_error(e: Error) -> Response {
     }
 }
 
-async fn authed_json<T: serde::de::DeserializeOwned>(
+/// A rollout command's JSON body (an empty body is `{}`).
+async fn command_json<T: serde::de::DeserializeOwned>(
     st: &AppState,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<T, Response> {
-    if let Err(r) = check_token(&st.token, headers) {
-        return Err(reject(body, r).await);
-    }
-    let bytes = read_body(headers, body, ADMIN_BODY, st.config.body_timeout)
-        .await
-        .map_err(IntoResponse::into_response)?;
+    let bytes = authed_body(&st.token, headers, body, ADMIN_BODY, st.config.body_timeout).await?;
     let bytes = if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         bytes::Bytes::from_static(b"{}")
     } else {
@@ -480,7 +462,7 @@ pub async fn start_rollout(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let spec: RolloutSpec = match authed_json(&st, &headers, body).await {
+    let spec: RolloutSpec = match command_json(&st, &headers, body).await {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -523,7 +505,7 @@ pub async fn rollout_command(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let b: CommandBody = match authed_json(&st, &headers, body).await {
+    let b: CommandBody = match command_json(&st, &headers, body).await {
         Ok(b) => b,
         Err(r) => return r,
     };

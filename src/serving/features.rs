@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{ADMIN_BODY, check_token, error, json_body, read_body, reject};
+use super::http::{ADMIN_BODY, authed_json, error};
 use super::metrics::{FeatureLabels, FeatureTableLabels};
 use super::runtime::LoadedVersion;
 use super::state::AppState;
@@ -147,16 +147,9 @@ pub async fn push(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if let Err(r) = check_token(&st.token, &headers) {
-        return reject(body, r).await;
-    }
-    let bytes = match read_body(&headers, body, ADMIN_BODY, st.config.body_timeout).await {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let v: Value = match json_body(&bytes) {
+    let v: Value = match authed_json(&st.token, &headers, body, ADMIN_BODY, st.config.body_timeout).await {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     let items = match v {
         Value::Object(ref o) if o.contains_key("rows") => match serde_json::from_value::<PushBody>(v) {

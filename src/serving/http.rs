@@ -169,6 +169,33 @@ pub fn check_token(token: &str, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
+/// An authenticated body: the bearer token checked first (401 without reading the body
+/// further), then the body read within `limit` and `timeout`.
+pub async fn authed_body(
+    token: &str,
+    headers: &HeaderMap,
+    body: Body,
+    limit: Limit,
+    timeout: Duration,
+) -> Result<Bytes, Response> {
+    if let Err(r) = check_token(token, headers) {
+        return Err(reject(body, r).await);
+    }
+    read_body(headers, body, limit, timeout).await
+}
+
+/// `authed_body`, decoded as JSON `T` (400 naming the problem).
+pub async fn authed_json<T: serde::de::DeserializeOwned>(
+    token: &str,
+    headers: &HeaderMap,
+    body: Body,
+    limit: Limit,
+    timeout: Duration,
+) -> Result<T, Response> {
+    let bytes = authed_body(token, headers, body, limit, timeout).await?;
+    json_body(&bytes).map_err(IntoResponse::into_response)
+}
+
 /// A JSON body as `T`; malformed → 400 naming the problem.
 pub fn json_body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| api_error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::api::{MonitorAdded, MonitorInfo, MonitorList, MonitorWindows};
-use super::http::{Limit, check_token, error, json_body, read_body, reject};
+use super::http::{Limit, authed_json, check_token, error};
 use super::monitor::{LiveMonitor, alert_states, window_bytes, window_rows};
 use super::state::AppState;
 use crate::drift::monitor::MonitorSpec;
@@ -40,16 +40,9 @@ pub fn info(m: &LiveMonitor) -> MonitorInfo {
 }
 
 pub async fn add(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(r) = check_token(&st.token, &headers) {
-        return reject(body, r).await;
-    }
-    let bytes = match read_body(&headers, body, MONITOR_BODY, st.config.body_timeout).await {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let spec: MonitorSpec = match json_body(&bytes) {
+    let spec: MonitorSpec = match authed_json(&st.token, &headers, body, MONITOR_BODY, st.config.body_timeout).await {
         Ok(s) => s,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     if !crate::wire::valid_name(&spec.model) {
         return error(StatusCode::BAD_REQUEST, format!("model: {}", crate::wire::NAME_RULE));

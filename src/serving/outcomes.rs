@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::api::OutcomesAccepted;
-use super::http::{check_token, error, json_body, read_body, reject, unavailable};
+use super::http::{authed_json, error, unavailable};
 use super::state::AppState;
 use crate::wire::log::{OutcomeRecord, day_of, timestamp};
 
@@ -86,16 +86,17 @@ fn outcome_record(i: usize, v: Value) -> Result<(chrono::DateTime<chrono::Utc>, 
 }
 
 pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    if let Err(r) = check_token(&st.token, &headers) {
-        return reject(body, r).await;
-    }
-    let bytes = match read_body(&headers, body, st.config.body_limit(), st.config.body_timeout).await {
-        Ok(b) => b,
-        Err(r) => return r.into_response(),
-    };
-    let parsed: Value = match json_body(&bytes) {
+    let parsed: Value = match authed_json(
+        &st.token,
+        &headers,
+        body,
+        st.config.body_limit(),
+        st.config.body_timeout,
+    )
+    .await
+    {
         Ok(v) => v,
-        Err(r) => return r.into_response(),
+        Err(r) => return r,
     };
     let items = match parsed {
         Value::Array(a) => a,

@@ -423,3 +423,31 @@ pub fn peak_rss_mib(pid: u32) -> Option<f64> {
         .ok()?;
     Some(kb / 1024.0)
 }
+
+/// A drift baseline profile in `dir` of one column, `probabilities[1]`, holding `values`
+/// (made by `mlctl drift baseline`, as a user would).
+#[allow(dead_code)]
+pub fn score_baseline(s: &Server, dir: &Path, values: &[f64]) -> PathBuf {
+    let mut csv = String::from("probabilities[1]\n");
+    for v in values {
+        csv += &format!("{v}\n");
+    }
+    let train = dir.join("train_scores.csv");
+    std::fs::write(&train, csv).unwrap();
+    let profile = dir.join("profile.json");
+    s.cli()
+        .args(["drift", "baseline"])
+        .arg(&train)
+        .arg("--out")
+        .arg(&profile)
+        .args(["--sample", "1000"])
+        .assert()
+        .success();
+    profile
+}
+
+/// Scores no churn model answers: a baseline every window drifts from.
+#[allow(dead_code)]
+pub fn far_scores() -> Vec<f64> {
+    (0..500).map(|i| 0.001 * f64::from(i % 10)).collect()
+}
