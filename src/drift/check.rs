@@ -100,6 +100,15 @@ impl CurrentColumn {
                 self.bins[bin_of(&n.edges, x)] += 1;
             }
             (Kind::Numeric, _) => self.missing += 1,
+            _ if x == x.trunc() && x.abs() < 1e15 => {
+                // Class labels: an integer's text without an allocation on the hot path.
+                let mut buf = [0u8; 24];
+                let mut w = std::io::Cursor::new(&mut buf[..]);
+                let _ = std::io::Write::write_fmt(&mut w, format_args!("{}", x as i64));
+                let n = w.position() as usize;
+                let text = std::str::from_utf8(&buf[..n]).unwrap_or("");
+                let _ = self.push(base, Some(text));
+            }
             _ => {
                 let text = crate::output::fmt_num(x);
                 let _ = self.push(base, Some(&text));

@@ -152,6 +152,8 @@ async fn judge_quality(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) 
 pub struct LiveMonitor {
     pub id: i64,
     pub spec: MonitorSpec,
+    /// `spec.monitored_indices()`, resolved once.
+    watched: Vec<usize>,
     sources: Vec<Source>,
     progress: Mutex<Progress>,
 }
@@ -172,6 +174,7 @@ impl LiveMonitor {
             .unwrap_or_default();
         LiveMonitor {
             id: rec.id,
+            watched: spec.monitored_indices(),
             spec,
             sources,
             progress: Mutex::new(Progress {
@@ -201,10 +204,10 @@ impl LiveMonitor {
             .max(1);
         let mut text: Vec<String> = Vec::new();
         let mut p = self.progress.lock().unwrap_or_else(PoisonError::into_inner);
-        let w = p
-            .versions
-            .entry(version.to_string())
-            .or_insert_with(|| Window::new(&self.spec));
+        if !p.versions.contains_key(version) {
+            p.versions.insert(version.to_string(), Window::new(&self.spec));
+        }
+        let Some(w) = p.versions.get_mut(version) else { return };
         for r in 0..rows {
             text.clear();
             let mut cells: Vec<Option<Cell<'_>>> = Vec::with_capacity(self.sources.len());
@@ -235,7 +238,7 @@ impl LiveMonitor {
                 };
                 cells.push(cell);
             }
-            w.push(&self.spec, &cells);
+            w.push(&self.spec, &self.watched, &cells);
         }
     }
 }
@@ -351,7 +354,10 @@ fn alert_detail(m: &LiveMonitor, r: &WindowResult, t: Transition) -> serde_json:
 /// Close the windows that ended: judge, store (with alert transitions), update gauges.
 async fn close_windows(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) -> Result<()> {
     let length = chrono::Duration::milliseconds(m.spec.window_ms as i64);
-    let (results, mut transitions) = {
+    // Take the finished windows out under the lock (the data plane keeps feeding the next
+    // one), judge them on the blocking pool (KS sorts up to 10 000 values a column: not work
+    // for an async worker serving requests), then update the alert states.
+    let (start, end, windows) = {
         let mut p = m.progress.lock().unwrap_or_else(PoisonError::into_inner);
         if now < p.start + length {
             return Ok(());
@@ -363,26 +369,34 @@ async fn close_windows(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) 
         } else {
             p.start + length
         };
-        let windows = std::mem::take(&mut p.versions);
-        let mut results = Vec::new();
-        let mut transitions = Vec::new();
+        (start, end, std::mem::take(&mut p.versions))
+    };
+    let judged = m.clone();
+    let results = tokio::task::spawn_blocking(move || {
         let mut versions: Vec<_> = windows.into_iter().filter(|(_, w)| w.rows > 0).collect();
         versions.sort_by(|a, b| a.0.cmp(&b.0));
-        for (version, w) in versions {
-            let r = evaluate(&m.spec, &w, &version, start.clone(), end.clone());
-            let alert = p.alerts.entry(version.clone()).or_default();
+        versions
+            .into_iter()
+            .map(|(version, w)| evaluate(&judged.spec, &w, &version, start.clone(), end.clone()))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(|e| crate::error::Error::State(format!("monitor {}: judging a window failed: {e}", m.id)))?;
+    let mut transitions = Vec::new();
+    {
+        let mut p = m.progress.lock().unwrap_or_else(PoisonError::into_inner);
+        for r in &results {
+            let alert = p.alerts.entry(r.version.clone()).or_default();
             if let Some(t) = alert.observe(r.drift, m.spec.consecutive) {
                 let kind = if t == Transition::Fire {
                     "monitor_alert"
                 } else {
                     "monitor_resolve"
                 };
-                transitions.push((kind.to_string(), alert_detail(m, &r, t)));
+                transitions.push((kind.to_string(), alert_detail(m, r, t)));
             }
-            results.push(r);
         }
-        (results, transitions)
-    };
+    }
     if !m.spec.quality.is_empty() {
         transitions.extend(judge_quality(st, m, now).await);
     }
