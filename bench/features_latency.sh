@@ -40,18 +40,25 @@ REDIS_URL=$(sed -n 's/^mlctl: listening on //p' "$WORK/mlctl-r.out")
 MLCTL_ENDPOINT="$REDIS_URL" MLCTL_DATA_DIR="$R_DATA" "$MLCTL" deploy eta --version 1 --onnx "$WORK/model.onnx" \
     --features "$WORK/view.toml" >/dev/null
 
-measure() { # url body -> "rps p50 p99"
-    wrk_post "$1" "$2" 1 2 >/dev/null
-    wrk_post "$1" "$2" 1 "$SECS"
-}
-read -r a_rps a_p50 a_p99 _ _ < <(measure "$EMBEDDED_URL/v2/models/eta/infer" "$WORK/direct.json")
-read -r b_rps b_p50 b_p99 b_err _ < <(measure "$EMBEDDED_URL/v2/models/eta/infer" "$WORK/lookup.json")
-read -r c_rps c_p50 c_p99 c_err _ < <(measure "$REDIS_URL/v2/models/eta/infer" "$WORK/lookup.json")
+# Three interleaved rounds of each, medians (this machine's noise is tens of µs).
+: >"$WORK/a.txt"; : >"$WORK/b.txt"; : >"$WORK/c.txt"
+for u in "$EMBEDDED_URL/v2/models/eta/infer $WORK/direct.json" "$EMBEDDED_URL/v2/models/eta/infer $WORK/lookup.json" "$REDIS_URL/v2/models/eta/infer $WORK/lookup.json"; do
+    wrk_post ${u% *} ${u#* } 1 2 >/dev/null
+done
+for _ in 1 2 3; do
+    wrk_post "$EMBEDDED_URL/v2/models/eta/infer" "$WORK/direct.json" 1 "$SECS" >>"$WORK/a.txt"
+    wrk_post "$EMBEDDED_URL/v2/models/eta/infer" "$WORK/lookup.json" 1 "$SECS" >>"$WORK/b.txt"
+    wrk_post "$REDIS_URL/v2/models/eta/infer" "$WORK/lookup.json" 1 "$SECS" >>"$WORK/c.txt"
+done
+med() { python3 -c 'import statistics,sys; r=[l.split() for l in open(sys.argv[1]) if l.strip()]; print(*[statistics.median(float(x[i]) for x in r) for i in range(3)], sum(int(x[3]) for x in r))' "$1"; }
+read -r a_rps a_p50 a_p99 _ < <(med "$WORK/a.txt")
+read -r b_rps b_p50 b_p99 b_err < <(med "$WORK/b.txt")
+read -r c_rps c_p50 c_p99 c_err < <(med "$WORK/c.txt")
 [ "$b_err" = 0 ] && [ "$c_err" = 0 ] || { echo "lookup requests failed ($b_err, $c_err)" >&2; exit 1; }
 read -r fs_p50 fs_p99 < <("$FEAST_VENV/bin/python" "$ROOT/bench/features_latency.py" feast "$WORK" sqlite "$CALLS" 2>/dev/null | tail -1)
 read -r fr_p50 fr_p99 < <("$FEAST_VENV/bin/python" "$ROOT/bench/features_latency.py" feast "$WORK" "redis:$REDIS_PORT" "$CALLS" 2>/dev/null | tail -1)
 
-printf '%-52s %9s %9s %9s\n' "one row, 10 features (wrk -c1 ${SECS}s; Feast ${CALLS} calls)" "req/s" "p50 ms" "p99 ms"
+printf '%-52s %9s %9s %9s\n' "one row, 10 features (wrk -c1 ${SECS}s x3 medians; Feast ${CALLS} calls)" "req/s" "p50 ms" "p99 ms"
 printf '%-52s %9.0f %9.3f %9.3f\n' "mlctl inference, input given (no lookup)" "$a_rps" "$a_p50" "$a_p99"
 printf '%-52s %9.0f %9.3f %9.3f\n' "mlctl lookup (embedded) + inference" "$b_rps" "$b_p50" "$b_p99"
 printf '%-52s %9.0f %9.3f %9.3f\n' "mlctl lookup (Redis) + inference" "$c_rps" "$c_p50" "$c_p99"

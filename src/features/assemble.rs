@@ -250,10 +250,7 @@ impl Rows {
                             count("store_error");
                             None
                         } else {
-                            let s = fetched
-                                .values
-                                .get(&(table.clone(), id.clone()))
-                                .and_then(|row| row.get(col).copied().flatten());
+                            let s = fetched.get(table, id).and_then(|row| row.get(col).copied().flatten());
                             match s {
                                 None => {
                                     count("unknown_entity");
@@ -368,10 +365,7 @@ max_age = "1h"
     fn fetched(rows: &[(&str, i64, f64)]) -> Fetched {
         let mut f = Fetched::default();
         for (e, ts, v) in rows {
-            f.values.insert(
-                ("restaurant_stats".into(), e.to_string()),
-                vec![Some(Slot { ts_us: *ts, value: *v })],
-            );
+            f.insert("restaurant_stats", e, vec![Some(Slot { ts_us: *ts, value: *v })]);
         }
         f
     }

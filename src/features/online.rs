@@ -30,12 +30,32 @@ const EMPTY: Slot = Slot {
     value: f64::NAN,
 };
 
-/// The fetched rows: (table, entity) → the table's slots for the wanted columns, in the
+/// The fetched rows: table → entity → the table's slots for the wanted columns, in the
 /// order `Rows::wanted` listed them; a table in `failed` could not be read.
 #[derive(Debug, Default)]
 pub struct Fetched {
-    pub values: FxHashMap<(String, String), Vec<Option<Slot>>>,
+    pub values: FxHashMap<String, FxHashMap<String, Vec<Option<Slot>>>>,
     pub failed: FxHashMap<String, String>,
+}
+
+impl Fetched {
+    pub fn insert(&mut self, table: &str, entity: &str, slots: Vec<Option<Slot>>) {
+        match self.values.get_mut(table) {
+            Some(t) => {
+                t.insert(entity.to_string(), slots);
+            }
+            None => {
+                let mut t = FxHashMap::default();
+                t.insert(entity.to_string(), slots);
+                self.values.insert(table.to_string(), t);
+            }
+        }
+    }
+
+    /// `entity`'s slots in `table` (no allocation).
+    pub fn get(&self, table: &str, entity: &str) -> Option<&[Option<Slot>]> {
+        self.values.get(table)?.get(entity).map(Vec::as_slice)
+    }
 }
 
 /// Pushed values: entity, event time (µs), (column name, value) pairs.
@@ -183,7 +203,7 @@ impl Embedded {
                         .iter()
                         .map(|c| c.and_then(|c| slots.get(c).copied()).filter(|s| !s.value.is_nan()))
                         .collect();
-                    out.values.insert((table.to_string(), e.clone()), picked);
+                    out.insert(table, e, picked);
                 }
             }
         }

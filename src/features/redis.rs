@@ -199,7 +199,7 @@ impl RedisStore {
                         })
                         .collect();
                     if slots.iter().any(Option::is_some) {
-                        out.values.insert((table.to_string(), entity.clone()), slots);
+                        out.insert(table, entity, slots);
                     }
                 }
             }
@@ -342,7 +342,7 @@ impl RedisStore {
         if let Some(e) = f.failed.get(table) {
             return Err(Error::State(e.clone()));
         }
-        Ok(match f.values.get(&(table.to_string(), entity.to_string())) {
+        Ok(match f.get(table, entity) {
             Some(slots) => t
                 .columns
                 .iter()
