@@ -431,16 +431,21 @@ markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand skew; and __fish_seen_subcommand_from check" -s h -l help -d 'Print help'
 complete -c mlctl -n "__fish_mlctl_using_subcommand skew; and __fish_seen_subcommand_from help" -f -a "check" -d 'Pair the features the gateway served (its prediction log) with the offline rows of the same requests or entities; per feature: match share, differences, missing and defaulted shares, PSI. Exit 1 when a feature\'s mismatch share exceeds --max-mismatch'
 complete -c mlctl -n "__fish_mlctl_using_subcommand skew; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -l endpoint -d 'Gateway base URL' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -s o -l output -d 'Report format' -r -f -a "table\t''
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -s o -l output -d 'Report format' -r -f -a "table\t''
 json\t''
 markdown\t''"
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'
-complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "add" -d 'Watch a model inside the gateway: its outputs (and sampled inputs) against a training baseline, window by window; alert after --consecutive drifted windows'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "ls" -d 'The gateway\'s monitors: columns, windows, alert state'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "rm" -d 'Remove a monitor (and its window history)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "status" -d 'A monitor\'s finished windows: per column statistic and verdict'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "quality" -d 'Model quality from late labels: outcomes joined to their predictions in the gateway\'s logs, scored per version and prediction-time window (accuracy, precision, recall, ROC AUC, log loss; MAE, RMSE for regressors)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and not __fish_seen_subcommand_from rules dashboard add ls rm status quality help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -l error-rate -d 'Alert when a version\'s error share over --window exceeds this' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -l p99-ms -d 'Alert when a version\'s p99 latency over --window exceeds this many milliseconds' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rules" -l window -d 'Rate window of the error-rate and latency rules' -r
@@ -459,8 +464,73 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_sub
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from dashboard" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l baseline -d 'The training baseline profile (`mlctl drift baseline`), e.g. of the training predictions (columns named like the outputs: label, probabilities[1], …)' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l columns -d 'Columns to watch [default: every baseline column]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l window -d 'Window length' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l method -d 'Statistic per column (auto: KS / χ² up to 1000 rows a window, Wasserstein / JS above)' -r -f -a "auto\t''
+psi\t''
+ks\t''
+wasserstein\t''
+chisquare\t''
+js\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l threshold -d 'Per-column threshold, col=X (repeatable; a p-value level for tests, a distance otherwise)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l consecutive -d 'Drifted windows in a row that fire the alert (and clean ones that resolve it)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l retention -d 'How long finished windows are kept' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l notify -d 'Webhook for this monitor\'s alerts (repeatable; slack+URL, alertmanager+URL too)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l quality -d 'A quality requirement on late labels, e.g. \'auc>=0.75\' (repeatable; needs --quality-metric): alerts like drift, per prediction-time window' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l quality-metric -d 'The outcome metric (posted to /v1/outcomes) holding the true label' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l quality-window -d 'Prediction-time window of the quality requirements [default: --window]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l quality-min-pairs -d 'Labelled predictions a window needs before it is judged' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from ls" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from ls" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from ls" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from ls" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rm" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rm" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rm" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rm" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from status" -l last -d 'How many of the last windows' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from status" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from status" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from status" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from status" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from status" -s h -l help -d 'Print help'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l metric -d 'The outcome metric holding the true label (classifiers: 0/1) or target' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l since -d 'Only predictions newer than this, e.g. 30d' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l window -d 'Prediction-time window' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l version -d 'Only this version' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l from-gateway -d 'The gateway\'s data dir (or its logs dir) [default: --data-dir]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l require -d 'A floor or ceiling the latest window of each version must meet, e.g. \'auc>=0.75\', \'log_loss<=0.5\' (repeatable); exit 1 when one does not' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l report -d 'Also write a self-contained HTML report (a timeline per metric)' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l endpoint -d 'Gateway base URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -s o -l output -d 'Report format' -r -f -a "table\t''
+json\t''
+markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from quality" -s h -l help -d 'Print help'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "add" -d 'Watch a model inside the gateway: its outputs (and sampled inputs) against a training baseline, window by window; alert after --consecutive drifted windows'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "ls" -d 'The gateway\'s monitors: columns, windows, alert state'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove a monitor (and its window history)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "status" -d 'A monitor\'s finished windows: per column statistic and verdict'
+complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "quality" -d 'Model quality from late labels: outcomes joined to their predictions in the gateway\'s logs, scored per version and prediction-time window (accuracy, precision, recall, ROC AUC, log loss; MAE, RMSE for regressors)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand monitor; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l seed -d 'Seed for the generated traffic' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand demo" -l keep -d 'Keep the demo\'s data dir here instead of a temporary one' -r -F
@@ -518,3 +588,8 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcom
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from skew" -f -a "check" -d 'Pair the features the gateway served (its prediction log) with the offline rows of the same requests or entities; per feature: match share, differences, missing and defaulted shares, PSI. Exit 1 when a feature\'s mismatch share exceeds --max-mismatch'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "rules" -d 'Print Prometheus alerting rules (YAML) for rollbacks, pauses, error rate, p99 latency, a failing prediction log and failing webhooks'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "dashboard" -d 'Print a Grafana dashboard (JSON) over mlctl\'s metrics, with a $model variable'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "add" -d 'Watch a model inside the gateway: its outputs (and sampled inputs) against a training baseline, window by window; alert after --consecutive drifted windows'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "ls" -d 'The gateway\'s monitors: columns, windows, alert state'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "rm" -d 'Remove a monitor (and its window history)'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "status" -d 'A monitor\'s finished windows: per column statistic and verdict'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from monitor" -f -a "quality" -d 'Model quality from late labels: outcomes joined to their predictions in the gateway\'s logs, scored per version and prediction-time window (accuracy, precision, recall, ROC AUC, log loss; MAE, RMSE for regressors)'
