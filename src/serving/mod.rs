@@ -11,6 +11,7 @@ pub mod log;
 pub(crate) mod metrics;
 pub(crate) mod monitor;
 pub(crate) mod monitor_api;
+pub(crate) mod monitor_tick;
 pub mod notify;
 pub(crate) mod outcomes;
 pub mod router;

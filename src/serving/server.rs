@@ -291,7 +291,7 @@ pub async fn serve(
         );
     }
     let feature_refresh = tokio::spawn(super::features::refresh_loop(state.clone()));
-    let monitor_ticker = tokio::spawn(super::monitor::ticker(state.clone()));
+    let monitor_ticker = tokio::spawn(super::monitor_tick::ticker(state.clone()));
     let gateway = Gateway {
         state: state.clone(),
         addr,
