@@ -34,7 +34,8 @@ fn the_rule_file_holds_every_alert_and_bad_thresholds_exit_2() {
             "MlctlHighErrorRate",
             "MlctlHighP99Latency",
             "MlctlPredictionLogDropping",
-            "MlctlWebhookFailing"
+            "MlctlWebhookFailing",
+            "MlctlDriftDetected"
         ]
     );
     let custom =
