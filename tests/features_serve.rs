@@ -43,6 +43,21 @@ fn load(data: &std::path::Path, csv: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
+/// A gateway on `data` serving model eta (churn_lr) through `VIEW`.
+fn serve_eta(data: &std::path::Path) -> Server {
+    let s = Server::start_in(data, &[]);
+    let view = data.join("view.toml");
+    std::fs::write(&view, VIEW).unwrap();
+    s.cli()
+        .args(["deploy", "eta", "--version", "1", "--onnx"])
+        .arg(common::fixture("models/churn_lr.onnx"))
+        .arg("--features")
+        .arg(&view)
+        .assert()
+        .success();
+    s
+}
+
 fn ago(hours: i64) -> String {
     (chrono::Utc::now() - chrono::Duration::hours(hours)).to_rfc3339()
 }
@@ -96,16 +111,7 @@ async fn a_view_assembles_the_input_from_the_request_and_the_store() {
             ago(24 * 10)
         ),
     );
-    let s = Server::start_in(data.path(), &[]);
-    let view = data.path().join("view.toml");
-    std::fs::write(&view, VIEW).unwrap();
-    s.cli()
-        .args(["deploy", "eta", "--version", "1", "--onnx"])
-        .arg(common::fixture("models/churn_lr.onnx"))
-        .arg("--features")
-        .arg(&view)
-        .assert()
-        .success();
+    let s = serve_eta(data.path());
     let infer = format!("{}/v2/models/eta/infer", s.url);
 
     // One row as parameters.
@@ -279,16 +285,8 @@ async fn skew_check_flags_only_the_feature_transformed_differently() {
         table += &format!("r{r},{},{},{}\n", ago(3), 10.0 + r as f64 * 1.5, 5.0 + r as f64 * 0.25);
     }
     load(data.path(), &table);
-    let s = Server::start_in(data.path(), &[]);
+    let s = serve_eta(data.path());
     let view = data.path().join("view.toml");
-    std::fs::write(&view, VIEW).unwrap();
-    s.cli()
-        .args(["deploy", "eta", "--version", "1", "--onnx"])
-        .arg(common::fixture("models/churn_lr.onnx"))
-        .arg("--features")
-        .arg(&view)
-        .assert()
-        .success();
     // 300 requests; the spine of the training set holds the same events.
     let infer = format!("{}/v2/models/eta/infer", s.url);
     let mut spine = String::from("request_id,restaurant_id,hour,distance,event_ts\n");

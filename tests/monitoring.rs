@@ -23,7 +23,15 @@ fn rows() -> Vec<Vec<f64>> {
 }
 
 async fn infer(url: &str, row: &[f64]) -> f64 {
-    let body = json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": row}]});
+    infer_as(url, None, row).await
+}
+
+/// The answer's probability of class 1, for a request with id `id` if given.
+async fn infer_as(url: &str, id: Option<&str>, row: &[f64]) -> f64 {
+    let mut body = json!({"inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": row}]});
+    if let Some(id) = id {
+        body["id"] = json!(id);
+    }
     let v: Value = reqwest::Client::new()
         .post(format!("{url}/v2/models/churn/infer"))
         .json(&body)
@@ -193,23 +201,8 @@ async fn late_labels_give_the_per_window_quality_of_their_predictions() {
     let client = reqwest::Client::new();
     let mut today = Vec::new();
     for i in 0..240 {
-        let body = json!({"id": format!("q{i}"), "inputs": [{"name": "input", "datatype": "FP32", "shape": [1, 4], "data": pool[i]}]});
-        let v: Value = client
-            .post(format!("{}/v2/models/churn/infer", s.url))
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let p = v["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == "probabilities")
-            .unwrap();
-        today.push((labels[i], p["data"][1].as_f64().unwrap()));
+        let p = infer_as(&s.url, Some(&format!("q{i}")), &pool[i]).await;
+        today.push((labels[i], p));
     }
     // The labels arrive later (the first 40 never do).
     let outcomes: Vec<Value> = (40..240)
