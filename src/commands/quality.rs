@@ -73,7 +73,6 @@ fn html(r: &QualityReport) -> String {
         esc(&r.kind)
     );
     let mut versions: Vec<&str> = r.windows.iter().map(|w| w.version.as_str()).collect();
-    versions.dedup();
     versions.sort_unstable();
     versions.dedup();
     for m in METRICS {

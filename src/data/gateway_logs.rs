@@ -30,15 +30,26 @@ pub fn log_files(dir: &Path, kind: LogKind) -> Result<Vec<PathBuf>> {
 
 /// Like `log_files`, but only the days from `first_day` (`YYYYMMDD`) on.
 pub fn log_files_from(dir: &Path, kind: LogKind, first_day: &str) -> Result<Vec<PathBuf>> {
-    Ok(log_files(dir, kind)?
-        .into_iter()
-        .filter(|f| {
-            f.file_name()
-                .and_then(|n| n.to_str())
-                .and_then(|n| kind.day_of_file(n))
-                .is_some_and(|day| day >= first_day)
-        })
-        .collect())
+    let mut files = log_files(dir, kind)?;
+    retain_days(&mut files, kind, first_day);
+    Ok(files)
+}
+
+/// Keep the daily files of `kind` that can hold records from `since_us` (µs since the
+/// epoch) on — all when `None`: a reader with a time cut-off need not open older days.
+pub fn keep_from(files: &mut Vec<PathBuf>, kind: LogKind, since_us: Option<i64>) {
+    if let Some(t) = since_us.and_then(chrono::DateTime::from_timestamp_micros) {
+        retain_days(files, kind, &crate::wire::log::day_of(&t));
+    }
+}
+
+fn retain_days(files: &mut Vec<PathBuf>, kind: LogKind, first_day: &str) {
+    files.retain(|f| {
+        f.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| kind.day_of_file(n))
+            .is_some_and(|day| day >= first_day)
+    });
 }
 
 /// The prediction log files, or an error naming the dir when there are none.
@@ -127,6 +138,15 @@ mod tests {
                 .len(),
             1
         );
+        // A cut-off late on the 26th keeps that day's file; one on the 27th drops it.
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_micros();
+        let mut kept = files.clone();
+        keep_from(&mut kept, LogKind::Predictions, Some(at("2026-11-26T23:59:00Z")));
+        assert_eq!(kept.len(), 2);
+        keep_from(&mut kept, LogKind::Predictions, Some(at("2026-11-27T00:00:00Z")));
+        assert_eq!(kept, files[1..]);
+        keep_from(&mut kept, LogKind::Predictions, None);
+        assert_eq!(kept.len(), 1);
         let mut ids = Vec::new();
         each_prediction(&files[1], |p| {
             ids.push(p.request_id.into_owned());

@@ -129,11 +129,10 @@ impl MonitorSpec {
 
     /// The baseline columns watched, in order.
     pub fn monitored(&self) -> Vec<&ColumnProfile> {
-        if self.columns.is_empty() {
-            self.baseline.columns.iter().collect()
-        } else {
-            self.columns.iter().filter_map(|c| self.baseline.column(c)).collect()
-        }
+        self.monitored_indices()
+            .into_iter()
+            .map(|i| &self.baseline.columns[i])
+            .collect()
     }
 }
 

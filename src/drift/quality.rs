@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::data::gateway_logs::{each_outcome, each_prediction, log_files, prediction_files};
+use crate::data::gateway_logs::{each_outcome, each_prediction, keep_from, log_files, prediction_files};
 use crate::error::{Error, Result};
 use crate::stats::quality;
 use crate::wire::log::{LogKind, parse_ts};
@@ -147,10 +147,16 @@ pub fn quality(dir: &Path, o: &QualityOptions<'_>) -> Result<QualityReport> {
     if o.window.is_zero() {
         return Err(Error::Usage("--window must be longer than 0s".into()));
     }
+    let cutoff = o
+        .since
+        .map(|d| chrono::Utc::now().timestamp_micros() - d.as_micros().min(i64::MAX as u128) as i64);
+    // Only the days from the cut-off on (a prediction's outcome is received after it).
     // Labels by request id and by key (the last posted wins).
     let mut by_id: HashMap<String, f64> = HashMap::new();
     let mut by_key: HashMap<String, f64> = HashMap::new();
-    for f in log_files(dir, LogKind::Outcomes)? {
+    let mut outcome_files = log_files(dir, LogKind::Outcomes)?;
+    keep_from(&mut outcome_files, LogKind::Outcomes, cutoff);
+    for f in outcome_files {
         each_outcome(&f, |r| {
             if r.metric == o.metric {
                 if let Some(id) = r.request_id {
@@ -162,13 +168,12 @@ pub fn quality(dir: &Path, o: &QualityOptions<'_>) -> Result<QualityReport> {
             Ok(())
         })?;
     }
-    let cutoff = o
-        .since
-        .map(|d| chrono::Utc::now().timestamp_micros() - d.as_micros().min(i64::MAX as u128) as i64);
     let mut predicted: Vec<(Predicted, f64)> = Vec::new();
     let mut predictions = 0u64;
     let mut classifier = false;
-    for f in prediction_files(dir)? {
+    let mut files = prediction_files(dir)?;
+    keep_from(&mut files, LogKind::Predictions, cutoff);
+    for f in files {
         each_prediction(&f, |p| {
             if p.model != o.model || p.status != 200 || o.version.is_some_and(|v| v != p.version) {
                 return Ok(());

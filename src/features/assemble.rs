@@ -161,6 +161,26 @@ pub fn read_request(view: &View, req: &InferRequest) -> Result<Rows, AssembleErr
     Ok(Rows { n, fields })
 }
 
+/// Where `table.column` sits among the columns `Rows::wanted` lists for `table` (distinct,
+/// in the view's order): a property of the view, found without the request's rows.
+fn column_slot(view: &View, table: &str, column: &str) -> usize {
+    let mut seen: Vec<&str> = Vec::new();
+    for f in &view.features {
+        if let Source::Lookup {
+            table: t, column: c, ..
+        } = &f.source
+            && t == table
+            && !seen.contains(&c.as_str())
+        {
+            if c == column {
+                return seen.len();
+            }
+            seen.push(c);
+        }
+    }
+    0
+}
+
 impl Rows {
     /// The rows to fetch: per table, the distinct entities and the columns the view reads.
     pub fn wanted<'v>(&self, view: &'v View) -> Vec<(&'v str, Vec<&'v str>, Vec<String>)> {
@@ -193,7 +213,6 @@ impl Rows {
     pub fn finish(self, view: &View, fetched: &Fetched, now_us: i64) -> Result<Assembled, AssembleError> {
         let n = self.n;
         let k = view.features.len();
-        let wanted = self.wanted(view);
         let mut data = vec![0f64; n * k];
         let mut logged = Map::new();
         let mut counted = Vec::new();
@@ -222,11 +241,7 @@ impl Rows {
                     },
                     Field::Ids(ids),
                 ) => {
-                    let col = wanted
-                        .iter()
-                        .find(|(t, _, _)| *t == table.as_str())
-                        .and_then(|(_, cols, _)| cols.iter().position(|c| *c == column.as_str()))
-                        .unwrap_or(0);
+                    let col = column_slot(view, table, column);
                     let max_age_us = max_age.map(|d| d.as_micros().min(i64::MAX as u128) as i64);
                     let mut count = |reason: &'static str| {
                         counted.push(Counted {

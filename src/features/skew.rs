@@ -21,8 +21,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::view::{Source, View};
-use crate::data::gateway_logs::{each_prediction, prediction_files};
+use crate::data::gateway_logs::{each_prediction, keep_from, prediction_files};
 use crate::error::{Error, Result};
+use crate::wire::log::LogKind;
 
 pub struct SkewOptions<'a> {
     pub model: &'a str,
@@ -91,7 +92,9 @@ fn cell(v: &Value, i: usize, n: usize) -> Option<&Value> {
 /// Read the served rows of `model` from the prediction logs under `data_dir`.
 fn served_rows(view: &View, data_dir: &Path, o: &SkewOptions<'_>) -> Result<Vec<Served>> {
     let mut out = Vec::new();
-    for file in prediction_files(data_dir)? {
+    let mut files = prediction_files(data_dir)?;
+    keep_from(&mut files, LogKind::Predictions, o.since_us);
+    for file in files {
         each_prediction(&file, |r| {
             if r.model != o.model || r.status != 200 {
                 return Ok(());
@@ -234,12 +237,9 @@ pub fn check(view: &View, offline: &Path, data_dir: &Path, o: &SkewOptions<'_>) 
         }
         let n = pairs.len() as f64;
         let mismatch = 1.0 - matched as f64 / n;
-        let psi = crate::stats::distance::psi(&ov, &sv, 10);
-        let edges = crate::stats::distance::quantile_edges(&ov, 10);
-        let share = |xs: &[f64]| {
-            let c = crate::stats::distance::bin_counts(&edges, xs);
-            let t = c.iter().sum::<u64>().max(1) as f64;
-            c.into_iter().map(|x| x as f64 / t).collect::<Vec<_>>()
+        let (psi, offline_shares, served_shares) = match crate::stats::distance::psi_binned(&ov, &sv, 10) {
+            Some((p, o, s)) => (Some(p), o, s),
+            None => (None, Vec::new(), Vec::new()),
         };
         features.push(FeatureSkew {
             feature: f.name.clone(),
@@ -255,7 +255,7 @@ pub fn check(view: &View, offline: &Path, data_dir: &Path, o: &SkewOptions<'_>) 
             offline_defaulted: od as f64 / n,
             psi,
             skewed: mismatch > o.max_mismatch,
-            shares: (share(&sv), share(&ov)),
+            shares: (served_shares, offline_shares),
         });
     }
     let skewed = features

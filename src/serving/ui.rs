@@ -213,11 +213,11 @@ async fn render(st: &Arc<AppState>) -> String {
             info.consecutive,
             firing.join(" ")
         );
+        let mut versions: Vec<&str> = windows.iter().map(|w| w.version.as_str()).collect();
+        versions.sort_unstable();
+        versions.dedup();
         for col in &info.columns {
-            let mut versions: Vec<String> = windows.iter().map(|w| w.version.clone()).collect();
-            versions.sort();
-            versions.dedup();
-            for v in versions {
+            for &v in &versions {
                 let mut threshold = 0.0;
                 let mut method = String::new();
                 let points: Vec<(String, Option<f64>, bool)> = windows
@@ -239,7 +239,7 @@ async fn render(st: &Arc<AppState>) -> String {
                     b,
                     r#"<h4>{} — version {} — {} <span class="{}">{}</span></h4>"#,
                     esc(col),
-                    esc(&v),
+                    esc(v),
                     esc(&method),
                     if drifted { "bad" } else { "good" },
                     if drifted { "drift" } else { "ok" }

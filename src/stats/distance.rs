@@ -21,6 +21,11 @@ pub fn psi_shares(expected: &[f64], actual: &[f64]) -> f64 {
 /// PSI of the sample `actual` against the sample `expected`, over `bins` equal-frequency
 /// bins cut at the expected sample's quantiles.
 pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
+    psi_binned(expected, actual, bins).map(|(p, _, _)| p)
+}
+
+/// `psi`, with the expected and actual shares per bin it was computed from (for charts).
+pub fn psi_binned(expected: &[f64], actual: &[f64], bins: usize) -> Option<(f64, Vec<f64>, Vec<f64>)> {
     if expected.is_empty() || actual.is_empty() || bins < 2 {
         return None;
     }
@@ -33,7 +38,8 @@ pub fn psi(expected: &[f64], actual: &[f64], bins: usize) -> Option<f64> {
         let n = c.iter().sum::<u64>().max(1) as f64;
         c.into_iter().map(|k| k as f64 / n).collect::<Vec<_>>()
     };
-    Some(psi_shares(&shares(expected), &shares(actual)))
+    let (e, a) = (shares(expected), shares(actual));
+    Some((psi_shares(&e, &a), e, a))
 }
 
 /// PSI of `actual` values against `expected` shares over fixed inner bin `edges`
