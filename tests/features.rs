@@ -7,12 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 fn mlctl(data: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(common::bin())
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap()
+    common::mlctl_in(data, args)
 }
 
 fn json(out: &Output) -> serde_json::Value {

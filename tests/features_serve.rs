@@ -32,14 +32,21 @@ default = 0.5
 fn load(data: &std::path::Path, csv: &str) {
     let file = data.join("stats-upload.csv");
     std::fs::write(&file, csv).unwrap();
-    let out = std::process::Command::new(common::bin())
-        .arg("--data-dir")
-        .arg(data)
-        .args(["features", "load", "restaurant_stats", "--from"])
-        .arg(&file)
-        .args(["--key", "restaurant_id", "--ts-col", "event_ts"])
-        .output()
-        .unwrap();
+    let from = file.to_str().unwrap();
+    let out = common::mlctl_in(
+        data,
+        &[
+            "features",
+            "load",
+            "restaurant_stats",
+            "--from",
+            from,
+            "--key",
+            "restaurant_id",
+            "--ts-col",
+            "event_ts",
+        ],
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
@@ -302,14 +309,7 @@ async fn skew_check_flags_only_the_feature_transformed_differently() {
     let spine_path = files.path().join("spine.csv");
     std::fs::write(&spine_path, spine).unwrap();
     let train = files.path().join("train.csv");
-    let run = |args: &[&str]| {
-        std::process::Command::new(common::bin())
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| common::mlctl_in(data.path(), args);
     let out = run(&[
         "features",
         "join",

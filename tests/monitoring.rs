@@ -11,15 +11,39 @@ use common::Server;
 use common::receiver::{Receiver, wait_for};
 use serde_json::{Value, json};
 
+fn traffic_fixture() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap()
+}
+
 fn rows() -> Vec<Vec<f64>> {
-    let t: Value =
-        serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap();
-    t["features"]
+    traffic_fixture()["features"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect())
         .collect()
+}
+
+/// The fixture rows' true labels (0/1).
+fn labels() -> Vec<f64> {
+    traffic_fixture()["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
+}
+
+/// Post outcome records to `s` with its admin token; they must be accepted (202).
+async fn post_outcomes(s: &Server, outcomes: &[Value]) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/outcomes", s.url))
+        .bearer_auth(&s.token)
+        .json(outcomes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
 }
 
 async fn infer(url: &str, row: &[f64]) -> f64 {
@@ -189,16 +213,8 @@ async fn late_labels_give_the_per_window_quality_of_their_predictions() {
     let data = tempfile::tempdir().unwrap();
     let s = Server::start_in(data.path(), &[]);
     common::deploy(&s, "churn", "1", "churn_lr");
-    let t: Value =
-        serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap();
-    let labels: Vec<f64> = t["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
+    let labels = labels();
     let pool = rows();
-    let client = reqwest::Client::new();
     let mut today = Vec::new();
     for i in 0..240 {
         let p = infer_as(&s.url, Some(&format!("q{i}")), &pool[i]).await;
@@ -208,24 +224,12 @@ async fn late_labels_give_the_per_window_quality_of_their_predictions() {
     let outcomes: Vec<Value> = (40..240)
         .map(|i| json!({"request_id": format!("q{i}"), "metric": "churned", "value": labels[i]}))
         .collect();
-    let r = client
-        .post(format!("{}/v1/outcomes", s.url))
-        .bearer_auth(&s.token)
-        .json(&outcomes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    post_outcomes(&s, &outcomes).await;
     assert_eq!(s.terminate(), Some(0));
-    let out = std::process::Command::new(common::bin())
-        .arg("--data-dir")
-        .arg(data.path())
-        .args([
-            "monitor", "quality", "churn", "--metric", "churned", "--window", "1d", "-o", "json",
-        ])
-        .args(["--require", "auc>=0.99"])
-        .output()
-        .unwrap();
+    let args = [
+        "monitor", "quality", "churn", "--metric", "churned", "--window", "1d", "-o", "json",
+    ];
+    let out = common::mlctl_in(data.path(), &[&args[..], &["--require", "auc>=0.99"]].concat());
     let v: Value =
         serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(out.status.code(), Some(1), "the AUC is below 0.99: exit 1");
@@ -274,14 +278,7 @@ async fn a_quality_requirement_alerts_once_late_labels_show_it_unmet() {
         .arg(format!("{base}/hook"))
         .assert()
         .success();
-    let t: Value =
-        serde_json::from_str(&std::fs::read_to_string(common::fixture("models/churn_traffic.json")).unwrap()).unwrap();
-    let labels: Vec<f64> = t["labels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
+    let labels = labels();
     let client = reqwest::Client::new();
     let until = Instant::now() + Duration::from_millis(2500);
     let mut i = 0;
@@ -301,14 +298,7 @@ async fn a_quality_requirement_alerts_once_late_labels_show_it_unmet() {
     let outcomes: Vec<Value> = (0..i)
         .map(|k| json!({"request_id": format!("q{k}"), "metric": "churned", "value": labels[k % labels.len()]}))
         .collect();
-    let r = client
-        .post(format!("{}/v1/outcomes", s.url))
-        .bearer_auth(&s.token)
-        .json(&outcomes)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 202);
+    post_outcomes(&s, &outcomes).await;
     wait_for("the quality alert", 15, || !alerts(&rx).is_empty()).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let got = alerts(&rx);

@@ -451,3 +451,14 @@ pub fn score_baseline(s: &Server, dir: &Path, values: &[f64]) -> PathBuf {
 pub fn far_scores() -> Vec<f64> {
     (0..500).map(|i| 0.001 * f64::from(i % 10)).collect()
 }
+
+/// `mlctl --data-dir DATA ARGS…` (no gateway needed), its output.
+#[allow(dead_code)]
+pub fn mlctl_in(data: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(bin())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap()
+}
