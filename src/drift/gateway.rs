@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use crate::data::gateway_logs::{each_prediction, prediction_files};
+use crate::data::gateway_logs::{each_prediction, keep_from, prediction_files};
 use crate::error::Result;
-use crate::wire::log::PredictionRecord;
+use crate::wire::log::{LogKind, PredictionRecord};
 
 fn cell_text(v: &serde_json::Value) -> Option<String> {
     match v {
@@ -72,7 +72,9 @@ pub(crate) fn scan_gateway(
 ) -> Result<u64> {
     let cutoff = since.map(|d| chrono::Utc::now() - chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX));
     let mut rows = 0;
-    for file in prediction_files(dir)? {
+    let mut files = prediction_files(dir)?;
+    keep_from(&mut files, LogKind::Predictions, cutoff.map(|c| c.timestamp_micros()));
+    for file in files {
         each_prediction(&file, |p| {
             if p.model != model || p.status != 200 || version.is_some_and(|v| v != p.version) {
                 return Ok(());
