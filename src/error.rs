@@ -36,6 +36,10 @@ pub enum Error {
     /// Server-side state problem (SQLite, blob store).
     #[error("state: {0}")]
     State(String),
+    /// Another replica changed the same state first (compare-and-swap lost), or this
+    /// replica's controller lost its leadership: look again and retry.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A model could not be loaded or run.
     #[error("model: {0}")]
     Model(String),
@@ -51,7 +55,7 @@ impl Error {
             Error::Usage(_) | Error::Input { .. } | Error::Io { .. } | Error::Model(_) => 2,
             Error::Endpoint(_) => 3,
             Error::InvalidExperiment(_) => 4,
-            Error::State(_) => 2,
+            Error::State(_) | Error::Conflict(_) => 2,
             Error::Interrupted(_) => 130,
         }
     }

@@ -35,6 +35,7 @@ pub const ADMIN_ACTOR: &str = "admin";
 fn state_error(e: Error) -> Response {
     match e {
         Error::Usage(m) => error(StatusCode::CONFLICT, m),
+        e @ Error::Conflict(_) => error(StatusCode::CONFLICT, e.to_string()),
         Error::Model(m) => error(StatusCode::UNPROCESSABLE_ENTITY, m),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
     }
@@ -434,6 +435,7 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
 fn rollout_error(e: Error) -> Response {
     match e {
         Error::Usage(m) => error(StatusCode::CONFLICT, m),
+        e @ Error::Conflict(_) => error(StatusCode::CONFLICT, e.to_string()),
         // A gate refused (pre-rollout): the client exits 1, like any failed gate.
         Error::GateFailed(m) => error(StatusCode::PRECONDITION_FAILED, m),
         other => error(StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),

@@ -9,16 +9,19 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+pub mod db;
 pub mod monitors;
 pub mod outbox;
+pub mod replicas;
 mod schema;
 
+use db::{Conn, Dialect, P, Row, Sql, ps};
 use schema::{MIGRATIONS, migrate};
 
 /// How a registered version is served.
@@ -141,7 +144,7 @@ pub fn private_file() -> std::fs::OpenOptions {
 }
 
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
     blobs: PathBuf,
 }
 
@@ -162,29 +165,128 @@ pub fn open_sqlite(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Where the state lives: the data dir's SQLite file, or a PostgreSQL database shared by
+/// replicas (`--state postgres://…`; the data dir then keeps the logs and a blob cache).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateUrl {
+    Sqlite,
+    Postgres(String),
+}
+
+impl StateUrl {
+    /// `--state`: `sqlite` (the default) or a `postgres://` / `postgresql://` URL.
+    pub fn parse(s: &str) -> std::result::Result<StateUrl, String> {
+        let lower = s.to_ascii_lowercase();
+        if lower == "sqlite" || lower.is_empty() {
+            Ok(StateUrl::Sqlite)
+        } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            Ok(StateUrl::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "--state {s:?}: expected `sqlite` or a postgres://user@host:port/db URL"
+            ))
+        }
+    }
+
+    /// The URL without its password, for logs and status.
+    pub fn redacted(&self) -> String {
+        match self {
+            StateUrl::Sqlite => "sqlite".into(),
+            StateUrl::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some((a, h)) => (Some(a), h),
+        None => (None, rest),
+    };
+    match auth {
+        Some(a) => {
+            let user = a.split(':').next().unwrap_or("");
+            let masked = if a.contains(':') { format!("{user}:***") } else { user.to_string() };
+            format!("{scheme}://{masked}@{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Connect to PostgreSQL (no TLS: a database on the private network or loopback). The
+/// URL is libpq's: `postgres://user:password@host:port/db?connect_timeout=5`.
+pub fn connect_postgres(url: &str) -> Result<postgres::Client> {
+    let mut cfg: postgres::Config = url
+        .parse()
+        .map_err(|e| Error::Usage(format!("--state {}: {e}", redact_url(url))))?;
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(std::time::Duration::from_secs(5));
+    }
+    cfg.application_name("mlctl");
+    cfg.connect(postgres::NoTls)
+        .map_err(|e| Error::State(format!("--state {}: cannot connect: {e}", redact_url(url))))
+}
+
 impl Store {
     /// Open (creating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self> {
+        Self::open_at(data_dir, &StateUrl::Sqlite)
+    }
+
+    /// Open the store `state` names; `data_dir` holds the SQLite file and the blobs (on
+    /// PostgreSQL, a cache of the blobs the database holds).
+    pub fn open_at(data_dir: &Path, state: &StateUrl) -> Result<Self> {
         private_dir(data_dir).map_err(|e| Error::io(data_dir, e))?;
         let blobs = data_dir.join("blobs");
         private_dir(&blobs).map_err(|e| Error::io(&blobs, e))?;
-        let path = data_dir.join("mlctl.db");
-        let mut conn = open_sqlite(&path)?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrate(&mut conn, MIGRATIONS, &path)?;
+        let conn = match state {
+            StateUrl::Sqlite => {
+                let path = data_dir.join("mlctl.db");
+                let mut conn = open_sqlite(&path)?;
+                conn.pragma_update(None, "foreign_keys", "ON")?;
+                migrate(&mut conn, MIGRATIONS, &path)?;
+                Conn::Sqlite(conn)
+            }
+            StateUrl::Postgres(url) => {
+                let mut client = connect_postgres(url)?;
+                schema::migrate_postgres(&mut client, &redact_url(url))?;
+                Conn::Postgres(Box::new(std::cell::RefCell::new(client)))
+            }
+        };
         Ok(Store { conn, blobs })
+    }
+
+    /// Which database this store runs on.
+    pub fn dialect(&self) -> Dialect {
+        self.conn.dialect()
     }
 
     pub fn blob_path(&self, sha256: &str) -> PathBuf {
         self.blobs.join(sha256)
     }
 
-    /// Store `bytes` content-addressed; durable (fsync'd file and directory) on return.
-    pub fn put_blob(&self, bytes: &[u8]) -> Result<String> {
+    /// Store `bytes` content-addressed; durable on return (fsync'd file and directory; on
+    /// PostgreSQL, committed to the database too, so every replica can load it).
+    pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String> {
         let sha = hex::encode(Sha256::digest(bytes));
-        let dest = self.blob_path(&sha);
+        if self.dialect() == Dialect::Postgres {
+            self.conn.tx(|db| {
+                db.exec(
+                    "INSERT INTO blobs (sha256, bytes) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
+                    &[P::T(Some(&sha)), P::B(bytes)],
+                )
+            })?;
+        }
+        self.cache_file(&sha, bytes)?;
+        Ok(sha)
+    }
+
+    /// Write a blob's file (atomically: temp file, fsync, rename, fsync the directory).
+    fn cache_file(&self, sha: &str, bytes: &[u8]) -> Result<()> {
+        let dest = self.blob_path(sha);
         if dest.exists() {
-            return Ok(sha);
+            return Ok(());
         }
         let tmp = self.blobs.join(format!(".{sha}.{}.tmp", std::process::id()));
         let mut f = private_file()
@@ -199,11 +301,27 @@ impl Store {
         if let Ok(dir) = std::fs::File::open(&self.blobs) {
             let _ = dir.sync_all();
         }
-        Ok(sha)
+        Ok(())
+    }
+
+    /// Make sure blob `sha256` is in the local blob directory (on PostgreSQL, fetched from
+    /// the database into the cache when another replica stored it).
+    pub fn cache_blob(&self, sha256: &str) -> Result<()> {
+        if self.dialect() == Dialect::Sqlite || !is_sha256(sha256) || self.blob_path(sha256).exists() {
+            return Ok(());
+        }
+        let row = self
+            .conn
+            .read(|db| db.row("SELECT bytes FROM blobs WHERE sha256 = ?1", ps![sha256]))?;
+        let Some(row) = row else {
+            return Err(Error::State(format!("blob {sha256} is not in the state database")));
+        };
+        self.cache_file(sha256, &row.b(0)?)
     }
 
     /// Read a blob back, verifying its hash (a corrupted blob is an error, not a model).
     pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
+        self.cache_blob(sha256)?;
         read_blob_at(&self.blobs, sha256)
     }
 
@@ -223,45 +341,46 @@ impl Store {
         features: Option<&str>,
         actor: &str,
     ) -> Result<Registered> {
-        let tx = self.conn.transaction()?;
-        if let Some(existing) = get_version(&tx, model, version)? {
-            if &existing.source == source && existing.features.as_deref() == features {
-                return Ok(Registered::Unchanged);
+        self.conn.tx(|db| {
+            lock_events(db)?;
+            if let Some(existing) = get_version(db, model, version)? {
+                if &existing.source == source && existing.features.as_deref() == features {
+                    return Ok(Registered::Unchanged);
+                }
+                return Err(Error::Usage(format!(
+                    "{model} version {version} already exists with a different source or feature view; versions are immutable, use a new version"
+                )));
             }
-            return Err(Error::Usage(format!(
-                "{model} version {version} already exists with a different source or feature view; versions are immutable, use a new version"
-            )));
-        }
-        let now = now_rfc3339();
-        tx.execute(
-            "INSERT OR IGNORE INTO models (name, created_at) VALUES (?1, ?2)",
-            params![model, now],
-        )?;
-        let (runtime, blob, url, timeout) = match source {
-            VersionSource::Onnx { blob_sha256 } => ("onnx", Some(blob_sha256.as_str()), None, None),
-            VersionSource::Upstream { url, timeout_ms } => {
-                ("upstream", None, Some(url.as_str()), Some(*timeout_ms as i64))
-            }
-        };
-        tx.execute(
-            "INSERT INTO versions (model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![model, version, runtime, blob, url, timeout, now, features],
-        )?;
-        append_event(
-            &tx,
-            model,
-            actor,
-            "register",
-            None,
-            None,
-            &serde_json::json!({"version": version, "source": source, "features": features.is_some()}),
-        )?;
-        tx.commit()?;
-        Ok(Registered::Created)
+            let now = now_rfc3339();
+            db.exec(
+                "INSERT INTO models (name, created_at) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                ps![model, now.as_str()],
+            )?;
+            let (runtime, blob, url, timeout) = match source {
+                VersionSource::Onnx { blob_sha256 } => ("onnx", Some(blob_sha256.as_str()), None, None),
+                VersionSource::Upstream { url, timeout_ms } => {
+                    ("upstream", None, Some(url.as_str()), Some(*timeout_ms as i64))
+                }
+            };
+            db.exec(
+                "INSERT INTO versions (model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                ps![model, version, runtime, blob, url, timeout, now.as_str(), features],
+            )?;
+            append_event(
+                db,
+                model,
+                actor,
+                "register",
+                None,
+                None,
+                &serde_json::json!({"version": version, "source": source, "features": features.is_some()}),
+            )?;
+            Ok(Registered::Created)
+        })
     }
 
     /// Route 100% of `model` to `version` (strategy `single`), recording the event;
-    /// committed (fsync'd) when this returns.
+    /// committed (fsync'd) when this returns. `expect`: see `commit_route_if`.
     pub fn set_live(
         &mut self,
         model: &str,
@@ -269,108 +388,204 @@ impl Store {
         actor: &str,
         reason: Option<&str>,
     ) -> Result<DeploymentRecord> {
-        let tx = self.conn.transaction()?;
-        let prev = get_deployment(&tx, model)?;
-        let change = RouteChange {
-            model: model.to_string(),
-            live_version: version.to_string(),
-            strategy: "single".into(),
-            state: "promoted".into(),
-            rollout: None,
-            actor: actor.to_string(),
-            kind: "route".into(),
-            from: prev.as_ref().map(|d| format!("live:{}", d.live_version)),
-            to: Some(format!("live:{version}")),
-            detail: serde_json::json!({
-                "strategy": "single",
-                "weights": {version: 100},
-                "previous_version": prev.as_ref().map(|d| d.live_version.clone()),
-                "reason": reason,
-            }),
-        };
-        let dep = write_route(&tx, &change)?;
-        tx.commit()?;
-        Ok(dep)
+        self.set_live_if(model, version, actor, reason, None)
+    }
+
+    /// `set_live`, refused when the deployment is no longer what the caller saw.
+    pub fn set_live_if(
+        &mut self,
+        model: &str,
+        version: &str,
+        actor: &str,
+        reason: Option<&str>,
+        expect: Option<&Expected>,
+    ) -> Result<DeploymentRecord> {
+        self.conn.tx(|db| {
+            lock_events(db)?;
+            let prev = get_deployment(db, model)?;
+            check_expected(model, prev.as_ref(), expect)?;
+            let change = RouteChange {
+                model: model.to_string(),
+                live_version: version.to_string(),
+                strategy: "single".into(),
+                state: "promoted".into(),
+                rollout: None,
+                actor: actor.to_string(),
+                kind: "route".into(),
+                from: prev.as_ref().map(|d| format!("live:{}", d.live_version)),
+                to: Some(format!("live:{version}")),
+                detail: serde_json::json!({
+                    "strategy": "single",
+                    "weights": {version: 100},
+                    "previous_version": prev.as_ref().map(|d| d.live_version.clone()),
+                    "reason": reason,
+                }),
+            };
+            write_route(db, &change)
+        })
     }
 
     /// Commit a deployment row and its audit event in one transaction (fsync'd on
     /// return): the route change is durable before anyone is told, or routes by it.
     pub fn commit_route(&mut self, c: RouteChange) -> Result<DeploymentRecord> {
-        let tx = self.conn.transaction()?;
-        let dep = write_route(&tx, &c)?;
-        tx.commit()?;
-        Ok(dep)
+        self.commit_route_if(c, None, None)
+    }
+
+    /// `commit_route` for replicas sharing the database: refused with `Error::Conflict`
+    /// when the deployment row is no longer `expect` (another replica changed it since
+    /// this one looked: compare-and-swap), or when `fence` is not the current leader
+    /// epoch (a controller that lost its leadership must not write).
+    pub fn commit_route_if(
+        &mut self,
+        c: RouteChange,
+        expect: Option<&Expected>,
+        fence: Option<i64>,
+    ) -> Result<DeploymentRecord> {
+        self.conn.tx(|db| {
+            lock_events(db)?;
+            if let Some(epoch) = fence {
+                check_fence(db, epoch)?;
+            }
+            let prev = get_deployment(db, &c.model)?;
+            check_expected(&c.model, prev.as_ref(), expect)?;
+            write_route(db, &c)
+        })
     }
 
     /// Append an audit event that changes no deployment (fsync'd on return).
     pub fn record_event(&mut self, model: &str, actor: &str, kind: &str, detail: &serde_json::Value) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        append_event(&tx, model, actor, kind, None, None, detail)?;
-        tx.commit()?;
-        Ok(())
+        self.conn.tx(|db| {
+            lock_events(db)?;
+            append_event(db, model, actor, kind, None, None, detail)
+        })
     }
 
     pub fn versions(&self, model: Option<&str>) -> Result<Vec<VersionRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features FROM versions
-             WHERE ?1 IS NULL OR model = ?1 ORDER BY model, created_at, version",
-        )?;
-        let rows = stmt.query_map(params![model], version_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows(
+                "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features FROM versions
+                 WHERE CAST(?1 AS TEXT) IS NULL OR model = ?1 ORDER BY model, created_at, version",
+                ps![model],
+            )?
+            .iter()
+            .map(version_row)
+            .collect()
+        })
     }
 
     pub fn deployments(&self) -> Result<Vec<DeploymentRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT model, live_version, strategy, salt, state, updated_at, rollout FROM deployments ORDER BY model",
-        )?;
-        let rows = stmt.query_map([], deployment_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows(
+                "SELECT model, live_version, strategy, salt, state, updated_at, rollout FROM deployments ORDER BY model",
+                &[],
+            )?
+            .iter()
+            .map(deployment_row)
+            .collect()
+        })
     }
 
     pub fn deployment(&self, model: &str) -> Result<Option<DeploymentRecord>> {
-        get_deployment(&self.conn, model)
+        self.conn.read(|db| get_deployment(db, model))
     }
 
     pub fn events(&self, model: &str) -> Result<Vec<EventRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events WHERE model = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![model], event_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows(
+                "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events WHERE model = ?1 ORDER BY id",
+                ps![model],
+            )?
+            .iter()
+            .map(event_row)
+            .collect()
+        })
     }
 }
 
-pub(crate) fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
-    let detail: String = r.get(7)?;
+/// The deployment row a caller based a change on: its live version and rollout state
+/// (JSON), `None` when the model had no deployment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expected(pub Option<(String, Option<serde_json::Value>)>);
+
+fn check_expected(model: &str, current: Option<&DeploymentRecord>, expect: Option<&Expected>) -> Result<()> {
+    let Some(Expected(want)) = expect else { return Ok(()) };
+    let have = current.map(|d| {
+        (
+            d.live_version.clone(),
+            d.rollout.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()),
+        )
+    });
+    if &have == want {
+        return Ok(());
+    }
+    Err(Error::Conflict(format!(
+        "{model}: the deployment was changed by another replica a moment ago; look again (mlctl status) and retry"
+    )))
+}
+
+fn check_fence(db: &mut dyn Sql, epoch: i64) -> Result<()> {
+    let current = db
+        .row("SELECT epoch FROM leader WHERE id = 1", &[])?
+        .map(|r| r.i(0))
+        .transpose()?
+        .unwrap_or(0);
+    if current != epoch {
+        return Err(Error::Conflict(format!(
+            "this replica is no longer the controller (its leader epoch {epoch}, the database's {current})"
+        )));
+    }
+    Ok(())
+}
+
+/// Serialise writers of the audit log (PostgreSQL): ids then commit in id order, so a
+/// reader walking `id > cursor` (the webhook outbox, route-change polling) never skips
+/// an event committed late with a smaller id. SQLite has one writer at a time anyway.
+pub(crate) fn lock_events(db: &mut dyn Sql) -> Result<()> {
+    if db.dialect() == Dialect::Postgres {
+        db.exec("LOCK TABLE events IN EXCLUSIVE MODE", &[])?;
+    }
+    Ok(())
+}
+
+pub(crate) fn event_row(r: &Row) -> Result<EventRecord> {
+    let detail = r.t(7)?;
     Ok(EventRecord {
-        id: r.get(0)?,
-        ts: r.get(1)?,
-        model: r.get(2)?,
-        actor: r.get(3)?,
-        kind: r.get(4)?,
-        from_state: r.get(5)?,
-        to_state: r.get(6)?,
+        id: r.i(0)?,
+        ts: r.t(1)?,
+        model: r.t(2)?,
+        actor: r.t(3)?,
+        kind: r.t(4)?,
+        from_state: r.ot(5)?,
+        to_state: r.ot(6)?,
         detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::String(detail)),
     })
 }
 
 /// Inside a transaction: check the version exists, upsert the deployment row (keeping
 /// its salt), append the event, and read the row back.
-fn write_route(tx: &Connection, c: &RouteChange) -> Result<DeploymentRecord> {
-    if get_version(tx, &c.model, &c.live_version)?.is_none() {
+fn write_route(db: &mut dyn Sql, c: &RouteChange) -> Result<DeploymentRecord> {
+    if get_version(db, &c.model, &c.live_version)?.is_none() {
         return Err(Error::Usage(format!("{} has no version {}", c.model, c.live_version)));
     }
-    let salt = get_deployment(tx, &c.model)?
+    let salt = get_deployment(db, &c.model)?
         .map(|d| d.salt)
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-    tx.execute(
+    db.exec(
         "INSERT INTO deployments (model, live_version, strategy, salt, state, updated_at, rollout) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(model) DO UPDATE SET live_version = excluded.live_version, strategy = excluded.strategy,
            state = excluded.state, updated_at = excluded.updated_at, rollout = excluded.rollout",
-        params![c.model, c.live_version, c.strategy, salt, c.state, now_rfc3339(), c.rollout],
+        ps![
+            c.model.as_str(),
+            c.live_version.as_str(),
+            c.strategy.as_str(),
+            salt.as_str(),
+            c.state.as_str(),
+            now_rfc3339().as_str(),
+            c.rollout.as_deref()
+        ],
     )?;
     append_event(
-        tx,
+        db,
         &c.model,
         &c.actor,
         &c.kind,
@@ -378,62 +593,65 @@ fn write_route(tx: &Connection, c: &RouteChange) -> Result<DeploymentRecord> {
         c.to.as_deref(),
         &c.detail,
     )?;
-    get_deployment(tx, &c.model)?.ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))
+    get_deployment(db, &c.model)?.ok_or_else(|| Error::State("deployment vanished inside its transaction".into()))
 }
 
-fn version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<VersionRecord> {
-    let runtime: String = r.get(2)?;
+fn version_row(r: &Row) -> Result<VersionRecord> {
+    let runtime = r.t(2)?;
     let source = if runtime == "onnx" {
-        VersionSource::Onnx { blob_sha256: r.get(3)? }
+        VersionSource::Onnx { blob_sha256: r.t(3)? }
     } else {
         VersionSource::Upstream {
-            url: r.get(4)?,
-            timeout_ms: r.get::<_, Option<i64>>(5)?.unwrap_or(0) as u64,
+            url: r.t(4)?,
+            timeout_ms: r.oi(5)?.unwrap_or(0) as u64,
         }
     };
     Ok(VersionRecord {
-        model: r.get(0)?,
-        version: r.get(1)?,
+        model: r.t(0)?,
+        version: r.t(1)?,
         source,
-        created_at: r.get(6)?,
-        features: r.get(7)?,
+        created_at: r.t(6)?,
+        features: r.ot(7)?,
     })
 }
 
-fn deployment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeploymentRecord> {
+fn deployment_row(r: &Row) -> Result<DeploymentRecord> {
     Ok(DeploymentRecord {
-        model: r.get(0)?,
-        live_version: r.get(1)?,
-        strategy: r.get(2)?,
-        salt: r.get(3)?,
-        state: r.get(4)?,
-        updated_at: r.get(5)?,
-        rollout: r.get(6)?,
+        model: r.t(0)?,
+        live_version: r.t(1)?,
+        strategy: r.t(2)?,
+        salt: r.t(3)?,
+        state: r.t(4)?,
+        updated_at: r.t(5)?,
+        rollout: r.ot(6)?,
     })
 }
 
-fn get_version(conn: &Connection, model: &str, version: &str) -> Result<Option<VersionRecord>> {
-    Ok(conn
-        .query_row(
-            "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features FROM versions WHERE model = ?1 AND version = ?2",
-            params![model, version],
-            version_row,
-        )
-        .optional()?)
+fn get_version(db: &mut dyn Sql, model: &str, version: &str) -> Result<Option<VersionRecord>> {
+    db.row(
+        "SELECT model, version, runtime, blob_sha256, upstream_url, timeout_ms, created_at, features FROM versions WHERE model = ?1 AND version = ?2",
+        ps![model, version],
+    )?
+    .as_ref()
+    .map(version_row)
+    .transpose()
 }
 
-fn get_deployment(conn: &Connection, model: &str) -> Result<Option<DeploymentRecord>> {
-    Ok(conn
-        .query_row(
-            "SELECT model, live_version, strategy, salt, state, updated_at, rollout FROM deployments WHERE model = ?1",
-            params![model],
-            deployment_row,
-        )
-        .optional()?)
+fn get_deployment(db: &mut dyn Sql, model: &str) -> Result<Option<DeploymentRecord>> {
+    db.row(
+        "SELECT model, live_version, strategy, salt, state, updated_at, rollout FROM deployments WHERE model = ?1",
+        ps![model],
+    )?
+    .as_ref()
+    .map(deployment_row)
+    .transpose()
 }
 
+/// Append one audit event (inside the caller's transaction, after `lock_events`). On
+/// PostgreSQL every replica is told (`NOTIFY mlctl`, delivered when the transaction
+/// commits) so it reloads its routes at once.
 fn append_event(
-    conn: &Connection,
+    db: &mut dyn Sql,
     model: &str,
     actor: &str,
     kind: &str,
@@ -441,12 +659,21 @@ fn append_event(
     to: Option<&str>,
     detail: &serde_json::Value,
 ) -> Result<()> {
-    conn.execute(
+    let detail = detail.to_string();
+    let id = db.insert_id(
         "INSERT INTO events (ts, model, actor, kind, from_state, to_state, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![now_rfc3339(), model, actor, kind, from, to, detail.to_string()],
+        ps![now_rfc3339().as_str(), model, actor, kind, from, to, detail.as_str()],
     )?;
+    if db.dialect() == Dialect::Postgres {
+        let payload = id.to_string();
+        db.exec("SELECT pg_notify(?1, ?2)", ps![NOTIFY_CHANNEL, payload.as_str()])?;
+    }
     Ok(())
 }
+
+/// The PostgreSQL channel on which committed audit events (route changes among them)
+/// are announced; the payload is the event id.
+pub const NOTIFY_CHANNEL: &str = "mlctl_events";
 
 #[cfg(test)]
 mod tests {
@@ -494,14 +721,14 @@ mod tests {
             timeout_ms: 5,
         };
         s.register_version("m", "1", &src, None, "t").unwrap();
-        assert!(s.conn.execute("UPDATE events SET actor = 'x'", []).is_err());
-        assert!(s.conn.execute("DELETE FROM events", []).is_err());
+        assert!(s.conn.tx(|db| db.exec("UPDATE events SET actor = 'x'", &[])).is_err());
+        assert!(s.conn.tx(|db| db.exec("DELETE FROM events", &[])).is_err());
     }
 
     #[test]
     fn corrupted_blob_is_detected() {
         let dir = tempfile::tempdir().unwrap();
-        let s = Store::open(dir.path()).unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
         let sha = s.put_blob(b"abc").unwrap();
         std::fs::write(s.blob_path(&sha), b"abd").unwrap();
         assert!(s.read_blob(&sha).unwrap_err().to_string().contains("corrupted"));
@@ -525,7 +752,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         v1_database(&dir.path().join("mlctl.db"));
         let s = Store::open(dir.path()).unwrap();
-        let v: i64 = s.conn.pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let v = s
+            .conn
+            .read(|db| db.row("PRAGMA user_version", &[])?.unwrap().i(0))
+            .unwrap();
         assert_eq!(v, super::schema::SCHEMA_VERSION);
         assert!(s.deployments().unwrap().is_empty());
     }

@@ -3,10 +3,10 @@
 //! retention). Adding and removing a monitor, and each alert transition, are audited
 //! events (so the webhook notifier, which walks the events, delivers alerts too).
 
-use rusqlite::params;
 use serde::Serialize;
 
-use super::{Store, append_event, now_rfc3339};
+use super::db::{Row, ps};
+use super::{Store, append_event, lock_events, now_rfc3339};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,15 +32,13 @@ pub struct WindowRecord {
     pub result: serde_json::Value,
 }
 
-fn monitor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MonitorRecord> {
-    let spec: String = r.get(2)?;
-    let state: String = r.get(3)?;
+fn monitor_row(r: &Row) -> Result<MonitorRecord> {
     Ok(MonitorRecord {
-        id: r.get(0)?,
-        model: r.get(1)?,
-        spec: serde_json::from_str(&spec).unwrap_or_default(),
-        state: serde_json::from_str(&state).unwrap_or_default(),
-        created_at: r.get(4)?,
+        id: r.i(0)?,
+        model: r.t(1)?,
+        spec: serde_json::from_str(&r.t(2)?).unwrap_or_default(),
+        state: serde_json::from_str(&r.t(3)?).unwrap_or_default(),
+        created_at: r.t(4)?,
     })
 }
 
@@ -48,46 +46,43 @@ impl Store {
     /// Store a monitor and audit it (`monitor_add`, with its notify targets so the
     /// notifier starts their workers); its id.
     pub fn add_monitor(&mut self, model: &str, spec: &serde_json::Value, actor: &str) -> Result<i64> {
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO monitors (model, spec, created_at) VALUES (?1, ?2, ?3)",
-            params![model, spec.to_string(), now_rfc3339()],
-        )?;
-        let id = tx.last_insert_rowid();
-        let detail = serde_json::json!({"monitor_id": id, "notify": spec["notify"], "window_ms": spec["window_ms"]});
-        append_event(&tx, model, actor, "monitor_add", None, None, &detail)?;
-        tx.commit()?;
-        Ok(id)
+        self.conn.tx(|db| {
+            lock_events(db)?;
+            let spec_text = spec.to_string();
+            let id = db.insert_id(
+                "INSERT INTO monitors (model, spec, created_at) VALUES (?1, ?2, ?3)",
+                ps![model, spec_text.as_str(), now_rfc3339().as_str()],
+            )?;
+            let detail =
+                serde_json::json!({"monitor_id": id, "notify": spec["notify"], "window_ms": spec["window_ms"]});
+            append_event(db, model, actor, "monitor_add", None, None, &detail)?;
+            Ok(id)
+        })
     }
 
     /// Remove a monitor and its windows (audited); false when there was none.
     pub fn remove_monitor(&mut self, id: i64, actor: &str) -> Result<bool> {
-        let tx = self.conn.transaction()?;
-        let model: Option<String> = tx
-            .query_row("SELECT model FROM monitors WHERE id = ?1", params![id], |r| r.get(0))
-            .ok();
-        let Some(model) = model else { return Ok(false) };
-        tx.execute("DELETE FROM monitors WHERE id = ?1", params![id])?;
-        tx.execute("DELETE FROM monitor_windows WHERE monitor_id = ?1", params![id])?;
-        append_event(
-            &tx,
-            &model,
-            actor,
-            "monitor_remove",
-            None,
-            None,
-            &serde_json::json!({"monitor_id": id}),
-        )?;
-        tx.commit()?;
-        Ok(true)
+        self.conn.tx(|db| {
+            lock_events(db)?;
+            let Some(row) = db.row("SELECT model FROM monitors WHERE id = ?1", ps![id])? else {
+                return Ok(false);
+            };
+            let model = row.t(0)?;
+            db.exec("DELETE FROM monitors WHERE id = ?1", ps![id])?;
+            db.exec("DELETE FROM monitor_windows WHERE monitor_id = ?1", ps![id])?;
+            let detail = serde_json::json!({"monitor_id": id});
+            append_event(db, &model, actor, "monitor_remove", None, None, &detail)?;
+            Ok(true)
+        })
     }
 
     pub fn monitors(&self) -> Result<Vec<MonitorRecord>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, model, spec, state, created_at FROM monitors ORDER BY id")?;
-        let rows = stmt.query_map([], monitor_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows("SELECT id, model, spec, state, created_at FROM monitors ORDER BY id", &[])?
+                .iter()
+                .map(monitor_row)
+                .collect()
+        })
     }
 
     /// Record finished windows, the monitor's new alert state and its alert transitions
@@ -101,53 +96,60 @@ impl Store {
         transitions: &[(String, serde_json::Value)],
         keep_after: Option<&str>,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        let model: String = tx
-            .query_row("SELECT model FROM monitors WHERE id = ?1", params![id], |r| r.get(0))
-            .map_err(|_| Error::Usage(format!("no monitor {id}")))?;
-        for w in windows {
-            tx.execute(
-                "INSERT INTO monitor_windows (monitor_id, version, start, end, rows, drift, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![id, w.version, w.start, w.end, w.rows as i64, w.drift, w.result.to_string()],
-            )?;
-        }
-        tx.execute(
-            "UPDATE monitors SET state = ?2 WHERE id = ?1",
-            params![id, state.to_string()],
-        )?;
-        for (kind, detail) in transitions {
-            append_event(&tx, &model, "monitor", kind, None, None, detail)?;
-        }
-        if let Some(t) = keep_after {
-            tx.execute(
-                "DELETE FROM monitor_windows WHERE monitor_id = ?1 AND end < ?2",
-                params![id, t],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
+        self.conn.tx(|db| {
+            if !transitions.is_empty() {
+                lock_events(db)?;
+            }
+            let model = db
+                .row("SELECT model FROM monitors WHERE id = ?1", ps![id])?
+                .ok_or_else(|| Error::Usage(format!("no monitor {id}")))?
+                .t(0)?;
+            for w in windows {
+                let result = w.result.to_string();
+                db.exec(
+                    "INSERT INTO monitor_windows (monitor_id, version, start, \"end\", rows, drift, result) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    ps![id, &w.version, &w.start, &w.end, w.rows as i64, i64::from(w.drift), result.as_str()],
+                )?;
+            }
+            let state = state.to_string();
+            db.exec("UPDATE monitors SET state = ?2 WHERE id = ?1", ps![id, state.as_str()])?;
+            for (kind, detail) in transitions {
+                append_event(db, &model, "monitor", kind, None, None, detail)?;
+            }
+            if let Some(t) = keep_after {
+                db.exec(
+                    "DELETE FROM monitor_windows WHERE monitor_id = ?1 AND \"end\" < ?2",
+                    ps![id, t],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// A monitor's windows, oldest first (the last `limit`).
     pub fn monitor_windows(&self, id: i64, limit: u32) -> Result<Vec<WindowRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT monitor_id, version, start, end, rows, drift, result FROM
-               (SELECT rowid AS r, * FROM monitor_windows WHERE monitor_id = ?1 ORDER BY rowid DESC LIMIT ?2)
-             ORDER BY r",
-        )?;
-        let rows = stmt.query_map(params![id, limit], |r| {
-            let result: String = r.get(6)?;
-            Ok(WindowRecord {
-                monitor_id: r.get(0)?,
-                version: r.get(1)?,
-                start: r.get(2)?,
-                end: r.get(3)?,
-                rows: r.get::<_, i64>(4)? as u64,
-                drift: r.get(5)?,
-                result: serde_json::from_str(&result).unwrap_or_default(),
+        let mut rows = self.conn.read(|db| {
+            db.rows(
+                "SELECT monitor_id, version, start, \"end\", rows, drift, result FROM monitor_windows
+                 WHERE monitor_id = ?1 ORDER BY \"end\" DESC, version DESC LIMIT ?2",
+                ps![id, i64::from(limit)],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(WindowRecord {
+                    monitor_id: r.i(0)?,
+                    version: r.t(1)?,
+                    start: r.t(2)?,
+                    end: r.t(3)?,
+                    rows: r.i(4)? as u64,
+                    drift: r.i(5)? != 0,
+                    result: serde_json::from_str(&r.t(6)?).unwrap_or_default(),
+                })
             })
+            .collect::<Result<Vec<_>>>()
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.reverse();
+        Ok(rows)
     }
 }
 
@@ -155,11 +157,15 @@ impl Store {
     /// The newest `limit` alert-worthy events (drift alerts and resolves, rollbacks,
     /// pauses), newest first.
     pub fn recent_alerts(&self, limit: u32) -> Result<Vec<super::EventRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events
-             WHERE kind IN ('monitor_alert', 'monitor_resolve', 'rollback', 'pause') ORDER BY id DESC LIMIT ?1",
-        )?;
-        let rows = stmt.query_map(params![limit], super::event_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows(
+                "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events
+                 WHERE kind IN ('monitor_alert', 'monitor_resolve', 'rollback', 'pause') ORDER BY id DESC LIMIT ?1",
+                ps![i64::from(limit)],
+            )?
+            .iter()
+            .map(super::event_row)
+            .collect()
+        })
     }
 }

@@ -3,9 +3,9 @@
 //! after a delivery (or its final failure) — so every transition is sent once, in order,
 //! and a restart resumes where delivery stopped.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::db::{Row, ps};
 use super::{EventRecord, Store, event_row, now_rfc3339};
 use crate::error::Result;
 
@@ -21,85 +21,107 @@ pub struct NotifyCursor {
     pub updated_at: String,
 }
 
+const EVENT_COLUMNS: &str = "id, ts, model, actor, kind, from_state, to_state, detail";
+
 impl Store {
     /// The newest event id (0 when there is none).
     pub fn max_event_id(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT COALESCE(MAX(id), 0) FROM events", [], |r| r.get(0))?)
+        self.conn.read(|db| {
+            db.row("SELECT COALESCE(MAX(id), 0) FROM events", &[])?
+                .map_or(Ok(0), |r| r.i(0))
+        })
     }
 
     /// Up to `limit` events after `id`, oldest first.
     pub fn events_after(&self, id: i64, limit: u32) -> Result<Vec<EventRecord>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![id, limit], event_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows(
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id > ?1 ORDER BY id LIMIT ?2"),
+                ps![id, i64::from(limit)],
+            )?
+            .iter()
+            .map(event_row)
+            .collect()
+        })
     }
 
     /// The last `rollout_start` of `model` at or before event `id`, and whether the rollout
     /// it started had already ended (promote, rollback or a plain route) before `id`.
     pub fn rollout_start_before(&self, model: &str, id: i64) -> Result<Option<(EventRecord, bool)>> {
-        let start = self
-            .conn
-            .query_row(
-                "SELECT id, ts, model, actor, kind, from_state, to_state, detail FROM events
-                 WHERE model = ?1 AND kind = 'rollout_start' AND id <= ?2 ORDER BY id DESC LIMIT 1",
-                params![model, id],
-                event_row,
-            )
-            .optional()?;
-        let Some(start) = start else { return Ok(None) };
-        let ended: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM events WHERE model = ?1 AND id > ?2 AND id < ?3
-             AND kind IN ('promote', 'rollback', 'route')",
-            params![model, start.id, id],
-            |r| r.get(0),
-        )?;
-        Ok(Some((start, ended > 0)))
+        self.conn.read(|db| {
+            let start = db
+                .row(
+                    &format!(
+                        "SELECT {EVENT_COLUMNS} FROM events
+                         WHERE model = ?1 AND kind = 'rollout_start' AND id <= ?2 ORDER BY id DESC LIMIT 1"
+                    ),
+                    ps![model, id],
+                )?
+                .as_ref()
+                .map(event_row)
+                .transpose()?;
+            let Some(start) = start else { return Ok(None) };
+            let ended = db
+                .row(
+                    "SELECT COUNT(*) FROM events WHERE model = ?1 AND id > ?2 AND id < ?3
+                     AND kind IN ('promote', 'rollback', 'route')",
+                    ps![model, start.id, id],
+                )?
+                .map_or(Ok(0), |r| r.i(0))?;
+            Ok(Some((start, ended > 0)))
+        })
     }
 
     pub fn notify_cursor(&self, target: &str) -> Result<Option<NotifyCursor>> {
-        Ok(self
-            .conn
-            .query_row(
+        self.conn.read(|db| {
+            db.row(
                 "SELECT target, last_event_id, delivered, failed, last_error, updated_at FROM notify_cursors WHERE target = ?1",
-                params![target],
-                cursor_row,
-            )
-            .optional()?)
+                ps![target],
+            )?
+            .as_ref()
+            .map(cursor_row)
+            .transpose()
+        })
     }
 
     pub fn notify_cursors(&self) -> Result<Vec<NotifyCursor>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT target, last_event_id, delivered, failed, last_error, updated_at FROM notify_cursors ORDER BY target",
-        )?;
-        let rows = stmt.query_map([], cursor_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.conn.read(|db| {
+            db.rows(
+                "SELECT target, last_event_id, delivered, failed, last_error, updated_at FROM notify_cursors ORDER BY target",
+                &[],
+            )?
+            .iter()
+            .map(cursor_row)
+            .collect()
+        })
     }
 
     /// Move `target`'s cursor to `event_id` after a delivery (`error` None) or a final
     /// failure; creates the cursor on first use. Durable on return.
     pub fn advance_notify_cursor(&mut self, target: &str, event_id: i64, error: Option<&str>) -> Result<()> {
-        let (ok, failed) = if error.is_some() { (0, 1) } else { (1, 0) };
-        self.conn.execute(
-            "INSERT INTO notify_cursors (target, last_event_id, delivered, failed, last_error, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (target) DO UPDATE SET last_event_id = ?2, delivered = delivered + ?3,
-               failed = failed + ?4, last_error = COALESCE(?5, last_error), updated_at = ?6",
-            params![target, event_id, ok, failed, error, now_rfc3339()],
-        )?;
+        let (ok, failed): (i64, i64) = if error.is_some() { (0, 1) } else { (1, 0) };
+        self.conn.tx(|db| {
+            db.exec(
+                "INSERT INTO notify_cursors (target, last_event_id, delivered, failed, last_error, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (target) DO UPDATE SET last_event_id = ?2, delivered = notify_cursors.delivered + ?3,
+                   failed = notify_cursors.failed + ?4, last_error = COALESCE(?5, notify_cursors.last_error), updated_at = ?6",
+                ps![target, event_id, ok, failed, error, now_rfc3339().as_str()],
+            )
+        })?;
         Ok(())
     }
 
     /// Start a target's cursor at `event_id` unless it has one (a target added to a
     /// server with history starts at the present, not at the first event ever).
     pub fn init_notify_cursor(&mut self, target: &str, event_id: i64) -> Result<NotifyCursor> {
-        self.conn.execute(
-            "INSERT OR IGNORE INTO notify_cursors (target, last_event_id, updated_at) VALUES (?1, ?2, ?3)",
-            params![target, event_id, now_rfc3339()],
-        )?;
+        self.conn.tx(|db| {
+            db.exec(
+                "INSERT INTO notify_cursors (target, last_event_id, updated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (target) DO NOTHING",
+                ps![target, event_id, now_rfc3339().as_str()],
+            )
+        })?;
         Ok(self
             .notify_cursor(target)?
             .unwrap_or_else(|| unreachable!("inserted just above")))
@@ -107,22 +129,24 @@ impl Store {
 
     /// Record a failed attempt that will be retried (the cursor does not move).
     pub fn note_notify_error(&mut self, target: &str, error: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE notify_cursors SET last_error = ?2, updated_at = ?3 WHERE target = ?1",
-            params![target, error, now_rfc3339()],
-        )?;
+        self.conn.tx(|db| {
+            db.exec(
+                "UPDATE notify_cursors SET last_error = ?2, updated_at = ?3 WHERE target = ?1",
+                ps![target, error, now_rfc3339().as_str()],
+            )
+        })?;
         Ok(())
     }
 }
 
-fn cursor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<NotifyCursor> {
+fn cursor_row(r: &Row) -> Result<NotifyCursor> {
     Ok(NotifyCursor {
-        target: r.get(0)?,
-        last_event_id: r.get(1)?,
-        delivered: r.get::<_, i64>(2)? as u64,
-        failed: r.get::<_, i64>(3)? as u64,
-        last_error: r.get(4)?,
-        updated_at: r.get(5)?,
+        target: r.t(0)?,
+        last_event_id: r.i(1)?,
+        delivered: r.i(2)? as u64,
+        failed: r.i(3)? as u64,
+        last_error: r.ot(4)?,
+        updated_at: r.t(5)?,
     })
 }
 

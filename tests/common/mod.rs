@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod onnx_gen;
+pub mod pg;
 pub mod receiver;
 
 use std::io::{BufRead, BufReader};
