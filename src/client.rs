@@ -299,6 +299,10 @@ impl GatewayClient {
         self.admin_get(&["admin", "v1", "notify"], "notify status").await
     }
 
+    pub async fn replicas(&self) -> Result<crate::serving::api::ReplicaList> {
+        self.admin_get(&["admin", "v1", "replicas"], "replicas").await
+    }
+
     pub async fn events(&self, model: &str) -> Result<EventList> {
         check_names(model, None)?;
         self.admin_get(&["admin", "v1", "models", model, "events"], "history")

@@ -46,7 +46,7 @@ impl Env {
     /// Another replica's store (PostgreSQL: a new data dir; SQLite: the same file).
     fn open(&self) -> Store {
         let mut dirs = self.dirs.borrow_mut();
-        if self.url != StateUrl::Sqlite && dirs.len() > 0 {
+        if self.url != StateUrl::Sqlite {
             dirs.push(tempfile::tempdir().unwrap());
         }
         let dir = dirs.last().unwrap().path().to_path_buf();
@@ -98,13 +98,20 @@ fn versions_routes_blobs_and_reopen(b: &Backend) {
         assert!(a.register_version("m", "1", &upstream(), None, "t").is_err());
         a.register_version("m", "2", &upstream(), Some("[view]"), "t").unwrap();
         a.set_live("m", "1", "t", None).unwrap();
-        assert!(a.set_live("m", "9", "t", None).is_err(), "an unknown version is refused");
+        assert!(
+            a.set_live("m", "9", "t", None).is_err(),
+            "an unknown version is refused"
+        );
         sha
     };
     let b2 = env.open();
     let dep = b2.deployment("m").unwrap().unwrap();
     assert_eq!((dep.live_version.as_str(), dep.strategy.as_str()), ("1", "single"));
-    assert_eq!(b2.read_blob(&sha).unwrap(), b"model bytes", "every replica reads every blob");
+    assert_eq!(
+        b2.read_blob(&sha).unwrap(),
+        b"model bytes",
+        "every replica reads every blob"
+    );
     let vs = b2.versions(Some("m")).unwrap();
     assert_eq!(vs.len(), 2);
     assert_eq!(vs[1].features.as_deref(), Some("[view]"));
@@ -129,14 +136,21 @@ fn compare_and_swap_and_fencing(b: &Backend) {
     c.commit_route_if(change("m", "1", "c"), Some(&now), None).unwrap();
     // Leadership: a new epoch fences the old one's commits.
     let first = a.take_leadership("a").unwrap();
-    a.commit_route_if(change("m", "2", "controller"), None, Some(first)).unwrap();
+    a.commit_route_if(change("m", "2", "controller"), None, Some(first))
+        .unwrap();
     let second = c.take_leadership("c").unwrap();
     assert_eq!(second, first + 1);
-    let e = a.commit_route_if(change("m", "1", "controller"), None, Some(first)).unwrap_err();
+    let e = a
+        .commit_route_if(change("m", "1", "controller"), None, Some(first))
+        .unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
     assert_eq!(a.leader().unwrap(), (second, Some("c".to_string())));
     let actors: Vec<String> = a.events("m").unwrap().into_iter().map(|e| e.actor).collect();
-    assert_eq!(actors, ["t", "t", "t", "a", "c", "controller"], "refused changes left no event");
+    assert_eq!(
+        actors,
+        ["t", "t", "t", "a", "c", "controller"],
+        "refused changes left no event"
+    );
 }
 
 fn outbox_cursors(b: &Backend) {
@@ -146,7 +160,11 @@ fn outbox_cursors(b: &Backend) {
         s.record_event("m", "controller", kind, &json!({"k": kind})).unwrap();
     }
     assert_eq!(s.max_event_id().unwrap(), 4);
-    assert!(s.rollout_start_before("m", 3).unwrap().is_some_and(|(e, ended)| e.id == 1 && !ended));
+    assert!(
+        s.rollout_start_before("m", 3)
+            .unwrap()
+            .is_some_and(|(e, ended)| e.id == 1 && !ended)
+    );
     assert!(s.rollout_start_before("m", 4).unwrap().is_some_and(|(_, ended)| ended));
     assert!(s.rollout_start_before("other", 4).unwrap().is_none());
     let after: Vec<i64> = s.events_after(2, 10).unwrap().iter().map(|e| e.id).collect();
@@ -154,7 +172,11 @@ fn outbox_cursors(b: &Backend) {
     let c = s.init_notify_cursor("t", 1).unwrap();
     assert_eq!((c.last_event_id, c.delivered), (1, 0));
     s.advance_notify_cursor("t", 2, None).unwrap();
-    assert_eq!(s.init_notify_cursor("t", 0).unwrap().last_event_id, 2, "init keeps a cursor");
+    assert_eq!(
+        s.init_notify_cursor("t", 0).unwrap().last_event_id,
+        2,
+        "init keeps a cursor"
+    );
     s.note_notify_error("t", "connection refused").unwrap();
     s.advance_notify_cursor("t", 3, Some("gave up")).unwrap();
     let c = s.notify_cursor("t").unwrap().unwrap();
@@ -181,17 +203,30 @@ fn monitors_and_windows(b: &Backend) {
     };
     s.finish_windows(
         id,
-        &[window("2026-01-01T00:01:00Z", false), window("2026-01-01T00:02:00Z", true)],
+        &[
+            window("2026-01-01T00:01:00Z", false),
+            window("2026-01-01T00:02:00Z", true),
+        ],
         &json!({"1": "alerting"}),
         &[("monitor_alert".into(), json!({"monitor_id": id}))],
         None,
     )
     .unwrap();
-    s.finish_windows(id, &[window("2026-01-01T00:03:00Z", false)], &json!({}), &[], Some("2026-01-01T00:01:30Z"))
-        .unwrap();
+    s.finish_windows(
+        id,
+        &[window("2026-01-01T00:03:00Z", false)],
+        &json!({}),
+        &[],
+        Some("2026-01-01T00:01:30Z"),
+    )
+    .unwrap();
     let ws = s.monitor_windows(id, 10).unwrap();
     let ends: Vec<&str> = ws.iter().map(|w| w.end.as_str()).collect();
-    assert_eq!(ends, ["2026-01-01T00:02:00Z", "2026-01-01T00:03:00Z"], "oldest first, pruned");
+    assert_eq!(
+        ends,
+        ["2026-01-01T00:02:00Z", "2026-01-01T00:03:00Z"],
+        "oldest first, pruned"
+    );
     assert!(ws[0].drift && !ws[1].drift && ws[0].rows == 500);
     assert_eq!(s.monitor_windows(id, 1).unwrap()[0].end, "2026-01-01T00:03:00Z");
     assert_eq!(s.recent_alerts(5).unwrap()[0].kind, "monitor_alert");
@@ -203,25 +238,40 @@ fn monitors_and_windows(b: &Backend) {
 fn replicas_stats_and_relay(b: &Backend) {
     let env = b.fresh();
     let (mut a, mut c) = (env.open(), env.open());
-    a.heartbeat("a", "10.0.0.1:8080", "2026-01-01T00:00:00Z", 3, true).unwrap();
-    c.heartbeat("c", "10.0.0.3:8080", "2026-01-01T00:00:00Z", 2, false).unwrap();
-    a.heartbeat("a", "10.0.0.1:8080", "2026-01-01T00:00:00Z", 4, true).unwrap();
+    a.heartbeat("a", "10.0.0.1:8080", "2026-01-01T00:00:00Z", 3, true)
+        .unwrap();
+    c.heartbeat("c", "10.0.0.3:8080", "2026-01-01T00:00:00Z", 2, false)
+        .unwrap();
+    a.heartbeat("a", "10.0.0.1:8080", "2026-01-01T00:00:00Z", 4, true)
+        .unwrap();
     let rs = c.replicas().unwrap();
-    assert_eq!(rs.iter().map(|r| (r.id.as_str(), r.route_version, r.leader)).collect::<Vec<_>>(), [
-        ("a", 4, true),
-        ("c", 2, false)
-    ]);
+    assert_eq!(
+        rs.iter()
+            .map(|r| (r.id.as_str(), r.route_version, r.leader))
+            .collect::<Vec<_>>(),
+        [("a", 4, true), ("c", 2, false)]
+    );
     a.publish_step_stats("m", "a", 5, "{\"n\":1}").unwrap();
     a.publish_step_stats("m", "a", 5, "{\"n\":2}").unwrap();
     c.publish_step_stats("m", "c", 5, "{\"n\":3}").unwrap();
     c.publish_step_stats("m", "c", 4, "{\"old\":1}").unwrap();
-    assert_eq!(a.step_stats("m", 5, "a").unwrap(), [("c".to_string(), "{\"n\":3}".to_string())]);
-    assert_eq!(c.step_stats("m", 5, "c").unwrap(), [("a".to_string(), "{\"n\":2}".to_string())]);
+    assert_eq!(
+        a.step_stats("m", 5, "a").unwrap(),
+        [("c".to_string(), "{\"n\":3}".to_string())]
+    );
+    assert_eq!(
+        c.step_stats("m", 5, "c").unwrap(),
+        [("a".to_string(), "{\"n\":2}".to_string())]
+    );
     assert_eq!(a.prune_step_stats("m", 5).unwrap(), 1);
-    c.relay_outcomes("c", &[("r1", "revenue", 2.5), ("r2", "click", 1.0)]).unwrap();
+    c.relay_outcomes("c", &[("r1", "revenue", 2.5), ("r2", "click", 1.0)])
+        .unwrap();
     a.relay_outcomes("a", &[("r3", "revenue", -1.0)]).unwrap();
     let got = a.relayed_after(0, 10).unwrap();
-    let ids: Vec<(&str, &str, f64)> = got.iter().map(|o| (o.origin.as_str(), o.request_id.as_str(), o.value)).collect();
+    let ids: Vec<(&str, &str, f64)> = got
+        .iter()
+        .map(|o| (o.origin.as_str(), o.request_id.as_str(), o.value))
+        .collect();
     assert_eq!(ids, [("c", "r1", 2.5), ("c", "r2", 1.0), ("a", "r3", -1.0)]);
     assert_eq!(a.relayed_after(got[1].id, 10).unwrap().len(), 1);
     assert_eq!(c.max_relay_id().unwrap(), got[2].id);

@@ -193,6 +193,20 @@ pub struct ServeArgs {
     /// How long one webhook message is retried (exponential backoff) before it is given up.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub notify_retry_for: std::time::Duration,
+    /// Where the state lives: `sqlite` (the data dir's mlctl.db, one gateway) or a
+    /// PostgreSQL database shared by several replicas (postgres://user@host:port/db; put a
+    /// password in MLCTL_STATE, not on the command line).
+    #[arg(long, env = "MLCTL_STATE", default_value = "sqlite", value_name = "URL", hide_env_values = true,
+          value_parser = crate::store::StateUrl::parse)]
+    pub state: crate::store::StateUrl,
+    /// This replica's id among those sharing --state (letters, digits, . _ -)
+    /// [default: <hostname>-<port>].
+    #[arg(long, value_name = "ID")]
+    pub replica_id: Option<String>,
+    /// The address other replicas and `mlctl status` show for this one [default: the
+    /// bound address].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -8,6 +8,7 @@ use crate::serving::listener::ConnLimits;
 use crate::serving::log::LogPolicy;
 use crate::serving::server;
 use crate::serving::state::ServeConfig;
+use crate::store::StateUrl;
 use crate::wire::TOKEN_FILE;
 
 /// The token `serve` accepts: `--token-file`, else `--token`/`MLCTL_TOKEN`, else `None`
@@ -72,7 +73,58 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
         notify: args.notify.clone(),
         notify_secret_file: args.notify_secret_file.clone(),
         notify_retry_for: args.notify_retry_for,
+        replica_id: replica_id(args)?,
+        state: args.state.clone(),
+        advertise: args.advertise.clone(),
     })
+}
+
+/// `--replica-id`, checked; by default `<hostname>-<port>` when the state is shared.
+fn replica_id(args: &ServeArgs) -> Result<Option<String>> {
+    let id = match (&args.replica_id, &args.state) {
+        (Some(id), _) => id.clone(),
+        (None, StateUrl::Sqlite) => return Ok(None),
+        (None, StateUrl::Postgres(_)) => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .unwrap_or_else(|| "mlctl".into());
+            let port = args.listen.rsplit(':').next().unwrap_or("0");
+            let port = if port == "0" {
+                std::process::id().to_string()
+            } else {
+                port.to_string()
+            };
+            format!("{}-{port}", host.trim())
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect()
+        }
+    };
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !ok {
+        return Err(Error::Usage(format!(
+            "--replica-id {id:?}: use 1-64 letters, digits, '.', '_' or '-' (not starting with '.')"
+        )));
+    }
+    if let StateUrl::Postgres(url) = &args.state
+        && args.state.redacted() != *url
+        && std::env::args().any(|a| a.contains(url.as_str()))
+    {
+        eprintln!(
+            "mlctl: warning: a database password on the command line is visible to other users (ps); prefer MLCTL_STATE"
+        );
+    }
+    Ok(Some(id))
 }
 
 pub async fn run(args: ServeArgs, g: GlobalArgs) -> Result<()> {

@@ -7,7 +7,7 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report, fmt_num};
 use crate::rollout::strategy::Strategy;
-use crate::serving::api::{ModelEntry, RolloutStatus};
+use crate::serving::api::{ModelEntry, ReplicaList, RolloutStatus};
 use crate::serving::notify::TargetStatus;
 
 #[derive(Debug, Serialize)]
@@ -17,6 +17,8 @@ pub struct StatusReport {
     pub rollouts: Vec<RolloutStatus>,
     /// Webhook targets and their delivery state (`GET /admin/v1/notify`).
     pub notify: Vec<TargetStatus>,
+    /// Replicas sharing the gateway's database (`GET /admin/v1/replicas`).
+    pub replicas: ReplicaList,
 }
 
 fn opt_num(v: Option<f64>) -> String {
@@ -186,7 +188,46 @@ impl Report for StatusReport {
                     .collect(),
             });
         }
+        if !self.replicas.replicas.is_empty() {
+            grids.push(replica_grid(&self.replicas));
+        }
         grids
+    }
+}
+
+/// Each replica: id (this one marked), address, heartbeat age, the route version it
+/// serves and how far behind the newest event that is, leader or not.
+fn replica_grid(r: &ReplicaList) -> Grid {
+    let now = chrono::Utc::now();
+    let rows = r
+        .replicas
+        .iter()
+        .map(|x| {
+            let age = crate::wire::log::parse_ts(&x.heartbeat_at)
+                .map(|t| format!("{} s ago", fmt_num((now - t).num_milliseconds() as f64 / 1000.0)))
+                .unwrap_or_else(|| x.heartbeat_at.clone());
+            let mark = if r.this.as_deref() == Some(x.id.as_str()) {
+                " (this)"
+            } else {
+                ""
+            };
+            vec![
+                format!("{}{mark}", x.id),
+                x.address.clone(),
+                age,
+                x.route_version.to_string(),
+                (r.newest_event - x.route_version).max(0).to_string(),
+                if x.leader { "leader".into() } else { "-".into() },
+            ]
+        })
+        .collect();
+    Grid {
+        title: Some(format!("replicas (leader epoch {})", r.leader_epoch)),
+        headers: ["replica", "address", "heartbeat", "route version", "behind", "role"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        rows,
     }
 }
 
@@ -209,9 +250,11 @@ pub async fn run(args: &StatusArgs, g: &GlobalArgs) -> Result<StatusReport> {
         }
     }
     let notify = client.notify_status().await?.targets;
+    let replicas = client.replicas().await?;
     Ok(StatusReport {
         models,
         rollouts,
         notify,
+        replicas,
     })
 }

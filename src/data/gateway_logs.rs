@@ -8,24 +8,55 @@ use crate::error::{Error, Result};
 use crate::wire::log::{LOGS_DIR, LogKind, OutcomeRecord, PredictionRecord};
 
 /// The gateway's daily files of `kind` under a data dir (or its `logs/` directly), in
-/// date order.
+/// date order. `dir` may also name several replicas' dirs: a comma-separated list
+/// (`gw1,gw2`) or a glob (`'replicas/*'`); their files are read together, day by day.
 pub fn log_files(dir: &Path, kind: LogKind) -> Result<Vec<PathBuf>> {
-    let logs = if dir.join(LOGS_DIR).is_dir() {
-        dir.join(LOGS_DIR)
-    } else {
-        dir.to_path_buf()
-    };
-    let rd = std::fs::read_dir(&logs).map_err(|e| Error::io(&logs, e))?;
-    let mut files: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
+    let mut files = Vec::new();
+    for source in sources(dir)? {
+        let logs = if source.join(LOGS_DIR).is_dir() {
+            source.join(LOGS_DIR)
+        } else {
+            source
+        };
+        let rd = std::fs::read_dir(&logs).map_err(|e| Error::io(&logs, e))?;
+        files.extend(rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| kind.day_of_file(n).is_some())
-        })
-        .collect();
-    files.sort();
+        }));
+    }
+    let day = |p: &PathBuf| {
+        p.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| kind.day_of_file(n))
+            .map(str::to_string)
+    };
+    files.sort_by_cached_key(|p| (day(p), p.clone()));
     Ok(files)
+}
+
+/// The directories `dir` names: itself when it exists, else each of its comma-separated
+/// parts, globs expanded (a glob that matches nothing is an error naming it).
+fn sources(dir: &Path) -> Result<Vec<PathBuf>> {
+    let text = dir.to_string_lossy();
+    let is_glob = |s: &str| s.contains(['*', '?', '[']);
+    if dir.exists() || !(text.contains(',') || is_glob(&text)) {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        if !is_glob(part) {
+            out.push(PathBuf::from(part));
+            continue;
+        }
+        let matches = glob::glob(part).map_err(|e| Error::input(part, format!("not a valid glob: {e}")))?;
+        let before = out.len();
+        out.extend(matches.flatten().filter(|p| p.is_dir()));
+        if out.len() == before {
+            return Err(Error::input(part, "matches no directory"));
+        }
+    }
+    Ok(out)
 }
 
 /// Like `log_files`, but only the days from `first_day` (`YYYYMMDD`) on.
@@ -58,7 +89,7 @@ pub fn prediction_files(dir: &Path) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         return Err(Error::input(
             dir.display().to_string(),
-            "no predictions-*.jsonl gateway logs here",
+            "no predictions-*.jsonl gateway logs here (several replicas: a comma-separated list or a glob of their data dirs)",
         ));
     }
     Ok(files)
@@ -172,5 +203,41 @@ mod tests {
                 .to_string()
                 .contains("no predictions")
         );
+    }
+
+    #[test]
+    fn several_replicas_dirs_are_read_day_by_day() {
+        let root = tempfile::tempdir().unwrap();
+        for (r, days) in [("gw1", ["20261127", "20261128"]), ("gw2", ["20261126", "20261128"])] {
+            let logs = root.path().join(r).join(LOGS_DIR);
+            std::fs::create_dir_all(&logs).unwrap();
+            for d in days {
+                let name = LogKind::Predictions.file_name_of(d, Some(r));
+                std::fs::write(logs.join(name), "").unwrap();
+            }
+        }
+        let names = |p: &Path| -> Vec<String> {
+            log_files(p, LogKind::Predictions)
+                .unwrap()
+                .iter()
+                .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        let all = [
+            "predictions-20261126.gw2.jsonl",
+            "predictions-20261127.gw1.jsonl",
+            "predictions-20261128.gw1.jsonl",
+            "predictions-20261128.gw2.jsonl",
+        ];
+        assert_eq!(names(&root.path().join("gw*")), all);
+        let list = format!(
+            "{},{}",
+            root.path().join("gw1").display(),
+            root.path().join("gw2").display()
+        );
+        assert_eq!(names(Path::new(&list)), all);
+        assert_eq!(names(&root.path().join("gw1")).len(), 2);
+        let e = log_files(&root.path().join("nope*"), LogKind::Predictions).unwrap_err();
+        assert!(e.to_string().contains("matches no directory"), "{e}");
     }
 }

@@ -213,7 +213,9 @@ pub fn backtest(data_dir: &Path, replay: &Replay, spans: &[Span]) -> Result<Vec<
                     request_id,
                     metric,
                     value,
-                } => stats.record_outcome(request_id, metric, *value),
+                } => {
+                    stats.record_outcome(request_id, metric, *value);
+                }
             }
             i += 1;
         }

@@ -58,6 +58,10 @@ struct Why<'a> {
     detail: serde_json::Value,
 }
 
+/// The actor of the controller's own transitions (fenced by the leader epoch when
+/// replicas share a database).
+pub const ACTOR: &str = "controller";
+
 /// Commit `next` for `model` (the event and evidence in `why`); the host routes it once it
 /// is durable. The caller holds the admin lock.
 async fn commit<H: Host>(
@@ -447,7 +451,8 @@ async fn tick_model<H: Host>(host: &Arc<H>, model: &str) -> Result<()> {
     if state.phase != Phase::Progressing {
         return Ok(());
     }
-    let window = st.rollouts().stats.snapshot(model, state.step_id);
+    st.refresh_window(model, state.step_id).await;
+    let window = st.rollouts().window(model, state.step_id);
     let elapsed = elapsed_since(&state.step_started_at);
     // Each extension adds one more interval (or watch period) to the step.
     let periods = 1 + u64::from(state.extensions);
@@ -573,7 +578,7 @@ async fn tick_model<H: Host>(host: &Arc<H>, model: &str) -> Result<()> {
         Some(&state),
         next,
         Why {
-            actor: "controller",
+            actor: ACTOR,
             kind,
             detail,
         },
@@ -589,6 +594,9 @@ pub async fn run<H: Host>(st: Arc<H>, every: Duration) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if !st.is_controller() {
+            continue;
+        }
         for m in st.progressing() {
             if let Err(e) = tick_model(&st, &m).await {
                 tracing::error!("rollout controller, model {m}: {e}");

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use super::RolloutState;
 use super::guard::Evaluation;
-use super::stats::RolloutStats;
+use super::stats::{ModelWindow, RolloutStats};
 use crate::error::Result;
 use crate::store::RouteChange;
 
@@ -44,6 +44,17 @@ pub trait Host: Send + Sync + 'static {
         kind: &str,
         detail: serde_json::Value,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Whether this gateway drives rollouts (a lone gateway always; of replicas sharing
+    /// a database, only the elected leader).
+    fn is_controller(&self) -> bool {
+        true
+    }
+    /// Bring the other replicas' statistics of `model`'s step `step_id` up to date
+    /// before a verdict (a lone gateway has none).
+    fn refresh_window(&self, model: &str, step_id: u64) -> impl Future<Output = ()> + Send {
+        let _ = (model, step_id);
+        async {}
+    }
     /// Ask a gate: a signed POST of `payload` to `url`; Ok on a 2xx, else why not.
     fn call_gate(
         &self,
@@ -64,6 +75,9 @@ pub struct Rollouts {
     pub gates: super::gates::GateTracker,
     /// Readings of `prom:` guards.
     pub prom: super::prom::PromTracker,
+    /// The other replicas' statistics of each model's current step, merged (replicas
+    /// sharing a database; empty on a lone gateway).
+    remote: Mutex<HashMap<String, ModelWindow>>,
 }
 
 impl Rollouts {
@@ -80,6 +94,25 @@ impl Rollouts {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert((model.to_string(), step_id))
+    }
+
+    /// Replace the other replicas' merged window of `model`.
+    pub fn set_remote(&self, model: &str, window: ModelWindow) {
+        self.remote
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(model.to_string(), window);
+    }
+
+    /// The window of `model`'s step `step_id` over every replica: this gateway's own
+    /// statistics plus the others' latest publications of the same step.
+    pub fn window(&self, model: &str, step_id: u64) -> ModelWindow {
+        let mut w = self.stats.snapshot(model, step_id);
+        let remote = self.remote.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(r) = remote.get(model).filter(|r| r.step_id == step_id) {
+            w.merge(r);
+        }
+        w
     }
 
     pub fn evaluation(&self, model: &str) -> Option<Evaluation> {

@@ -10,6 +10,7 @@ pub mod guard;
 pub mod host;
 pub mod judge;
 pub mod matching;
+pub mod merge;
 pub mod prom;
 pub(crate) mod replay;
 pub mod scores;

@@ -230,11 +230,14 @@ impl RolloutStats {
         self.with_window(model, step_id, |w| w.shadow_dropped += 1);
     }
 
-    /// An outcome for a request answered during a rollout step.
-    pub fn record_outcome(&self, request_id: &str, metric: &str, value: f64) {
+    /// An outcome for a request answered during a rollout step; false when the request is
+    /// not one this gateway answered (another replica may have).
+    pub fn record_outcome(&self, request_id: &str, metric: &str, value: f64) -> bool {
         let (model, version, step_id, before, after) = {
             let mut idx = self.index.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(e) = idx.map.get_mut(request_id) else { return };
+            let Some(e) = idx.map.get_mut(request_id) else {
+                return false;
+            };
             let slot = match e.totals.iter().position(|(m, _)| m == metric) {
                 Some(i) => i,
                 None => {
@@ -260,6 +263,7 @@ impl RolloutStats {
             o.0 += value;
             o.1 += after * after - before * before;
         }
+        true
     }
 
     /// A copy of the current window (or an empty one when `step_id` has no data yet).

@@ -310,12 +310,19 @@ pub async fn set_route(
         return error(StatusCode::CONFLICT, diff);
     }
     let (m, v, reason) = (model.clone(), req.version.clone(), req.reason.clone());
+    // Replicas: only if the deployment is still the one this replica routes by.
+    let expect = st.replica.as_ref().map(|_| st.expected(&model));
     let dep = match st
-        .with_store(move |s| s.set_live(&m, &v, ADMIN_ACTOR, reason.as_deref()))
+        .with_store(move |s| s.set_live_if(&m, &v, ADMIN_ACTOR, reason.as_deref(), expect.as_ref()))
         .await
     {
         Ok(d) => d,
-        Err(e) => return state_error(e),
+        Err(e) => {
+            if let (Error::Conflict(_), Some(rep)) = (&e, &st.replica) {
+                rep.reload.notify_one();
+            }
+            return state_error(e);
+        }
     };
     // Committed: now swap the route table.
     let mut table = (**st.routes.load()).clone();
@@ -549,7 +556,7 @@ pub async fn rollout_status(
     };
     let route_model = model.clone();
     let rollout = route.rollout.as_deref().cloned();
-    let window = rollout.as_ref().map(|r| st.rollouts.stats.snapshot(&model, r.step_id));
+    let window = rollout.as_ref().map(|r| st.rollouts.window(&model, r.step_id));
     let arms: Vec<ArmFigures> = window
         .as_ref()
         .map(|w| {

@@ -100,6 +100,18 @@ pub struct NotifyStatus {
     pub targets: Vec<super::notify::TargetStatus>,
 }
 
+/// `GET /admin/v1/replicas`: the replicas sharing this gateway's database (empty for a
+/// lone gateway on SQLite).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaList {
+    /// The replica that answered.
+    pub this: Option<String>,
+    /// The newest audit event in the database (a replica serving an older one is behind).
+    pub newest_event: i64,
+    pub leader_epoch: i64,
+    pub replicas: Vec<crate::store::replicas::ReplicaRecord>,
+}
+
 /// `POST /v1/outcomes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutcomesAccepted {

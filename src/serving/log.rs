@@ -125,10 +125,12 @@ fn line<T: Serialize>(record: &T) -> Option<Vec<u8>> {
 }
 
 impl LogSink {
-    /// Start the writer task for `<dir>/<kind>-YYYYMMDD.jsonl`, reporting to `health`.
+    /// Start the writer task for `<dir>/<kind>-YYYYMMDD[.<replica>].jsonl`, reporting to
+    /// `health`.
     pub fn start(
         dir: &Path,
         kind: LogKind,
+        replica: Option<&str>,
         policy: LogPolicy,
         health: std::sync::Arc<LogHealth>,
     ) -> std::io::Result<(LogSink, tokio::task::JoinHandle<()>)> {
@@ -137,6 +139,7 @@ impl LogSink {
         let writer = Writer {
             dir: dir.to_path_buf(),
             kind,
+            replica: replica.map(str::to_string),
             day: String::new(),
             file: None,
             unflushed: 0,
@@ -178,6 +181,7 @@ impl LogSink {
 struct Writer {
     dir: PathBuf,
     kind: LogKind,
+    replica: Option<String>,
     day: String,
     file: Option<std::io::BufWriter<std::fs::File>>,
     /// Records written to the buffer since the last successful flush.
@@ -186,12 +190,16 @@ struct Writer {
 }
 
 impl Writer {
+    fn name(&self, day: &str) -> String {
+        self.kind.file_name_of(day, self.replica.as_deref())
+    }
+
     fn file_for(&mut self, day: &str) -> std::io::Result<&mut std::io::BufWriter<std::fs::File>> {
         if self.day != day || self.file.is_none() {
             if self.file.is_some() {
                 self.flush(true)?;
             }
-            let path = self.dir.join(self.kind.file_name(day));
+            let path = self.dir.join(self.name(day));
             let mut f = crate::store::private_file().create(true).append(true).open(&path)?;
             // After a failed write a partial line may end the file: start on a new line,
             // so readers skip the torn record instead of failing on the next one.
@@ -234,7 +242,7 @@ impl Writer {
     }
 
     fn fail(&mut self, e: &std::io::Error) {
-        let name = self.kind.file_name(&self.day);
+        let name = self.name(&self.day);
         // Loud when records are lost or the log starts failing; a failed probe of a log
         // already known to fail is only a debug line (one per fsync interval).
         if self.unflushed > 0 || !self.health.failing.load(Ordering::Acquire) {
@@ -274,7 +282,7 @@ impl Writer {
                     self.fail(&e);
                 } else {
                     // No file (it could not be opened, or a flush before it failed).
-                    let name = self.kind.file_name(day);
+                    let name = self.name(day);
                     tracing::error!("{name}: {e}; record lost");
                     self.health.failed(format!("{name}: {e}"), self.unflushed);
                     self.unflushed = 0;
@@ -311,7 +319,7 @@ impl Writer {
                         }
                         let r = r.and_then(|()| self.flush(true));
                         dirty = r.is_err() && self.file.is_some();
-                        let _ = ack.send(r.map_err(|e| format!("{}: {e}", self.kind.file_name(&day))));
+                        let _ = ack.send(r.map_err(|e| format!("{}: {e}", self.name(&day))));
                     }
                     None => break,
                 },

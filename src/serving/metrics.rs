@@ -107,6 +107,10 @@ pub struct Metrics {
     pub shadow_dropped: Counter,
     pub log_write_errors: Family<LogLabels, Counter>,
     pub log_dropped: Family<LogLabels, Counter>,
+    /// Seconds from a route change's commit to this replica routing by it (replicas).
+    pub route_propagation: Histogram,
+    /// 1 while this replica is the elected controller (replicas).
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -226,7 +230,21 @@ impl Metrics {
             "Rows in a monitor's last finished window",
             monitor_window_rows.clone(),
         );
+        let route_propagation = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "route_propagation_seconds",
+            "Time from a route change's commit (any replica) to this replica routing by it",
+            route_propagation.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register(
+            "replica_leader",
+            "1 while this replica is the elected rollout controller",
+            leader.clone(),
+        );
         Metrics {
+            route_propagation,
+            leader,
             registry,
             drift_statistic,
             drift_detected,

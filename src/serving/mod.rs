@@ -14,6 +14,8 @@ pub(crate) mod monitor_api;
 pub(crate) mod monitor_tick;
 pub mod notify;
 pub(crate) mod outcomes;
+pub mod replica;
+pub(crate) mod replication;
 pub mod router;
 pub mod runtime;
 pub mod server;

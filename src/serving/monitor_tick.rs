@@ -267,6 +267,10 @@ async fn close_windows(st: &AppState, m: &Arc<LiveMonitor>, now: DateTime<Utc>) 
 pub async fn ticker(st: Arc<AppState>) {
     loop {
         tokio::time::sleep(TICK).await;
+        // Of replicas, the controller closes the windows (each window once, in one place).
+        if st.replica.as_ref().is_some_and(|r| r.epoch().is_none()) {
+            continue;
+        }
         let now = Utc::now();
         for m in st.monitors.all() {
             if let Err(e) = close_windows(&st, &m, now).await {

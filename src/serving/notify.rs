@@ -159,6 +159,9 @@ pub struct Notifier {
     wake: tokio::sync::Notify,
     running: Mutex<HashSet<String>>,
     deliveries: Family<NotifyLabels, Counter>,
+    /// Whether this gateway delivers (of replicas sharing a database, only the leader:
+    /// the cursors are shared, so each message goes out once, from one replica).
+    active: std::sync::atomic::AtomicBool,
 }
 
 /// A message's JSON, from its event and the rollout it belongs to.
@@ -230,7 +233,21 @@ impl Notifier {
             wake: tokio::sync::Notify::new(),
             running: Mutex::new(HashSet::new()),
             deliveries,
+            active: std::sync::atomic::AtomicBool::new(true),
         }
+    }
+
+    /// Deliver (true) or stand by (false); a worker that resumes re-reads its cursor
+    /// from the database, where another replica may have moved it.
+    pub fn set_active(&self, active: bool) {
+        let was = self.active.swap(active, std::sync::atomic::Ordering::SeqCst);
+        if active && !was {
+            self.wake();
+        }
+    }
+
+    fn is_active(&self) -> bool {
+        self.active.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// New events may be waiting: workers look now instead of at their next poll.
@@ -326,7 +343,28 @@ impl Notifier {
     }
 
     async fn worker(self: Arc<Self>, url: String, key: String, mut cursor: i64) {
+        let mut standing_by = false;
         loop {
+            if !self.is_active() {
+                standing_by = true;
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                continue;
+            }
+            if standing_by {
+                let (k, at) = (key.clone(), cursor);
+                match self.with_store(move |s| s.init_notify_cursor(&k, at)).await {
+                    Ok(c) => cursor = c.last_event_id,
+                    Err(e) => {
+                        tracing::warn!("notifier {}: {e}", redact(&url));
+                        tokio::time::sleep(POLL).await;
+                        continue;
+                    }
+                }
+                standing_by = false;
+            }
             let after = cursor;
             let events = match self.with_store(move |s| s.events_after(after, 100)).await {
                 Ok(e) => e,

@@ -129,11 +129,25 @@ pub async fn post_outcomes(State(st): State<Arc<AppState>>, headers: HeaderMap, 
         );
         return r;
     }
-    // Outcomes of requests answered during a rollout step feed its outcome guards.
+    // Outcomes of requests answered during a rollout step feed its outcome guards; of
+    // replicas, the one that answered the request joins it (relayed through the database
+    // while a rollout needs outcomes, committed before this answer).
+    let mut unjoined = Vec::new();
     for rec in &records {
-        if let Some(rid) = &rec.request_id {
-            st.rollouts.stats.record_outcome(rid, &rec.metric, rec.value);
+        if let Some(rid) = &rec.request_id
+            && !st.rollouts.stats.record_outcome(rid, &rec.metric, rec.value)
+        {
+            unjoined.push((rid.clone(), rec.metric.clone(), rec.value));
         }
+    }
+    let wanted = st.routes.load().models.values().any(|r| r.track_outcomes);
+    if let Some(rep) = st.replica.as_ref().filter(|_| wanted)
+        && let Err(e) = super::replication::relay(&st, rep, unjoined).await
+    {
+        return unavailable(
+            format!("{e}; the outcomes are stored here, posting them again is safe for the guards"),
+            5,
+        );
     }
     st.metrics.outcomes.inc_by(n as u64);
     (StatusCode::ACCEPTED, axum::Json(OutcomesAccepted { accepted: n })).into_response()

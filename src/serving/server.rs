@@ -18,11 +18,12 @@ use super::listener::{self, Overflow};
 use super::log::LogSink;
 use super::metrics::Metrics;
 use super::notify::{Notifier, NotifyConfig};
+use super::replica::Replica;
 use super::state::{AppState, LoadContext, SHADOW_QUEUE, ServeConfig, http_client, restore};
 use super::{admin, dataplane, http, outcomes};
 use crate::error::{Error, Result};
 use crate::rollout::replay::{ActiveStep, replay};
-use crate::store::{Store, private_dir, private_file};
+use crate::store::{StateUrl, Store, private_dir, private_file};
 use crate::wire::TOKEN_FILE;
 use crate::wire::log::{LOGS_DIR, LogKind};
 
@@ -88,6 +89,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/admin/v1/blobs", post(admin::upload_blob))
         .route("/admin/v1/models", get(admin::list_models))
         .route("/admin/v1/notify", get(admin::notify_status))
+        .route("/admin/v1/replicas", get(super::replication::list))
         .route(
             "/admin/v1/monitors",
             get(super::monitor_api::list).post(super::monitor_api::add),
@@ -187,8 +189,9 @@ pub async fn serve(
             http: http.clone(),
             max_response: config.max_response,
         };
+        let state_url = config.state.clone();
         tokio::task::spawn_blocking(move || -> Result<_> {
-            let store = Store::open(&data_dir)?;
+            let store = Store::open_at(&data_dir, &state_url)?;
             let (table, failures) = restore(&store, &ctx)?;
             let blob_dir = store.blob_dir().to_path_buf();
             let monitors = super::monitor::restore(&store.monitors()?);
@@ -201,15 +204,27 @@ pub async fn serve(
         .await
         .map_err(|e| Error::State(format!("startup task failed: {e}")))??
     };
+    let replica_id = config.replica_id.as_deref();
     let logs = config.data_dir.join(LOGS_DIR);
     let metrics = Metrics::new();
     let prediction_log = Arc::new(metrics.log_health(LogKind::Predictions));
     let outcome_log = Arc::new(metrics.log_health(LogKind::Outcomes));
-    let (predictions, pred_task) =
-        LogSink::start(&logs, LogKind::Predictions, config.log_policy, prediction_log.clone())
-            .map_err(|e| Error::io(&logs, e))?;
-    let (outcomes, out_task) = LogSink::start(&logs, LogKind::Outcomes, config.log_policy, outcome_log.clone())
-        .map_err(|e| Error::io(&logs, e))?;
+    let (predictions, pred_task) = LogSink::start(
+        &logs,
+        LogKind::Predictions,
+        replica_id,
+        config.log_policy,
+        prediction_log.clone(),
+    )
+    .map_err(|e| Error::io(&logs, e))?;
+    let (outcomes, out_task) = LogSink::start(
+        &logs,
+        LogKind::Outcomes,
+        replica_id,
+        config.log_policy,
+        outcome_log.clone(),
+    )
+    .map_err(|e| Error::io(&logs, e))?;
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
@@ -237,7 +252,6 @@ pub async fn serve(
         metrics.notify.clone(),
     ));
     let state = Arc::new(AppState {
-        config,
         token,
         store,
         notifier: notifier.clone(),
@@ -262,6 +276,14 @@ pub async fn serve(
             (None, None) => return Err(Error::State("no feature store".into())),
         },
         monitors: Default::default(),
+        replica: match &config.state {
+            StateUrl::Postgres(url) => Some(Arc::new(Replica::new(
+                config.replica_id.clone().unwrap_or_else(|| "mlctl".into()),
+                url.clone(),
+            ))),
+            StateUrl::Sqlite => None,
+        },
+        config,
     });
     state.monitors.install(monitors);
     state.publish(table);
@@ -284,6 +306,20 @@ pub async fn serve(
     notifier.start().await?;
     let shadow_task = tokio::spawn(super::shadow::worker(state.clone(), shadow_rx));
     let controller = tokio::spawn(crate::rollout::controller::run(state.clone(), tick));
+    let replication = match &state.replica {
+        Some(rep) => {
+            let _ = rep
+                .address
+                .set(state.config.advertise.clone().unwrap_or_else(|| addr.to_string()));
+            tracing::info!(
+                "replica {} of {} (routes from the shared database)",
+                rep.id,
+                state.config.state.redacted()
+            );
+            super::replication::start(&state, rep)
+        }
+        None => Vec::new(),
+    };
     if let Err(e) = state.features.refresh().await {
         tracing::warn!(
             "feature store {}: {e} (lookups fail or default until it answers)",
@@ -301,6 +337,9 @@ pub async fn serve(
     let limits = state.config.conn_limits.fit(listener::raise_fd_limit());
     listener::serve(listener, app, limits, shutdown, Duration::from_secs(30)).await;
     controller.abort();
+    for task in replication {
+        task.abort();
+    }
     shadow_task.abort();
     feature_refresh.abort();
     monitor_ticker.abort();

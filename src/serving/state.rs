@@ -64,6 +64,14 @@ pub struct ServeConfig {
     pub notify_secret_file: Option<PathBuf>,
     /// How long one webhook message is retried before it is given up.
     pub notify_retry_for: Duration,
+    /// `--state`: the data dir's SQLite file, or a PostgreSQL database shared by replicas.
+    pub state: crate::store::StateUrl,
+    /// `--replica-id`: this replica's name among those sharing the database (in its log
+    /// file names, heartbeats and published statistics).
+    pub replica_id: Option<String>,
+    /// `--advertise`: the address other replicas and `status` show for this one
+    /// [default: the bound address].
+    pub advertise: Option<String>,
 }
 
 /// `--on-log-failure`.
@@ -114,6 +122,9 @@ impl ServeConfig {
             notify: Vec::new(),
             notify_secret_file: None,
             notify_retry_for: Duration::from_secs(600),
+            state: crate::store::StateUrl::Sqlite,
+            replica_id: None,
+            advertise: None,
         }
     }
 }
@@ -294,6 +305,8 @@ pub struct AppState {
     pub features: crate::features::backend::OnlineStore,
     /// Drift monitors, fed by the data plane.
     pub monitors: super::monitor::Monitors,
+    /// This gateway as a replica sharing a PostgreSQL database (`None`: a lone gateway).
+    pub replica: Option<Arc<super::replica::Replica>>,
 }
 
 impl AppState {
@@ -343,6 +356,17 @@ impl AppState {
 }
 
 impl AppState {
+    /// The deployment row this gateway routes `model` by, as a compare-and-swap
+    /// expectation for a commit.
+    pub fn expected(&self, model: &str) -> crate::store::Expected {
+        let table = self.routes.load();
+        crate::store::Expected(table.models.get(model).and_then(|r| {
+            let live = r.live.as_ref()?.version.clone();
+            let rollout = r.rollout.as_deref().and_then(|x| serde_json::to_value(x).ok());
+            Some((live, rollout))
+        }))
+    }
+
     pub fn load_context(&self) -> LoadContext {
         LoadContext {
             http: self.http.clone(),
@@ -380,14 +404,34 @@ impl Host for AppState {
         &self.admin_lock
     }
 
-    /// SQLite first (one transaction, fsync'd), then the route swap.
+    /// The database first (one transaction, fsync'd), then the route swap. Replicas
+    /// sharing a database commit only if the deployment row is still the one this
+    /// replica routes by, and the controller only with its current leader epoch.
     async fn commit(&self, change: RouteChange) -> Result<()> {
         let model = change.model.clone();
         let labels = super::metrics::TransitionLabels {
             model: model.clone(),
             kind: change.kind.clone(),
         };
-        let dep = self.with_store(move |s| s.commit_route(change)).await?;
+        let (expect, fence) = match &self.replica {
+            None => (None, None),
+            Some(rep) => {
+                let fence = (change.actor == crate::rollout::controller::ACTOR).then(|| rep.epoch().unwrap_or(-1));
+                (Some(self.expected(&model)), fence)
+            }
+        };
+        let dep = match self
+            .with_store(move |s| s.commit_route_if(change, expect.as_ref(), fence))
+            .await
+        {
+            Ok(dep) => dep,
+            Err(e) => {
+                if let (Error::Conflict(_), Some(rep)) = (&e, &self.replica) {
+                    rep.reload.notify_one();
+                }
+                return Err(e);
+            }
+        };
         let mut table = (**self.routes.load()).clone();
         if let Some(route) = table.models.get_mut(&model) {
             route.apply(&dep);
@@ -401,6 +445,23 @@ impl Host for AppState {
 
     fn rollouts(&self) -> &Rollouts {
         &self.rollouts
+    }
+
+    /// Replicas: read the others' latest publications of this step (one query).
+    async fn refresh_window(&self, model: &str, step_id: u64) {
+        let Some(rep) = &self.replica else { return };
+        let (m, id) = (model.to_string(), rep.id.clone());
+        match self.with_store(move |s| s.step_stats(&m, step_id, &id)).await {
+            Ok(rows) => self.rollouts.set_remote(
+                model,
+                crate::rollout::stats::ModelWindow::merge_published(step_id, &rows),
+            ),
+            Err(e) => tracing::warn!("replica {}: other replicas' statistics: {e}", rep.id),
+        }
+    }
+
+    fn is_controller(&self) -> bool {
+        self.replica.as_ref().is_none_or(|r| r.epoch().is_some())
     }
 
     async fn record_event(&self, model: &str, kind: &str, detail: serde_json::Value) -> Result<()> {
@@ -581,7 +642,11 @@ pub fn restore(store: &Store, ctx: &LoadContext) -> Result<(RouteTable, LoadFail
         let entry = table.models.entry(rec.model.clone()).or_insert_with(|| {
             ModelRoute::new(deployments.get(&rec.model).map(|d| d.salt.clone()).unwrap_or_default())
         });
-        match load_from(&rec, store.blob_dir(), ctx) {
+        let cached = match &rec.source {
+            VersionSource::Onnx { blob_sha256 } => store.cache_blob(blob_sha256),
+            VersionSource::Upstream { .. } => Ok(()),
+        };
+        match cached.and_then(|()| load_from(&rec, store.blob_dir(), ctx)) {
             Ok(v) => {
                 entry.versions.insert(rec.version.clone(), Arc::new(v));
             }

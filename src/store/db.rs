@@ -180,9 +180,7 @@ impl Sql for Lite<'_> {
         Dialect::Sqlite
     }
     fn exec(&mut self, sql: &str, params: &[P]) -> Result<u64> {
-        let n = self
-            .0
-            .execute(sql, rusqlite::params_from_iter(lite_params(params)))?;
+        let n = self.0.execute(sql, rusqlite::params_from_iter(lite_params(params)))?;
         Ok(n as u64)
     }
     fn rows(&mut self, sql: &str, params: &[P]) -> Result<Vec<Row>> {

@@ -199,7 +199,9 @@ impl StateUrl {
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let (auth, host) = match rest.rsplit_once('@') {
         Some((a, h)) => (Some(a), h),
         None => (None, rest),
@@ -207,7 +209,11 @@ pub fn redact_url(url: &str) -> String {
     match auth {
         Some(a) => {
             let user = a.split(':').next().unwrap_or("");
-            let masked = if a.contains(':') { format!("{user}:***") } else { user.to_string() };
+            let masked = if a.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
             format!("{scheme}://{masked}@{host}")
         }
         None => url.to_string(),
@@ -512,7 +518,9 @@ fn check_expected(model: &str, current: Option<&DeploymentRecord>, expect: Optio
     let have = current.map(|d| {
         (
             d.live_version.clone(),
-            d.rollout.as_deref().and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()),
+            d.rollout
+                .as_deref()
+                .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok()),
         )
     });
     if &have == want {

@@ -78,10 +78,13 @@ impl Store {
 
     pub fn monitors(&self) -> Result<Vec<MonitorRecord>> {
         self.conn.read(|db| {
-            db.rows("SELECT id, model, spec, state, created_at FROM monitors ORDER BY id", &[])?
-                .iter()
-                .map(monitor_row)
-                .collect()
+            db.rows(
+                "SELECT id, model, spec, state, created_at FROM monitors ORDER BY id",
+                &[],
+            )?
+            .iter()
+            .map(monitor_row)
+            .collect()
         })
     }
 

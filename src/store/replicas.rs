@@ -46,14 +46,28 @@ fn replica_row(r: &Row) -> Result<ReplicaRecord> {
 impl Store {
     /// Record that replica `id` is alive, serves the routes of event `route_version` and
     /// is (or is not) the leader.
-    pub fn heartbeat(&mut self, id: &str, address: &str, started_at: &str, route_version: i64, leader: bool) -> Result<()> {
+    pub fn heartbeat(
+        &mut self,
+        id: &str,
+        address: &str,
+        started_at: &str,
+        route_version: i64,
+        leader: bool,
+    ) -> Result<()> {
         self.conn.tx(|db| {
             db.exec(
                 "INSERT INTO replicas (id, address, started_at, heartbeat_at, route_version, leader)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (id) DO UPDATE SET address = ?2, started_at = ?3, heartbeat_at = ?4,
                    route_version = ?5, leader = ?6",
-                ps![id, address, started_at, now_rfc3339().as_str(), route_version, i64::from(leader)],
+                ps![
+                    id,
+                    address,
+                    started_at,
+                    now_rfc3339().as_str(),
+                    route_version,
+                    i64::from(leader)
+                ],
             )
         })?;
         Ok(())

@@ -30,11 +30,24 @@ impl LogKind {
         format!("{}-{day}.jsonl", self.prefix())
     }
 
-    /// The `YYYYMMDD` of one of this log's file names (plain or gzipped), else `None`.
+    /// `predictions-20261127.<replica>.jsonl` for a gateway that is one of several
+    /// replicas (so the logs of all replicas can be collected into one directory).
+    pub fn file_name_of(self, day: &str, replica: Option<&str>) -> String {
+        match replica {
+            Some(r) => format!("{}-{day}.{r}.jsonl", self.prefix()),
+            None => self.file_name(day),
+        }
+    }
+
+    /// The `YYYYMMDD` of one of this log's file names (plain or gzipped, with or without
+    /// a replica id), else `None`.
     pub fn day_of_file(self, name: &str) -> Option<&str> {
         let rest = name.strip_prefix(self.prefix())?.strip_prefix('-')?;
-        let day = rest.strip_suffix(".jsonl").or_else(|| rest.strip_suffix(".jsonl.gz"))?;
-        (day.len() == 8 && day.bytes().all(|b| b.is_ascii_digit())).then_some(day)
+        let stem = rest.strip_suffix(".jsonl").or_else(|| rest.strip_suffix(".jsonl.gz"))?;
+        let day = stem.get(..8)?;
+        let tail = &stem[8..];
+        let replica_ok = tail.is_empty() || (tail.len() > 1 && tail.starts_with('.'));
+        (replica_ok && day.bytes().all(|b| b.is_ascii_digit())).then_some(day)
     }
 }
 
@@ -162,6 +175,14 @@ mod tests {
         assert_eq!(k.day_of_file("predictions-20261127.jsonl.gz"), Some("20261127"));
         assert_eq!(k.day_of_file("outcomes-20261127.jsonl"), None);
         assert_eq!(k.day_of_file("predictions-2026.jsonl"), None);
+        assert_eq!(
+            k.file_name_of("20261127", Some("gw-2")),
+            "predictions-20261127.gw-2.jsonl"
+        );
+        assert_eq!(k.day_of_file("predictions-20261127.gw-2.jsonl"), Some("20261127"));
+        assert_eq!(k.day_of_file("predictions-20261127.gw-2.jsonl.gz"), Some("20261127"));
+        assert_eq!(k.day_of_file("predictions-20261127..jsonl"), None);
+        assert_eq!(k.day_of_file("predictions-20261127x.jsonl"), None);
         assert_eq!(
             LogKind::Outcomes.day_of_file("outcomes-20261127.jsonl"),
             Some("20261127")

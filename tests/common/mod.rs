@@ -2,6 +2,7 @@
 //! temporary data dir, stopped (SIGTERM, then kill) when dropped.
 #![allow(dead_code)]
 
+pub mod nginx;
 pub mod onnx_gen;
 pub mod pg;
 pub mod receiver;

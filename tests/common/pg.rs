@@ -20,9 +20,7 @@ fn bin_dir() -> PathBuf {
         .unwrap_or_default();
     found.retain(|p| p.join("initdb").exists());
     found.sort();
-    found
-        .pop()
-        .expect("PostgreSQL's initdb (apt install postgresql)")
+    found.pop().expect("PostgreSQL's initdb (apt install postgresql)")
 }
 
 fn is_root() -> bool {
@@ -101,7 +99,18 @@ impl Postgres {
         let data = self.data();
         let out = self.tool(
             "pg_ctl",
-            &["-D", data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "-w", "-t", "30", "start"],
+            &[
+                "-D",
+                data.to_str().unwrap(),
+                "-o",
+                &opts,
+                "-l",
+                log.to_str().unwrap(),
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ],
         );
         assert!(
             out.status.success(),
@@ -134,6 +143,9 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         let data = self.data();
-        let _ = self.tool("pg_ctl", &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"]);
+        let _ = self.tool(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"],
+        );
     }
 }
