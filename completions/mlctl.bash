@@ -2976,7 +2976,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__serve)
-            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --feature-store --feature-timeout --log-features --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --endpoint --token --data-dir --output --help"
+            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --feature-store --feature-timeout --log-features --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --state --replica-id --advertise --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3071,6 +3071,18 @@ _mlctl() {
                     return 0
                     ;;
                 --notify-retry-for)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --replica-id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -77,6 +77,9 @@ refuse\t'Answer inference with 503 and ready with 503 until the log writes again
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l notify -d 'POST every rollout transition of every model to this URL (repeatable; signed; a Slack incoming-webhook URL, or slack+URL, gets Slack\'s text format)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l notify-secret-file -d 'File with the webhook signing secret (X-Mlctl-Signature: sha256=HMAC(secret, body)) [default: <data-dir>/notify-secret, created on first start]' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l notify-retry-for -d 'How long one webhook message is retried (exponential backoff) before it is given up' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l state -d 'Where the state lives: `sqlite` (the data dir\'s mlctl.db, one gateway) or a PostgreSQL database shared by several replicas (postgres://user@host:port/db; put a password in MLCTL_STATE, not on the command line)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l replica-id -d 'This replica\'s id among those sharing --state (letters, digits, . _ -) [default: <hostname>-<port>]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l advertise -d 'The address other replicas and `mlctl status` show for this one [default: the bound address]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l data-dir -d 'State directory [default: $XDG_STATE_HOME/mlctl, else ~/.local/state/mlctl]' -r -F
