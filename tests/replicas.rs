@@ -20,7 +20,8 @@ const TICK_MS: u64 = 200;
 
 struct Cluster {
     replicas: Vec<Option<Server>>,
-    _dirs: Vec<tempfile::TempDir>,
+    /// The replicas' data dirs are `root/r0`, `root/r1`, …
+    root: tempfile::TempDir,
     _pg: Postgres,
 }
 
@@ -28,12 +29,10 @@ impl Cluster {
     fn start(n: usize) -> Cluster {
         let pg = Postgres::start();
         let url = pg.database("mlctl");
-        let dirs: Vec<_> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+        let root = tempfile::tempdir().unwrap();
         let tick = format!("{TICK_MS}ms");
-        let replicas = dirs
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
+        let replicas = (0..n)
+            .map(|i| {
                 let id = format!("r{i}");
                 let args = [
                     "--state",
@@ -43,17 +42,13 @@ impl Cluster {
                     "--controller-tick",
                     tick.as_str(),
                 ];
-                Some(Server::start_with(
-                    d.path(),
-                    &args,
-                    &[("MLCTL_TOKEN", TOKEN)],
-                    Some(TOKEN),
-                ))
+                let dir = root.path().join(&id);
+                Some(Server::start_with(&dir, &args, &[("MLCTL_TOKEN", TOKEN)], Some(TOKEN)))
             })
             .collect();
         Cluster {
             replicas,
-            _dirs: dirs,
+            root,
             _pg: pg,
         }
     }
@@ -390,11 +385,36 @@ async fn outcomes_posted_to_one_replica_join_predictions_served_by_another() {
             .contains("outcome:converted>=control"),
         "{v}"
     );
-    // B's outcome log has them (stored where they were posted); A's has none.
-    let b_logs = std::fs::read_dir(b.data_dir.join("logs")).unwrap().flatten();
+    // Offline, the logs of both replicas together join A's predictions with B's outcomes
+    // (a glob or a list of data dirs); A's alone have no outcomes.
+    let both = c.root.path().join("r*");
+    let list = format!("{},{}", a.data_dir.display(), b.data_dir.display());
+    let means = |from: &str| -> Vec<f64> {
+        let out = std::process::Command::new(bin())
+            .args(["abtest", "analyze", "--from-gateway", from, "--model", "churn"])
+            .args(["--metric", "converted:binary", "--min-n", "10", "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rep: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut arms: Vec<(String, f64)> = rep["metrics"][0]["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["arm"].as_str().unwrap().to_string(), a["mean"].as_f64().unwrap()))
+            .collect();
+        arms.sort_by(|x, y| x.0.cmp(&y.0));
+        arms.into_iter().map(|(_, m)| m).collect()
+    };
+    let joined = means(both.to_str().unwrap());
+    let listed = means(&list);
     assert!(
-        b_logs
-            .into_iter()
-            .any(|f| f.file_name().to_string_lossy().starts_with("outcomes-"))
+        joined.iter().zip(&listed).all(|(x, y)| (x - y).abs() < 1e-9),
+        "{joined:?} {listed:?}"
     );
+    assert!(
+        joined[0] > joined[1] && joined[1] > 0.0,
+        "version 1 (stable) converts more: {joined:?}"
+    );
+    assert!(means(a.data_dir.to_str().unwrap()).iter().all(|m| *m == 0.0));
 }

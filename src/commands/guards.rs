@@ -140,6 +140,29 @@ fn range(a: &GuardsBacktestArgs, survey: &backtest::Survey) -> Result<(DateTime<
     }
 }
 
+/// `model`'s audit history: from the PostgreSQL database replicas share when
+/// `MLCTL_STATE` names one, else from the data dir's SQLite file.
+fn history(dir: &std::path::Path, model: &str) -> Result<Vec<crate::store::EventRecord>> {
+    use crate::store::{StateUrl, Store};
+    let state = match std::env::var("MLCTL_STATE") {
+        Ok(s) => StateUrl::parse(&s).map_err(Error::Usage)?,
+        Err(_) => StateUrl::Sqlite,
+    };
+    if state != StateUrl::Sqlite {
+        // Only the history is read: the blob cache goes to a throwaway dir.
+        let scratch = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        return Store::open_at(scratch.path(), &state)?.events(model);
+    }
+    let db = dir.join("mlctl.db");
+    if !db.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: no mlctl state here (--last-rollout reads the gateway's history; pass --data-dir, or MLCTL_STATE for replicas on PostgreSQL)",
+            db.display()
+        )));
+    }
+    Store::open(dir)?.events(model)
+}
+
 pub fn backtest_cmd(a: &GuardsBacktestArgs, g: &GlobalArgs) -> Result<(BacktestReport, Option<Error>)> {
     if !(a.alpha > 0.0 && a.alpha < 1.0) {
         return Err(Error::Usage(format!(
@@ -150,14 +173,7 @@ pub fn backtest_cmd(a: &GuardsBacktestArgs, g: &GlobalArgs) -> Result<(BacktestR
     let dir = super::data_dir(g);
     let guards = a.guards.iter().map(|s| parse_guard(s)).collect::<Result<Vec<_>>>()?;
     let (timeline, spans, aa_source): (&str, Vec<Span>, Option<String>) = if a.last_rollout {
-        let db = dir.join("mlctl.db");
-        if !db.is_file() {
-            return Err(Error::Usage(format!(
-                "{}: no mlctl state here (--last-rollout reads the gateway's history; pass --data-dir)",
-                db.display()
-            )));
-        }
-        let events = crate::store::Store::open(&dir)?.events(&a.model)?;
+        let events = history(&dir, &a.model)?;
         let mut spans = rollout_spans(&events)?;
         if !guards.is_empty() {
             // What-if: the real timeline judged with other guards.

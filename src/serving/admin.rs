@@ -22,8 +22,9 @@ use super::api::{
     ArmFigures, BlobStored, EventList, ModelEntry, ModelList, RolloutStatus, RouteSet, VersionEntry, VersionRegistered,
 };
 use super::http::{ADMIN_BODY, Limit, authed_body, authed_json, check_token, error, json_body, read_body, reject};
+use super::loading::load_isolated;
 use super::runtime::{LoadedVersion, Runtime};
-use super::state::{AppState, ModelRoute, load_isolated};
+use super::state::{AppState, ModelRoute};
 use crate::error::Error;
 use crate::rollout::controller::{self, Command};
 use crate::rollout::strategy::RolloutSpec;

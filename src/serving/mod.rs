@@ -7,6 +7,7 @@ pub(crate) mod features;
 pub(crate) mod http;
 pub(crate) mod infer;
 pub mod listener;
+pub mod loading;
 pub mod log;
 pub(crate) mod metrics;
 pub(crate) mod monitor;

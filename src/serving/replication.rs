@@ -21,8 +21,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::loading::load_isolated;
 use super::replica::Replica;
-use super::state::{AppState, ModelRoute, load_isolated};
+use super::state::{AppState, ModelRoute};
 use crate::error::{Error, Result};
 use crate::rollout::stats::ModelWindow;
 use crate::store::{NOTIFY_CHANNEL, VersionSource};
@@ -44,29 +45,20 @@ pub fn start(st: &Arc<AppState>, rep: &Arc<Replica>) -> Vec<tokio::task::JoinHan
 }
 
 /// Reload versions and deployments from the database and route by them: versions not
-/// yet loaded are fetched (blob cache) and loaded first, then every model's route is
-/// rebuilt from its deployment row. Runs under the admin lock, like any route change.
+/// yet loaded are fetched (blob cache) and loaded first, off the admin lock (a rollback
+/// on this replica never waits for a load); then, under the admin lock like any route
+/// change, every model's route is rebuilt from its deployment row as it is now.
 pub async fn reload(st: &Arc<AppState>, rep: &Replica) -> Result<()> {
-    let _admin = st.admin_lock.lock().await;
-    let since = rep.route_version();
-    let (versions, deployments, newest, events) = st
-        .with_store(move |s| {
-            let newest = s.max_event_id()?;
-            let events = if newest > since && since > 0 {
-                s.events_after(since, 1000)?
-            } else {
-                Vec::new()
-            };
-            Ok((s.versions(None)?, s.deployments()?, newest, events))
-        })
-        .await?;
-    let mut table = (**st.routes.load()).clone();
+    let versions = st.with_store(|s| s.versions(None)).await?;
+    let mut fresh = Vec::new();
     for rec in versions {
-        let loaded = table
+        let key = (rec.model.clone(), rec.version.clone());
+        let loaded = st
+            .routes
+            .load()
             .models
             .get(&rec.model)
             .is_some_and(|r| r.versions.contains_key(&rec.version));
-        let key = (rec.model.clone(), rec.version.clone());
         let failed = st
             .load_failures
             .lock()
@@ -79,18 +71,10 @@ pub async fn reload(st: &Arc<AppState>, rep: &Replica) -> Result<()> {
             let sha = blob_sha256.clone();
             st.with_store(move |s| s.cache_blob(&sha)).await?;
         }
-        let (model, version) = key.clone();
         match load_isolated(st, rec).await {
-            Ok(v) => {
-                table
-                    .models
-                    .entry(model)
-                    .or_insert_with(|| ModelRoute::new(String::new()))
-                    .versions
-                    .insert(version, Arc::new(v));
-            }
+            Ok(v) => fresh.push((key, Arc::new(v))),
             Err(e) => {
-                tracing::error!("{model} version {version}: cannot load: {e}");
+                tracing::error!("{} version {}: cannot load: {e}", key.0, key.1);
                 st.load_failures
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -98,15 +82,56 @@ pub async fn reload(st: &Arc<AppState>, rep: &Replica) -> Result<()> {
             }
         }
     }
-    for dep in &deployments {
+    let _admin = st.admin_lock.lock().await;
+    let since = rep.route_version();
+    let (deployments, newest, events) = st
+        .with_store(move |s| {
+            let newest = s.max_event_id()?;
+            let events = if newest > since && since > 0 {
+                s.events_after(since, 1000)?
+            } else {
+                Vec::new()
+            };
+            Ok((s.deployments()?, newest, events))
+        })
+        .await?;
+    let mut table = (**st.routes.load()).clone();
+    for ((model, version), v) in fresh {
         table
             .models
+            .entry(model)
+            .or_insert_with(|| ModelRoute::new(String::new()))
+            .versions
+            .insert(version, v);
+    }
+    let mut incomplete = false;
+    let failures = st
+        .load_failures
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    for dep in &deployments {
+        let route = table
+            .models
             .entry(dep.model.clone())
-            .or_insert_with(|| ModelRoute::new(dep.salt.clone()))
-            .apply(dep);
+            .or_insert_with(|| ModelRoute::new(dep.salt.clone()));
+        route.apply(dep);
+        // A version registered after the loads above: route by what is loaded now and
+        // come back for the rest at once (a version that failed to load is not waited for).
+        let mut wanted = vec![dep.live_version.clone()];
+        if let Some(r) = route.rollout.as_ref().filter(|r| r.phase.active()) {
+            wanted.extend(r.weights().into_iter().map(|w| w.version));
+        }
+        incomplete |= wanted
+            .iter()
+            .any(|v| !route.versions.contains_key(v) && !failures.contains_key(&(dep.model.clone(), v.clone())));
     }
     st.publish(table);
-    rep.route_version.store(newest, Ordering::SeqCst);
+    if incomplete {
+        rep.reload.notify_one();
+    } else {
+        rep.route_version.store(newest, Ordering::SeqCst);
+    }
     // How long after its commit each route change reached this replica.
     let now = chrono::Utc::now();
     for e in events.iter().filter(|e| ROUTE_KINDS.contains(&e.kind.as_str())) {

@@ -15,11 +15,12 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 
 use super::listener::{self, Overflow};
+use super::loading::{LoadContext, restore};
 use super::log::LogSink;
 use super::metrics::Metrics;
 use super::notify::{Notifier, NotifyConfig};
 use super::replica::Replica;
-use super::state::{AppState, LoadContext, SHADOW_QUEUE, ServeConfig, http_client, restore};
+use super::state::{AppState, SHADOW_QUEUE, ServeConfig, http_client};
 use super::{admin, dataplane, http, outcomes};
 use crate::error::{Error, Result};
 use crate::rollout::replay::{ActiveStep, replay};
