@@ -216,6 +216,18 @@ fn a_canary_started_on_one_replica_and_rolled_back_on_another_reaches_every_repl
             "replica r{i} first routed to the canary {lag} ms after the start"
         );
     }
+    // `mlctl status` through any replica lists all three, one of them the leader, none behind.
+    let out = c.get(1).cli().args(["status", "-o", "json"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let st: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reps = st["replicas"]["replicas"].as_array().unwrap();
+    let ids: Vec<&str> = reps.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["r0", "r1", "r2"], "{st}");
+    assert_eq!(reps.iter().filter(|r| r["leader"] == json!(true)).count(), 1, "{st}");
+    assert_eq!(st["replicas"]["this"], "r1");
+    let table = c.get(1).cli().arg("status").output().unwrap();
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(text.contains("replicas (leader epoch") && text.contains("r1 (this)"), "{text}");
     // Each replica measured the same from the commit's timestamp.
     for s in c.live() {
         let m = rt.block_on(common::metrics_text(s));

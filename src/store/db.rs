@@ -325,6 +325,33 @@ impl Conn {
 mod tests {
     use super::*;
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any text: no panic, the same length, and outside quotes no `?` is left.
+        #[test]
+        fn rewriting_never_panics_and_keeps_the_text(sql in "[ -~]{0,80}") {
+            let out = to_postgres(&sql);
+            prop_assert_eq!(out.len(), sql.len());
+            if !sql.contains(['\'', '"']) {
+                prop_assert!(!out.contains('?'));
+                prop_assert_eq!(out.replace('$', "?"), sql.replace('$', "?"));
+            }
+        }
+
+        /// State URLs: anything parses or is refused with a message, never a panic; a
+        /// password never survives redaction.
+        #[test]
+        fn state_urls_never_panic_and_hide_passwords(user in "[a-z]{1,8}", pass in "[a-zA-Z0-9]{1,12}", junk in "\\PC{0,40}") {
+            let _ = crate::store::StateUrl::parse(&junk);
+            let _ = crate::store::redact_url(&junk);
+            let url = format!("postgres://{user}:{pass}@db:5432/x");
+            let shown = crate::store::StateUrl::parse(&url).unwrap().redacted();
+            let secret = format!(":{pass}@");
+            prop_assert!(!shown.contains(&secret), "{}", shown);
+        }
+    }
+
     #[test]
     fn placeholders_are_rewritten_outside_quotes_only() {
         assert_eq!(

@@ -167,6 +167,17 @@ pub fn parse_ts(ts: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Any file name: a day or `None`, never a panic (names are read from directories
+        /// anyone may write to).
+        #[test]
+        fn any_file_name_is_read_without_panic(name in "\\PC{0,40}", day in "[0-9]{8}", id in "[a-z0-9._-]{1,12}") {
+            let _ = LogKind::Predictions.day_of_file(&name);
+            let made = LogKind::Outcomes.file_name_of(&day, Some(&id));
+            proptest::prop_assert_eq!(LogKind::Outcomes.day_of_file(&made), Some(day.as_str()));
+        }
+    }
+
     #[test]
     fn file_names_round_trip() {
         let k = LogKind::Predictions;
