@@ -82,6 +82,7 @@ pg_pids() { pgrep -u "$( [ "$(id -u)" -eq 0 ] && echo postgres || id -un)" -f "p
 one_row_body "$WORK/body.json"
 
 # ---- 1. throughput ----
+if [ -z "${SKIP_THROUGHPUT:-}" ]; then
 echo "== throughput (wrk -c$CONNS, ${SECS}s, one-row requests to churn_lr)"
 printf '%-26s %10s %9s %9s   %s\n' "setup" "req/s" "p50 ms" "p99 ms" "CPU s during the run: replicas / nginx / postgres"
 for n in 1 2 3; do
@@ -109,6 +110,7 @@ for n in 1 2 3; do
 done
 python3 -c "print(f'ratios: 2 vs 1 replica behind nginx {$RPS2/$RPS1:.2f}, 3 vs 1 {$RPS3/$RPS1:.2f}; nginx in front of 1: {$RPS1/$BASE:.2f} of direct')"
 echo "(all on $(nproc) cores shared with wrk and nginx: replicas add capacity only on more machines)"
+fi
 
 # ---- 2. route propagation ----
 echo "== route propagation: 20 flips under 900 req/s through nginx, 3 replicas"
@@ -135,7 +137,10 @@ work = sys.argv[1]
 def t(s): return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 hist = json.load(open(f"{work}/history.json"))
 events = hist["events"] if isinstance(hist, dict) else hist
-flips = [(t(e["ts"]), e["to_state"].split(":")[-1]) for e in events if e["kind"] == "route" and "flip" in json.dumps(e["detail"])]
+flips = [(t(e["ts"]), e["detail"].get("to") or (e["to_state"] or "").split(":")[-1]) for e in events
+         if e["kind"] in ("route", "rollback") and "flip" in json.dumps(e["detail"])]
+if not flips:
+    sys.exit(f"no flips in the history: {[e['kind'] for e in events]}")
 lags = []
 for d in sorted(glob.glob(f"{work}/prop-r*")):
     if d.endswith((".out", ".err")): continue
@@ -167,7 +172,7 @@ for round in 1 2 3; do
     read -r epoch leader < <(curl -s -H "Authorization: Bearer $MLCTL_TOKEN" "${RURL[1]}/admin/v1/replicas" |
         python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["leader_epoch"], next(r["id"] for r in v["replicas"] if r["leader"]))')
     k=${leader#r}; other=$(( (k % 3) + 1 ))
-    t0=$(date +%s.%N); kill -9 "${RPID[$k]}"
+    t0=$(date +%s.%N); kill -9 "${RPID[$k]}"; { wait "${RPID[$k]}"; } 2>/dev/null || true
     until [ "$(curl -s -H "Authorization: Bearer $MLCTL_TOKEN" "${RURL[$other]}/admin/v1/replicas" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["leader_epoch"])')" -gt "$epoch" ]; do sleep 0.01; done
     t1=$(date +%s.%N)
