@@ -27,6 +27,11 @@ struct Cluster {
 
 impl Cluster {
     fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, &[])
+    }
+
+    /// `n` replicas with `extra` serve flags each.
+    fn start_with(n: usize, extra: &[&str]) -> Cluster {
         let pg = Postgres::start();
         let url = pg.database("mlctl");
         let root = tempfile::tempdir().unwrap();
@@ -34,7 +39,7 @@ impl Cluster {
         let replicas = (0..n)
             .map(|i| {
                 let id = format!("r{i}");
-                let args = [
+                let mut args = vec![
                     "--state",
                     url.as_str(),
                     "--replica-id",
@@ -42,6 +47,7 @@ impl Cluster {
                     "--controller-tick",
                     tick.as_str(),
                 ];
+                args.extend_from_slice(extra);
                 let dir = root.path().join(&id);
                 Some(Server::start_with(&dir, &args, &[("MLCTL_TOKEN", TOKEN)], Some(TOKEN)))
             })
@@ -227,7 +233,10 @@ fn a_canary_started_on_one_replica_and_rolled_back_on_another_reaches_every_repl
     assert_eq!(st["replicas"]["this"], "r1");
     let table = c.get(1).cli().arg("status").output().unwrap();
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("replicas (leader epoch") && text.contains("r1 (this)"), "{text}");
+    assert!(
+        text.contains("replicas (leader epoch") && text.contains("r1 (this)"),
+        "{text}"
+    );
     // Each replica measured the same from the commit's timestamp.
     for s in c.live() {
         let m = rt.block_on(common::metrics_text(s));
@@ -429,4 +438,62 @@ async fn outcomes_posted_to_one_replica_join_predictions_served_by_another() {
         "version 1 (stable) converts more: {joined:?}"
     );
     assert!(means(a.data_dir.to_str().unwrap()).iter().all(|m| *m == 0.0));
+}
+
+#[test]
+#[ignore = "needs PostgreSQL (apt install postgresql)"]
+fn webhooks_go_out_once_from_the_leader_and_the_next_leader_resumes_them() {
+    const SECRET: &str = "shared-webhook-secret-0123456789abcdef";
+    let (rx, base) = common::receiver::Receiver::start();
+    let target = format!("{base}/hooks");
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("notify-secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let secret_arg = secret_file.to_str().unwrap();
+    let mut c = Cluster::start_with(2, &["--notify", &target, "--notify-secret-file", secret_arg]);
+    deploy(c.get(0), "churn", "1", "churn_lr");
+    let canary = |s: &Server, version: &str| {
+        s.cli()
+            .args(["deploy", "churn", "--version", version, "--onnx"])
+            .arg(fixture("models/churn_lr.onnx"))
+            .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1s"])
+            .assert()
+            .success();
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let promoted = |s: &Server| {
+        let v = rt.block_on(wait_rollout(s, "churn", 20, |v| v["rollout"]["phase"] != "progressing"));
+        assert_eq!(v["rollout"]["phase"], "promoted", "{v}");
+    };
+    canary(c.get(1), "2");
+    promoted(c.get(1));
+    std::thread::sleep(Duration::from_millis(1500)); // the first rollout's messages go out
+    // Kill the leader; the other replica takes over delivery from the shared cursor.
+    let (_, rows) = epoch_of(c.get(0));
+    let leader = rows.iter().find(|r| r["leader"] == json!(true)).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let k: usize = leader[1..].parse().unwrap();
+    c.replicas[k].take().unwrap().kill9();
+    let survivor = 1 - k;
+    canary(c.get(survivor), "3");
+    promoted(c.get(survivor));
+    let want = ["route", "rollout_start", "promote", "rollout_start", "promote"];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rx.all().len() < want.len() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(500)); // nothing more (no duplicates) comes
+    let got = rx.all();
+    let kinds: Vec<String> = got
+        .iter()
+        .map(|r| r.json()["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, want, "each transition once, in order");
+    let ids: Vec<i64> = got.iter().map(|r| r.delivery).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    for r in &got {
+        assert!(common::receiver::verify(SECRET, r), "signed with the shared secret");
+    }
 }
