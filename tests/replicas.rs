@@ -377,12 +377,7 @@ async fn outcomes_posted_to_one_replica_join_predictions_served_by_another() {
     for round in 0..30 {
         // Served by A only; the outcomes go to B only.
         let served = traffic(&a.url, "churn", 100, 100, round * 100, Duration::ZERO).await;
-        let outcomes: Vec<Value> = served
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| (r.variant == "1" && i % 5 < 2) || (r.variant == "2" && i % 10 == 0))
-            .map(|(_, r)| json!({"request_id": r.request_id, "metric": "converted", "value": 1}))
-            .collect();
+        let outcomes = common::conversions(&served);
         let r = http
             .post(format!("{}/v1/outcomes", b.url))
             .bearer_auth(TOKEN)

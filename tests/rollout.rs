@@ -177,13 +177,7 @@ async fn an_outcome_guard_rolls_back_a_candidate_that_converts_worse() {
     let mut rolled_back = false;
     for round in 0..20 {
         let served = traffic(&s.url, "churn", 100, 100, round * 100, Duration::ZERO).await;
-        // stable converts 40% of the time, the candidate 10%
-        let outcomes: Vec<Value> = served
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| (r.variant == "1" && i % 5 < 2) || (r.variant == "2" && i % 10 == 0))
-            .map(|(_, r)| json!({"request_id": r.request_id, "metric": "converted", "value": 1}))
-            .collect();
+        let outcomes = common::conversions(&served);
         http.post(format!("{}/v1/outcomes", s.url))
             .bearer_auth(&s.token)
             .json(&outcomes)

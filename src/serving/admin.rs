@@ -318,12 +318,7 @@ pub async fn set_route(
         .await
     {
         Ok(d) => d,
-        Err(e) => {
-            if let (Error::Conflict(_), Some(rep)) = (&e, &st.replica) {
-                rep.reload.notify_one();
-            }
-            return state_error(e);
-        }
+        Err(e) => return state_error(st.after_conflict(e)),
     };
     // Committed: now swap the route table.
     let mut table = (**st.routes.load()).clone();

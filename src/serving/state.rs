@@ -355,6 +355,15 @@ impl AppState {
 }
 
 impl AppState {
+    /// A commit refused because another replica changed the row first: reload now, so
+    /// that a retry sees the change; the error is passed on.
+    pub fn after_conflict(&self, e: Error) -> Error {
+        if let (Error::Conflict(_), Some(rep)) = (&e, &self.replica) {
+            rep.reload.notify_one();
+        }
+        e
+    }
+
     /// The deployment row this gateway routes `model` by, as a compare-and-swap
     /// expectation for a commit.
     pub fn expected(&self, model: &str) -> crate::store::Expected {
@@ -417,12 +426,7 @@ impl Host for AppState {
             .await
         {
             Ok(dep) => dep,
-            Err(e) => {
-                if let (Error::Conflict(_), Some(rep)) = (&e, &self.replica) {
-                    rep.reload.notify_one();
-                }
-                return Err(e);
-            }
+            Err(e) => return Err(self.after_conflict(e)),
         };
         let mut table = (**self.routes.load()).clone();
         if let Some(route) = table.models.get_mut(&model) {

@@ -231,6 +231,17 @@ pub async fn traffic(
     out
 }
 
+/// Outcomes for served requests where the stable version "1" converts 40% of the time
+/// and the candidate "2" 10%: `{request_id, metric: "converted", value: 1}` for each.
+pub fn conversions(served: &[Served]) -> Vec<serde_json::Value> {
+    served
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| (r.variant == "1" && i % 5 < 2) || (r.variant == "2" && i % 10 == 0))
+        .map(|(_, r)| serde_json::json!({"request_id": r.request_id, "metric": "converted", "value": 1}))
+        .collect()
+}
+
 /// Every `every`-th call (per process) answers 500, the rest a valid V2 answer.
 fn flaky(every: u64) -> axum::response::Response {
     use axum::response::IntoResponse;
