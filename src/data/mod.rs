@@ -1,8 +1,10 @@
-//! Streaming readers for CSV and JSONL files (gzip-compressed too, by a `.gz` suffix):
-//! rows are visited one at a time with their line number, so callers can report
-//! `file:line` and files of any size stay in constant memory.
+//! Streaming readers for CSV and JSONL files (gzip- or zstd-compressed too, by a `.gz` or
+//! `.zst` suffix) and Parquet files: rows are visited one at a time with their line (or
+//! row) number, so callers can report `file:line` and files of any size stay in constant
+//! memory.
 
 pub(crate) mod gateway_logs;
+pub mod parquet;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -34,6 +36,9 @@ pub fn open(path: &Path) -> Result<(Box<dyn BufRead>, String)> {
             )),
             inner.to_string(),
         ))
+    } else if let Some(inner) = name.strip_suffix(".zst") {
+        let dec = zstd::stream::read::Decoder::new(f).map_err(|e| Error::io(path, e))?;
+        Ok((Box::new(BufReader::with_capacity(1 << 16, dec)), inner.to_string()))
     } else {
         Ok((Box::new(BufReader::with_capacity(1 << 16, f)), name))
     }
@@ -58,6 +63,9 @@ fn json_cell(v: &serde_json::Value) -> Option<String> {
 /// (in that order; `None` where empty or absent). CSV needs a header row naming the
 /// columns; JSONL rows are objects. Returns the number of rows visited.
 pub fn scan(path: &Path, columns: &[String], mut f: impl FnMut(u64, &[Option<&str>]) -> Result<()>) -> Result<u64> {
+    if parquet::is_parquet(path) {
+        return parquet::scan(path, columns, f);
+    }
     let (reader, name) = open(path)?;
     let at = |line: u64| format!("{}:{line}", path.display());
     let mut rows = 0u64;
@@ -91,7 +99,7 @@ pub fn scan(path: &Path, columns: &[String], mut f: impl FnMut(u64, &[Option<&st
     if !name.ends_with(".csv") && !name.ends_with(".tsv") {
         return Err(Error::input(
             path.display().to_string(),
-            "unknown file type: expected .csv, .tsv, .jsonl (optionally .gz)",
+            "unknown file type: expected .csv, .tsv, .jsonl (optionally .gz or .zst) or .parquet",
         ));
     }
     let mut rdr = csv::ReaderBuilder::new()
@@ -159,6 +167,13 @@ pub fn scan_parallel<S: Send>(
     visit: impl Fn(&mut S, &[Option<&str>]) -> Result<()> + Sync,
 ) -> Result<FastScan<S>> {
     use std::io::{Seek, SeekFrom};
+    if parquet::is_parquet(path) {
+        // Any error: the sequential scan reports it with its row number.
+        return Ok(match parquet::scan_parallel(path, columns, threads, init, visit) {
+            Ok((states, rows)) => FastScan::Done(states, rows),
+            Err(_) => FastScan::Fallback,
+        });
+    }
     let name = path
         .file_name()
         .and_then(|n| n.to_str())
@@ -320,8 +335,12 @@ fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// The header row of a CSV/TSV file (gzip too), into `out`.
+/// The header row of a CSV/TSV file (compressed too), or a Parquet file's columns, into `out`.
 pub fn scan_header(path: &Path, out: &mut Vec<String>) -> Result<()> {
+    if parquet::is_parquet(path) {
+        out.extend(parquet::columns(path)?);
+        return Ok(());
+    }
     let (reader, name) = open(path)?;
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(if name.ends_with(".tsv") { b'\t' } else { b',' })
