@@ -406,7 +406,8 @@ pub enum AbtestCommand {
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("abtest_source").required(true).args(["files", "from_gateway"])))]
 pub struct AbtestAnalyzeArgs {
-    /// CSV, TSV or JSONL files (gzip with .gz), one row per unit or per event.
+    /// CSV, TSV or JSONL files (compressed with .gz or .zst) or Parquet files, one row per
+    /// unit or per event.
     pub files: Vec<PathBuf>,
     /// Read the gateway's prediction and outcome logs (its data dir or logs dir) instead.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["arm_col", "unit_col", "cuped_col"])]
@@ -504,7 +505,7 @@ pub enum DriftCommand {
 
 #[derive(Debug, Clone, Args)]
 pub struct DriftBaselineArgs {
-    /// CSV, TSV or JSONL files (gzip with .gz).
+    /// CSV, TSV or JSONL files (compressed with .gz or .zst) or Parquet files.
     #[arg(required_unless_present = "merge")]
     pub files: Vec<PathBuf>,
     /// Where to write the profile.
@@ -533,7 +534,7 @@ pub struct DriftBaselineArgs {
 #[derive(Debug, Clone, Args)]
 #[command(group(clap::ArgGroup::new("drift_source").required(true).args(["files", "from_gateway"])))]
 pub struct DriftCheckArgs {
-    /// Current data: CSV, TSV or JSONL files (gzip with .gz).
+    /// Current data: CSV, TSV or JSONL files (compressed with .gz or .zst) or Parquet files.
     pub files: Vec<PathBuf>,
     /// Read the gateway's prediction log (its data dir or logs dir) instead: outputs become
     /// columns (label, probabilities[1], …; inputs as input:NAME[j] where logged), plus ts.
