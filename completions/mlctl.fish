@@ -359,7 +359,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_see
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_seen_subcommand_from load get ls join help" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_seen_subcommand_from load get ls join help" -f -a "load" -d 'Load a CSV table (gzip too) as a new snapshot of TABLE, switched in atomically'
+complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_seen_subcommand_from load get ls join help" -f -a "load" -d 'Load a CSV table (gzip or zstd too) or a Parquet file as a new snapshot of TABLE, switched in atomically'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_seen_subcommand_from load get ls join help" -f -a "get" -d 'The latest value of each column for entity KEY(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_seen_subcommand_from load get ls join help" -f -a "ls" -d 'The tables in the store: columns, entities, values, newest event time'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and not __fish_seen_subcommand_from load get ls join help" -f -a "join" -d 'A point-in-time training set: each spine row gets the view\'s features as they were at its time (no value from its future), else the view\'s defaults'
@@ -402,7 +402,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_su
 json\t''
 markdown\t''"
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from join" -s h -l help -d 'Print help'
-complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load a CSV table (gzip too) as a new snapshot of TABLE, switched in atomically'
+complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load a CSV table (gzip or zstd too) or a Parquet file as a new snapshot of TABLE, switched in atomically'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "get" -d 'The latest value of each column for entity KEY(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "ls" -d 'The tables in the store: columns, entities, values, newest event time'
 complete -c mlctl -n "__fish_mlctl_using_subcommand features; and __fish_seen_subcommand_from help" -f -a "join" -d 'A point-in-time training set: each spine row gets the view\'s features as they were at its time (no value from its future), else the view\'s defaults'
@@ -584,7 +584,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcom
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from drift" -f -a "baseline" -d 'Profile training data or predictions into a baseline JSON (one streaming pass)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from drift" -f -a "check" -d 'Compare data with a baseline: per-column statistic, threshold, drift flag; exit 1 on dataset drift'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from guards" -f -a "backtest" -d 'Replay the gateway\'s prediction and outcome logs through guards, step by step: a real rollout\'s steps (--last-rollout), fixed steps between two versions (--stable/--candidate), or A/A steps of the stable version split by routing bucket (--aa; exit 1 when the false-trip rate exceeds --alpha)'
-complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "load" -d 'Load a CSV table (gzip too) as a new snapshot of TABLE, switched in atomically'
+complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "load" -d 'Load a CSV table (gzip or zstd too) or a Parquet file as a new snapshot of TABLE, switched in atomically'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "get" -d 'The latest value of each column for entity KEY(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "ls" -d 'The tables in the store: columns, entities, values, newest event time'
 complete -c mlctl -n "__fish_mlctl_using_subcommand help; and __fish_seen_subcommand_from features" -f -a "join" -d 'A point-in-time training set: each spine row gets the view\'s features as they were at its time (no value from its future), else the view\'s defaults'

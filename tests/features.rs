@@ -28,6 +28,40 @@ default = -1.0
 max_age = "7d"
 "#;
 
+/// A feature table written by pandas + pyarrow (`fixtures/features/make_parquet.py`:
+/// microsecond UTC timestamps, a null) loads like the same rows in CSV.
+#[test]
+fn a_parquet_feature_table_loads_like_its_csv() {
+    let data = tempfile::tempdir().unwrap();
+    let stats = common::fixture("features/stats.parquet");
+    let out = mlctl(
+        data.path(),
+        &[
+            "features",
+            "load",
+            "restaurant_stats",
+            "--from",
+            stats.to_str().unwrap(),
+            "--key",
+            "restaurant_id",
+            "--ts-col",
+            "event_ts",
+            "-o",
+            "json",
+        ],
+    );
+    assert_eq!(json(&out)["values"], 5, "the null is missing, not a value");
+    let ls = json(&mlctl(data.path(), &["features", "ls", "-o", "json"]));
+    assert_eq!(ls["tables"][0]["entities"], 2);
+    assert_eq!(ls["tables"][0]["newest"], "2026-11-20T00:00:00.000000Z");
+    let get = json(&mlctl(
+        data.path(),
+        &["features", "get", "restaurant_stats", "r1", "-o", "json"],
+    ));
+    assert_eq!(get["values"][0]["value"], 20.0);
+    assert_eq!(get["values"][1]["value"], 21.0);
+}
+
 #[test]
 fn load_get_ls_and_a_point_in_time_join() {
     let data = tempfile::tempdir().unwrap();

@@ -8,7 +8,8 @@ use crate::parse::parse_share;
 
 #[derive(Debug, Subcommand)]
 pub enum FeaturesCommand {
-    /// Load a CSV table (gzip too) as a new snapshot of TABLE, switched in atomically.
+    /// Load a CSV table (gzip or zstd too) or a Parquet file as a new snapshot of TABLE,
+    /// switched in atomically.
     Load(FeaturesLoadArgs),
     /// The latest value of each column for entity KEY(s).
     Get(FeaturesGetArgs),

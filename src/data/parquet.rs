@@ -4,8 +4,8 @@
 //! in a message is the row number (1-based, over the whole file).
 //!
 //! Flat columns of any physical type are supported (booleans as `true`/`false`, numbers
-//! in their shortest round-trip form, strings as they are, nulls as empty); a nested
-//! (group) column is refused with its name.
+//! in their shortest round-trip form, strings as they are, timestamps and dates as RFC
+//! 3339 UTC, nulls as empty); a nested (group) column is refused with its name.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -108,6 +108,19 @@ fn cell(f: &Field, buf: &mut String) -> bool {
         Field::Long(x) => {
             let _ = write!(buf, "{x}");
         }
+        // Times as RFC 3339 (UTC), the form every time column of mlctl reads.
+        Field::TimestampMillis(ms) => match chrono::DateTime::from_timestamp_millis(*ms) {
+            Some(t) => buf.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            None => return false,
+        },
+        Field::TimestampMicros(us) => match chrono::DateTime::from_timestamp_micros(*us) {
+            Some(t) => buf.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            None => return false,
+        },
+        Field::Date(days) => match chrono::DateTime::from_timestamp(i64::from(*days) * 86_400, 0) {
+            Some(t) => buf.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            None => return false,
+        },
         other => {
             let _ = write!(buf, "{other}");
         }
@@ -147,6 +160,29 @@ fn visit_groups(
         }
     }
     Ok(row_no - first_row)
+}
+
+/// Every flat column's name, and the file's rows as text cells (`None` for null), read
+/// lazily row group by row group (for readers that pull rows, like `features load`).
+#[allow(clippy::type_complexity)]
+pub fn rows(path: &Path) -> Result<(Vec<String>, Box<dyn Iterator<Item = Result<Vec<Option<String>>>>>)> {
+    let names = columns(path)?;
+    let reader = open(path)?;
+    let (proj, slots) = projection(path, &reader, &names)?;
+    let shown = path.to_path_buf();
+    let iter = parquet::record::reader::RowIter::from_file_into(Box::new(reader))
+        .project(Some(proj))
+        .map_err(|e| fail(path, e))?;
+    let mut buf = String::new();
+    let rows = iter.enumerate().map(move |(n, row)| {
+        let row = row.map_err(|e| fail(&shown, format!("row {}: {e}", n + 1)))?;
+        let values: Vec<&Field> = row.get_column_iter().map(|(_, v)| v).collect();
+        Ok(slots
+            .iter()
+            .map(|s| values.get(*s).is_some_and(|v| cell(v, &mut buf)).then(|| buf.clone()))
+            .collect())
+    });
+    Ok((names, Box::new(rows)))
 }
 
 /// Visit every row of a Parquet file with the values of `columns` (as `data::scan`).

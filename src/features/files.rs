@@ -49,18 +49,35 @@ pub fn table_rows(
     ts_col: Option<&str>,
     now_us: i64,
 ) -> Result<(Vec<String>, impl Iterator<Item = Result<Row>>)> {
-    let mut r = reader(path)?;
-    let headers = headers(path, &mut r)?;
+    // Cells of each record with its line (CSV: the header is line 1) or row (Parquet).
+    type Cells = Box<dyn Iterator<Item = Result<(usize, Vec<String>)>>>;
+    let shown = path.display().to_string();
+    let (headers, records): (Vec<String>, Cells) = if crate::data::parquet::is_parquet(path) {
+        let (names, rows) = crate::data::parquet::rows(path)?;
+        let cells = rows
+            .enumerate()
+            .map(|(n, r)| r.map(|cells| (n + 1, cells.into_iter().map(Option::unwrap_or_default).collect())));
+        (names, Box::new(cells))
+    } else {
+        let mut r = reader(path)?;
+        let headers = headers(path, &mut r)?;
+        let shown = shown.clone();
+        let cells = r.into_records().enumerate().map(move |(n, rec)| {
+            let line = n + 2;
+            let rec = rec.map_err(|e| Error::input(format!("{shown}:{line}"), format!("unreadable CSV row: {e}")))?;
+            Ok((line, rec.iter().map(str::to_string).collect()))
+        });
+        (headers, Box::new(cells))
+    };
     let ki = column(path, &headers, key, "--key")?;
     let ti = ts_col.map(|t| column(path, &headers, t, "--ts-col")).transpose()?;
     let value_cols: Vec<usize> = (0..headers.len()).filter(|i| *i != ki && Some(*i) != ti).collect();
     let names: Vec<String> = value_cols.iter().map(|i| headers[*i].clone()).collect();
-    let shown = path.display().to_string();
-    let rows = r.into_records().enumerate().map(move |(n, rec)| {
-        let line = n + 2;
+    let rows = records.map(move |rec| {
+        let (line, rec) = rec?;
         let at = |col: &str| format!("{shown}:{line}: column {col}");
-        let rec = rec.map_err(|e| Error::input(format!("{shown}:{line}"), format!("unreadable CSV row: {e}")))?;
-        let entity = rec.get(ki).unwrap_or("").trim().to_string();
+        let get = |i: usize| rec.get(i).map(String::as_str);
+        let entity = get(ki).unwrap_or("").trim().to_string();
         if entity.is_empty() {
             return Err(Error::input(
                 at(&headers[ki]),
@@ -68,14 +85,14 @@ pub fn table_rows(
             ));
         }
         let ts_us = match ti {
-            Some(i) => parse_time(rec.get(i).unwrap_or(""))
+            Some(i) => parse_time(get(i).unwrap_or(""))
                 .ok_or_else(|| Error::input(at(&headers[i]), "expected a time (RFC 3339 or Unix seconds)"))?,
             None => now_us,
         };
         let values = value_cols
             .iter()
             .map(|&i| {
-                let cell = rec.get(i).unwrap_or("").trim();
+                let cell = get(i).unwrap_or("").trim();
                 if cell.is_empty() {
                     Ok(f64::NAN)
                 } else {
