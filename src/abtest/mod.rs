@@ -121,7 +121,7 @@ pub fn read_files(
     cuped_col: Option<&str>,
     specs: &[MetricSpec],
 ) -> Result<Accumulator> {
-    let mut acc = Accumulator::new(specs.len());
+    let mut acc = Accumulator::for_specs(specs, cuped_col.is_some());
     let cols = columns(arm_col, unit_col, cuped_col, specs);
     let mut units: HashMap<String, UnitAgg> = HashMap::new();
     let mut total_rows = 0;
@@ -134,7 +134,10 @@ pub fn read_files(
                 file,
                 &cols,
                 threads,
-                |_| (Accumulator::new(specs.len()), Vec::with_capacity(specs.len())),
+                |_| {
+                    let acc = Accumulator::for_specs(specs, cuped_col.is_some());
+                    (acc, Vec::with_capacity(specs.len()))
+                },
                 |(acc, values): &mut (Accumulator, Vec<Option<UnitValue>>), cells| {
                     let arm = cells[0].ok_or_else(|| Error::input("", ""))?;
                     let i = if cuped_col.is_some() { 2 } else { 1 };

@@ -106,12 +106,29 @@ pub struct Accumulator {
     index: HashMap<String, usize>,
     pub per_arm: Vec<ArmAcc>,
     n_metrics: usize,
+    /// Metrics whose (covariate, value) co-moments are needed (ratio metrics, CUPED);
+    /// empty: all of them.
+    paired: Vec<bool>,
 }
 
 impl Accumulator {
     pub fn new(n_metrics: usize) -> Self {
         Accumulator {
             n_metrics,
+            ..Default::default()
+        }
+    }
+
+    /// An accumulator for `specs` that keeps co-moments only where the analysis reads
+    /// them (ratio metrics; mean metrics under CUPED): the rest cost one Welford update a
+    /// row instead of three.
+    pub fn for_specs(specs: &[MetricSpec], cuped: bool) -> Self {
+        Accumulator {
+            n_metrics: specs.len(),
+            paired: specs
+                .iter()
+                .map(|s| s.kind == MetricKind::Ratio || (s.kind == MetricKind::Mean && cuped))
+                .collect(),
             ..Default::default()
         }
     }
@@ -154,11 +171,13 @@ impl Accumulator {
     pub fn add(&mut self, arm: usize, values: &[Option<UnitValue>]) {
         let a = &mut self.per_arm[arm];
         a.units += 1;
-        for (m, v) in a.metrics.iter_mut().zip(values) {
+        for (k, (m, v)) in a.metrics.iter_mut().zip(values).enumerate() {
             match v {
                 Some(v) => {
                     m.y.push(v.y);
-                    m.pair.push(v.x, v.y);
+                    if self.paired.get(k).copied().unwrap_or(true) {
+                        m.pair.push(v.x, v.y);
+                    }
                 }
                 None => m.missing += 1,
             }

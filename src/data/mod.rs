@@ -3,6 +3,7 @@
 //! row) number, so callers can report `file:line` and files of any size stay in constant
 //! memory.
 
+mod block;
 pub(crate) mod gateway_logs;
 pub mod parquet;
 mod quoted;
@@ -240,7 +241,11 @@ pub fn scan_parallel<S: Send>(
         bounds.push(pos.max(*bounds.last().unwrap_or(&data_start)));
     }
     bounds.push(len);
-    let max_idx = idx.iter().copied().max().unwrap_or(0);
+    let mut slot_of: Vec<Option<usize>> = vec![None; ncols];
+    for (slot, &i) in idx.iter().enumerate() {
+        slot_of[i] = Some(slot);
+    }
+    let slots = idx.len();
     let parts = bounds.len() - 1;
     // A quote anywhere: the parts are cut again at record boundaries and parsed as CSV.
     let quoted = std::sync::atomic::AtomicBool::new(false);
@@ -249,7 +254,7 @@ pub fn scan_parallel<S: Send>(
             .windows(2)
             .map(|w| {
                 let (start, end) = (w[0], w[1]);
-                let (init, visit, idx, quoted) = (&init, &visit, &idx, &quoted);
+                let (init, visit, quoted, slot_of) = (&init, &visit, &quoted, &slot_of[..]);
                 scope.spawn(move || -> Result<Option<(S, u64)>> {
                     let mut state = init(parts);
                     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -277,30 +282,10 @@ pub fn scan_parallel<S: Send>(
                         };
                         let Some(cut) = last_nl else { continue };
                         let block = &carry[..cut];
-                        let mut fields: Vec<&[u8]> = Vec::with_capacity(max_idx + 1);
-                        let mut cells: Vec<Option<&str>> = Vec::with_capacity(idx.len());
-                        for line in block.split(|&b| b == b'\n') {
-                            let line = line.strip_suffix(b"\r").unwrap_or(line);
-                            if line.is_empty() {
-                                continue;
-                            }
-                            fields.clear();
-                            fields.extend(line.split(|&b| b == delim));
-                            if fields.len() != ncols {
-                                return Ok(None);
-                            }
-                            cells.clear();
-                            for &i in idx.iter() {
-                                let cell = std::str::from_utf8(fields[i]).map(str::trim).ok();
-                                match cell {
-                                    Some(c) => cells.push(Some(c).filter(|c| !c.is_empty())),
-                                    None => return Ok(None),
-                                }
-                            }
-                            if visit(&mut state, &cells).is_err() {
-                                return Ok(None);
-                            }
-                            rows += 1;
+                        match block::scan_block(block, delim, slot_of, slots, |cells| visit(&mut state, cells).is_ok())
+                        {
+                            Some(n) => rows += n,
+                            None => return Ok(None),
                         }
                         let consumed = (cut + 1).min(carry.len());
                         carry.drain(..consumed);
