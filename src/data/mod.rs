@@ -408,6 +408,19 @@ mod tests {
         assert!((total.1 - seq.1).abs() < 1e-6);
     }
 
+    proptest::proptest! {
+        /// Decimals as CSV writers print them (and junk): `parse_f64` agrees with
+        /// `str::parse` bit for bit.
+        #[test]
+        fn parse_f64_equals_std_on_decimals(s in "[-+]?[0-9]{0,17}(\\.[0-9]{0,17})?", junk in "[0-9.eE+-]{0,12}") {
+            for t in [&s, &junk] {
+                let want = t.parse::<f64>().ok().filter(|v| v.is_finite());
+                let got = parse_f64(t);
+                proptest::prop_assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "{}", t);
+            }
+        }
+    }
+
     #[test]
     fn parse_f64_agrees_with_std_and_refuses_non_numbers() {
         for s in [
