@@ -17,23 +17,7 @@ command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -
 (cd "$ROOT" && cargo build --profile dist -q)
 
 echo "generating $ROWS rows" >&2
-"$VENV/bin/python" - "$WORK/exp.csv" "$ROWS" <<'PY'
-import sys, numpy as np
-path, n = sys.argv[1], int(sys.argv[2])
-rng = np.random.default_rng(1)
-with open(path, "w") as f:
-    f.write("variant,converted,revenue\n")
-    chunk = 1_000_000
-    names = np.array(["control", "b", "c"])
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        arm = rng.integers(0, 3, m)
-        conv = (rng.random(m) < 0.1 + 0.005 * (arm == 1)).astype(int)
-        rev = np.round(rng.gamma(2.0, 5.0, m) + 0.2 * (arm == 1), 3)
-        lines = np.char.add(np.char.add(np.char.add(np.char.add(names[arm], ","), conv.astype(str)), ","), rev.astype(str))
-        f.write("\n".join(lines.tolist()))
-        f.write("\n")
-PY
+"$VENV/bin/python" "$ROOT/bench/gen_experiment.py" "$WORK/exp.csv" "$ROWS"
 ls -la "$WORK/exp.csv" >&2
 
 cat > "$WORK/peer.py" <<'PY'
