@@ -249,7 +249,7 @@ pub fn scan_parallel<S: Send>(
     let parts = bounds.len() - 1;
     // A quote anywhere: the parts are cut again at record boundaries and parsed as CSV.
     let quoted = std::sync::atomic::AtomicBool::new(false);
-    let results: Vec<std::result::Result<Option<(S, u64)>, Error>> = std::thread::scope(|scope| {
+    let results = std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .windows(2)
             .map(|w| {
@@ -294,13 +294,7 @@ pub fn scan_parallel<S: Send>(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::State("scan thread panicked".into())))
-            })
-            .collect()
+        join_parts(handles)
     });
     if quoted.load(std::sync::atomic::Ordering::Relaxed) {
         return Ok(
@@ -310,18 +304,34 @@ pub fn scan_parallel<S: Send>(
             },
         );
     }
-    let mut states = Vec::with_capacity(results.len());
+    Ok(match results? {
+        Some((states, rows)) => FastScan::Done(states, rows),
+        None => FastScan::Fallback,
+    })
+}
+
+/// A scan thread: its part's state and row count, `None` when it gave up.
+pub(crate) type PartHandle<'s, S> = std::thread::ScopedJoinHandle<'s, Result<Option<(S, u64)>>>;
+
+/// Wait for the scan threads of one file: each part's state and row count in file order,
+/// or `None` when any part gave up; an I/O error (or a panic) of any part is the error.
+pub(crate) fn join_parts<S>(handles: Vec<PartHandle<'_, S>>) -> Result<Option<(Vec<S>, u64)>> {
+    let mut states = Vec::with_capacity(handles.len());
     let mut rows = 0;
-    for r in results {
-        match r? {
+    let mut gave_up = false;
+    for h in handles {
+        match h
+            .join()
+            .unwrap_or_else(|_| Err(Error::State("scan thread panicked".into())))?
+        {
             Some((s, n)) => {
                 states.push(s);
                 rows += n;
             }
-            None => return Ok(FastScan::Fallback),
+            None => gave_up = true,
         }
     }
-    Ok(FastScan::Done(states, rows))
+    Ok((!gave_up).then_some((states, rows)))
 }
 
 fn read_full(f: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {

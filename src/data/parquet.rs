@@ -215,36 +215,23 @@ pub fn scan_parallel<S: Send>(
     let ranges: Vec<std::ops::Range<usize>> = (0..parts)
         .map(|p| (p * groups / parts)..((p + 1) * groups / parts))
         .collect();
-    let results: Vec<Result<(S, u64)>> = std::thread::scope(|scope| {
+    let joined = std::thread::scope(|scope| {
         let handles: Vec<_> = ranges
             .into_iter()
             .map(|r| {
                 let (init, visit, proj, slots, before) = (&init, &visit, &proj, &slots, &before);
-                scope.spawn(move || -> Result<(S, u64)> {
+                scope.spawn(move || -> Result<Option<(S, u64)>> {
                     let reader = open(path)?;
                     let mut state = init(parts);
                     let first = before[r.start];
                     let n = visit_groups(path, &reader, proj, slots, r, first, |_, cells| {
                         visit(&mut state, cells)
                     })?;
-                    Ok((state, n))
+                    Ok(Some((state, n)))
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::State("parquet scan thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut states = Vec::with_capacity(results.len());
-    let mut rows = 0;
-    for r in results {
-        let (s, n) = r?;
-        states.push(s);
-        rows += n;
-    }
-    Ok((states, rows))
+        super::join_parts(handles)
+    })?;
+    joined.ok_or_else(|| Error::State("a Parquet scan part gave up".into()))
 }

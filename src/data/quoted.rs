@@ -62,7 +62,7 @@ pub fn scan<S: Send>(
 ) -> Result<Option<(Vec<S>, u64)>> {
     let bounds = split_points(path, data_start, len, threads.max(1))?;
     let parts = bounds.len() - 1;
-    let results: Vec<Result<Option<(S, u64)>>> = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let handles: Vec<_> = bounds
             .windows(2)
             .map(|w| {
@@ -107,24 +107,6 @@ pub fn scan<S: Send>(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::State("scan thread panicked".into())))
-            })
-            .collect()
-    });
-    let mut states = Vec::with_capacity(parts);
-    let mut rows = 0;
-    for r in results {
-        match r? {
-            Some((s, n)) => {
-                states.push(s);
-                rows += n;
-            }
-            None => return Ok(None),
-        }
-    }
-    Ok(Some((states, rows)))
+        super::join_parts(handles)
+    })
 }
