@@ -408,7 +408,17 @@ async fn outcomes_posted_to_one_replica_join_predictions_served_by_another() {
     let means = |from: &str| -> Vec<f64> {
         let out = std::process::Command::new(bin())
             .args(["abtest", "analyze", "--from-gateway", from, "--model", "churn"])
-            .args(["--metric", "converted:binary", "--min-n", "10", "-o", "json"])
+            // A few hundred requests over 100 keys per round: the sticky split is lumpy by
+            // key, so the sample-ratio check (not under test here) is off.
+            .args([
+                "--metric",
+                "converted:binary",
+                "--min-n",
+                "10",
+                "--ignore-srm",
+                "-o",
+                "json",
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
