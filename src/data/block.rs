@@ -23,33 +23,11 @@ pub fn scan_block(
     let mut field = 0usize;
     let mut start = 0usize;
     let mut line_start = 0usize;
-    let mut end_line =
-        |line_start: usize, end: usize, fields: usize, ranges: &[(usize, usize)], rows: &mut u64| -> Option<()> {
-            // An empty line (or "\r") is skipped, as the sequential reader does.
-            let line = &block[line_start..end];
-            if line.is_empty() || line == b"\r" {
-                return Some(());
-            }
-            if fields != ncols {
-                return None;
-            }
-            cells.clear();
-            for &(a, b) in ranges {
-                let (a, b) = trim_range(block, a, b);
-                let cell = match text {
-                    Some(t) => t.get(a..b)?,
-                    None => std::str::from_utf8(&block[a..b]).ok()?,
-                };
-                cells.push(Some(cell).filter(|c| !c.is_empty()));
-            }
-            if !visit(&cells) {
-                return None;
-            }
-            *rows += 1;
-            Some(())
-        };
-    for pos in memchr::memchr2_iter(delim, b'\n', block) {
-        let end = if block[pos] == b'\n' && pos > start && block[pos - 1] == b'\r' {
+    // The end of the block ends its last line as a newline would.
+    let ends = memchr::memchr2_iter(delim, b'\n', block).chain(std::iter::once(block.len()));
+    for pos in ends {
+        let newline = block.get(pos).is_none_or(|&b| b == b'\n');
+        let end = if newline && pos > start && block[pos - 1] == b'\r' {
             pos - 1
         } else {
             pos
@@ -61,22 +39,32 @@ pub fn scan_block(
         }
         field += 1;
         start = pos + 1;
-        if block[pos] == b'\n' {
-            end_line(line_start, pos, field, &ranges, &mut rows)?;
-            field = 0;
-            line_start = start;
+        if !newline {
+            continue;
         }
-    }
-    if line_start < block.len() {
-        // The last line, without a newline.
-        let end = block.len();
-        let cut = if block[end - 1] == b'\r' { end - 1 } else { end };
-        if field < ncols
-            && let Some(slot) = slot_of[field]
-        {
-            ranges[slot] = (start, cut);
+        // An empty line (or "\r") is skipped, as the sequential reader does.
+        let line = &block[line_start..pos];
+        let fields = std::mem::take(&mut field);
+        line_start = start;
+        if line.is_empty() || line == b"\r" {
+            continue;
         }
-        end_line(line_start, end, field + 1, &ranges, &mut rows)?;
+        if fields != ncols {
+            return None;
+        }
+        cells.clear();
+        for &(a, b) in &ranges {
+            let (a, b) = trim_range(block, a, b);
+            let cell = match text {
+                Some(t) => t.get(a..b)?,
+                None => std::str::from_utf8(&block[a..b]).ok()?,
+            };
+            cells.push(Some(cell).filter(|c| !c.is_empty()));
+        }
+        if !visit(&cells) {
+            return None;
+        }
+        rows += 1;
     }
     Some(rows)
 }
