@@ -128,6 +128,18 @@ fn cell(f: &Field, buf: &mut String) -> bool {
     true
 }
 
+/// The text of `row`'s value in each of `slots` into `texts` (`None` for null; the
+/// strings are reused from row to row).
+fn fill(row: &parquet::record::Row, slots: &[usize], texts: &mut [Option<String>]) {
+    let values: Vec<&Field> = row.get_column_iter().map(|(_, v)| v).collect();
+    for (text, slot) in texts.iter_mut().zip(slots) {
+        let buf = text.get_or_insert_with(String::new);
+        if !values.get(*slot).is_some_and(|v| cell(v, buf)) {
+            *text = None;
+        }
+    }
+}
+
 /// Visit the rows of row groups `groups` (in order), numbering them from `first_row`.
 fn visit_groups(
     path: &Path,
@@ -138,8 +150,7 @@ fn visit_groups(
     first_row: u64,
     mut f: impl FnMut(u64, &[Option<&str>]) -> Result<()>,
 ) -> Result<u64> {
-    let mut texts: Vec<String> = vec![String::new(); slots.len().max(1)];
-    let mut present = vec![false; slots.len()];
+    let mut texts: Vec<Option<String>> = vec![None; slots.len()];
     let mut row_no = first_row;
     for g in groups {
         let group = reader.get_row_group(g).map_err(|e| fail(path, e))?;
@@ -147,14 +158,10 @@ fn visit_groups(
         for row in rows {
             let row = row.map_err(|e| fail(path, format!("row {}: {e}", row_no + 1)))?;
             row_no += 1;
-            let values: Vec<&Field> = row.get_column_iter().map(|(_, v)| v).collect();
-            for (k, slot) in slots.iter().enumerate() {
-                present[k] = values.get(*slot).is_some_and(|v| cell(v, &mut texts[k]));
-            }
+            fill(&row, slots, &mut texts);
             let cells: Vec<Option<&str>> = texts
                 .iter()
-                .zip(&present)
-                .map(|(t, p)| p.then(|| t.trim()).filter(|t| !t.is_empty()))
+                .map(|t| t.as_deref().map(str::trim).filter(|t| !t.is_empty()))
                 .collect();
             f(row_no, &cells)?;
         }
@@ -173,14 +180,11 @@ pub fn rows(path: &Path) -> Result<(Vec<String>, Box<dyn Iterator<Item = Result<
     let iter = parquet::record::reader::RowIter::from_file_into(Box::new(reader))
         .project(Some(proj))
         .map_err(|e| fail(path, e))?;
-    let mut buf = String::new();
     let rows = iter.enumerate().map(move |(n, row)| {
         let row = row.map_err(|e| fail(&shown, format!("row {}: {e}", n + 1)))?;
-        let values: Vec<&Field> = row.get_column_iter().map(|(_, v)| v).collect();
-        Ok(slots
-            .iter()
-            .map(|s| values.get(*s).is_some_and(|v| cell(v, &mut buf)).then(|| buf.clone()))
-            .collect())
+        let mut texts = vec![None; slots.len()];
+        fill(&row, &slots, &mut texts);
+        Ok(texts)
     });
     Ok((names, Box::new(rows)))
 }
