@@ -92,6 +92,16 @@ impl Row {
             ))),
         }
     }
+    /// A real (integers widen; SQLite may hand back a whole-valued REAL as an integer).
+    pub fn f(&self, i: usize) -> Result<f64> {
+        match self.at(i)? {
+            V::F(x) => Ok(*x),
+            V::I(n) => Ok(*n as f64),
+            other => Err(Error::State(format!(
+                "state database: column {i} is {other:?}, expected a number"
+            ))),
+        }
+    }
     pub fn t(&self, i: usize) -> Result<String> {
         self.ot(i)?
             .ok_or_else(|| Error::State(format!("state database: column {i} is NULL")))

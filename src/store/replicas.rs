@@ -184,11 +184,7 @@ impl Store {
                     origin: r.t(1)?,
                     request_id: r.t(2)?,
                     metric: r.t(3)?,
-                    value: match r.0.get(4) {
-                        Some(super::db::V::F(x)) => *x,
-                        Some(super::db::V::I(n)) => *n as f64,
-                        _ => f64::NAN,
-                    },
+                    value: r.f(4)?,
                 })
             })
             .collect()
