@@ -244,8 +244,8 @@ fn a_canary_started_on_one_replica_and_rolled_back_on_another_reaches_every_repl
     }
 }
 
-fn epoch_of(s: &Server) -> (i64, Vec<Value>) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+/// The leader epoch and the replicas, as `s` reports them.
+fn epoch_of(rt: &tokio::runtime::Runtime, s: &Server) -> (i64, Vec<Value>) {
     let v = rt.block_on(admin_get(s, "/admin/v1/replicas"));
     (
         v["leader_epoch"].as_i64().unwrap(),
@@ -271,7 +271,8 @@ fn when_the_leader_is_killed_mid_step_another_replica_continues_the_same_step_an
         .assert()
         .success();
     std::thread::sleep(Duration::from_millis(1500));
-    let (epoch, rows) = epoch_of(c.get(0));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (epoch, rows) = epoch_of(&rt, c.get(0));
     let leader = rows
         .iter()
         .find(|r| r["leader"] == json!(true))
@@ -284,7 +285,7 @@ fn when_the_leader_is_killed_mid_step_another_replica_continues_the_same_step_an
     c.replicas[k].take().unwrap().kill9();
     let survivor = (0..3).find(|i| *i != k).unwrap();
     let failover = loop {
-        let (now, _) = epoch_of(c.get(survivor));
+        let (now, _) = epoch_of(&rt, c.get(survivor));
         if now > epoch {
             break killed.elapsed();
         }
@@ -296,7 +297,6 @@ fn when_the_leader_is_killed_mid_step_another_replica_continues_the_same_step_an
         failover < Duration::from_millis(3 * TICK_MS + 100),
         "fail-over took {failover:?} (> 3 ticks)"
     );
-    let rt = tokio::runtime::Runtime::new().unwrap();
     let v = rt.block_on(wait_rollout(c.get(survivor), "churn", 30, |v| {
         v["rollout"]["phase"] != "progressing"
     }));
@@ -474,7 +474,7 @@ fn webhooks_go_out_once_from_the_leader_and_the_next_leader_resumes_them() {
     promoted(c.get(1));
     std::thread::sleep(Duration::from_millis(1500)); // the first rollout's messages go out
     // Kill the leader; the other replica takes over delivery from the shared cursor.
-    let (_, rows) = epoch_of(c.get(0));
+    let (_, rows) = epoch_of(&rt, c.get(0));
     let leader = rows.iter().find(|r| r["leader"] == json!(true)).unwrap()["id"]
         .as_str()
         .unwrap()
