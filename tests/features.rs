@@ -28,33 +28,13 @@ default = -1.0
 max_age = "7d"
 "#;
 
-/// `features load restaurant_stats --from FROM --key restaurant_id --ts-col event_ts`.
-fn load_stats(data: &Path, from: &str) -> Output {
-    mlctl(
-        data,
-        &[
-            "features",
-            "load",
-            "restaurant_stats",
-            "--from",
-            from,
-            "--key",
-            "restaurant_id",
-            "--ts-col",
-            "event_ts",
-            "-o",
-            "json",
-        ],
-    )
-}
-
 /// A feature table written by pandas + pyarrow (`fixtures/features/make_parquet.py`:
 /// microsecond UTC timestamps, a null) loads like the same rows in CSV.
 #[test]
 fn a_parquet_feature_table_loads_like_its_csv() {
     let data = tempfile::tempdir().unwrap();
     let stats = common::fixture("features/stats.parquet");
-    let out = load_stats(data.path(), stats.to_str().unwrap());
+    let out = common::load_restaurant_stats(data.path(), stats.to_str().unwrap());
     assert_eq!(json(&out)["values"], 5, "the null is missing, not a value");
     let ls = json(&mlctl(data.path(), &["features", "ls", "-o", "json"]));
     assert_eq!(ls["tables"][0]["entities"], 2);
@@ -84,7 +64,7 @@ fn load_get_ls_and_a_point_in_time_join() {
          r1,2026-11-10T00:00:00Z,10.0,\n\
          r2,2026-11-01T00:00:00Z,5.0,6\n",
     );
-    let out = load_stats(data.path(), &stats);
+    let out = common::load_restaurant_stats(data.path(), &stats);
     assert_eq!(json(&out)["values"], 5, "the empty cell is missing, not a value");
     let ls = json(&mlctl(data.path(), &["features", "ls", "-o", "json"]));
     assert_eq!(ls["tables"][0]["entities"], 2);

@@ -32,21 +32,7 @@ default = 0.5
 fn load(data: &std::path::Path, csv: &str) {
     let file = data.join("stats-upload.csv");
     std::fs::write(&file, csv).unwrap();
-    let from = file.to_str().unwrap();
-    let out = common::mlctl_in(
-        data,
-        &[
-            "features",
-            "load",
-            "restaurant_stats",
-            "--from",
-            from,
-            "--key",
-            "restaurant_id",
-            "--ts-col",
-            "event_ts",
-        ],
-    );
+    let out = common::load_restaurant_stats(data, file.to_str().unwrap());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

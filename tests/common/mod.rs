@@ -475,3 +475,24 @@ pub fn mlctl_in(data: &Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// `mlctl features load restaurant_stats --from FROM --key restaurant_id --ts-col event_ts
+/// -o json` on `data` (the feature tests' table).
+pub fn load_restaurant_stats(data: &Path, from: &str) -> std::process::Output {
+    mlctl_in(
+        data,
+        &[
+            "features",
+            "load",
+            "restaurant_stats",
+            "--from",
+            from,
+            "--key",
+            "restaurant_id",
+            "--ts-col",
+            "event_ts",
+            "-o",
+            "json",
+        ],
+    )
+}
