@@ -181,6 +181,11 @@ fn variants_are_broken_down_from_the_response_header() {
     assert_eq!(r["variants"]["stable"]["requests"], 100);
     assert_eq!(r["variants"]["canary"]["requests"], 200);
     assert!(f(&r, "/variants/canary/latency_ms/p99") > 0.0);
+    // The same over HTTP/2 (h2c): the split and the counts do not depend on the protocol.
+    let h2 = report_ok(&url(addr), &["-c", "2", "-n", "300", "--http2"]);
+    assert_eq!(h2["variants"]["stable"]["requests"], 100);
+    assert_eq!(h2["variants"]["canary"]["requests"], 200);
+    assert_eq!(f(&h2, "/errors"), 0.0);
     // People see the same split.
     loadtest(&url(addr))
         .args(["-c", "2", "-n", "30"])
@@ -489,27 +494,33 @@ fn model_traffic_from_csv_rows_follows_routing_keys_through_a_canary() {
     let rows = dir.path().join("rows.csv");
     std::fs::write(&rows, format!("a,b,c,d\n{csv}")).unwrap();
 
-    let run = |keys: &str| {
+    let run = |keys: &str, extra: &[&str]| {
         let out = s
             .cli()
             .args(["loadtest", "--model", "churn", "--input"])
             .arg(&rows)
             .args(["-c", "2", "-n", "400", "--routing-keys", keys, "-o", "json"])
+            .args(extra)
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         json_of(&out)
     };
     // One key: sticky, a single variant answers everything.
-    let one = run("1");
+    let one = run("1", &[]);
     assert_eq!(one["status_codes"], serde_json::json!({"200": 400}));
     let variants = one["variants"].as_object().unwrap();
     assert_eq!(variants.len(), 1, "{variants:?}");
     // Many keys: the 50% canary gets about half.
-    let many = run("1000");
-    let canary = many["variants"]["2"]["requests"].as_f64().unwrap_or(0.0);
-    assert!((120.0..=280.0).contains(&canary), "canary served {canary} of 400");
-    assert_eq!(f(&many, "/errors"), 0.0);
+    for extra in [&[][..], &["--http2"]] {
+        let many = run("1000", extra);
+        let canary = many["variants"]["2"]["requests"].as_f64().unwrap_or(0.0);
+        assert!(
+            (120.0..=280.0).contains(&canary),
+            "{extra:?}: canary served {canary} of 400"
+        );
+        assert_eq!(f(&many, "/errors"), 0.0, "{extra:?}");
+    }
 
     // Without --input the request is built from the model's metadata.
     let out = s

@@ -316,6 +316,10 @@ pub struct LoadtestArgs {
     /// Open loop: most connections (requests in flight) [default: 64].
     #[arg(long)]
     pub connections: Option<usize>,
+    /// Speak HTTP/2 over cleartext (h2c, prior knowledge) instead of HTTP/1.1: one
+    /// stream in flight per connection.
+    #[arg(long)]
+    pub http2: bool,
     /// Longest wait for one answer; also how long due requests may still go out after the window.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,

@@ -16,6 +16,7 @@ use crate::loadtest::report::{RunReport, SweepReport};
 use crate::loadtest::sample::Live;
 use crate::loadtest::scheduler::LoadModel;
 use crate::loadtest::slo::Slo;
+use crate::loadtest::target::Protocol;
 use crate::loadtest::{self, RunConfig, target};
 use crate::output::{Grid, Report};
 use crate::parse::parse_sweep;
@@ -264,14 +265,17 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
         headers.push(format!("authorization: Bearer {token}"));
     }
     let json_bodies = args.model.is_some() || args.input.is_some();
-    let target = Arc::new(target::build(
-        &url,
-        args.method.as_deref(),
-        &headers,
-        bodies,
-        json_bodies,
-        args.routing_keys.unwrap_or(0),
-    )?);
+    let target = Arc::new(
+        target::build(
+            &url,
+            args.method.as_deref(),
+            &headers,
+            bodies,
+            json_bodies,
+            args.routing_keys.unwrap_or(0),
+        )?
+        .with_protocol(if args.http2 { Protocol::H2c } else { Protocol::Http1 }),
+    );
     let addr = loadtest::reach(&target, args.timeout).await?;
     let config = |model: LoadModel| RunConfig {
         model,

@@ -7,6 +7,7 @@
 //! and `report` (plain structs; their grids are drawn by `output`).
 
 pub(crate) mod collector;
+pub(crate) mod h1;
 pub(crate) mod histogram;
 pub mod report;
 pub(crate) mod sample;

@@ -17,6 +17,9 @@ pub struct Target {
     pub authority: String,
     /// Origin-form request target (`/v2/models/m/infer?x=1`).
     pub path: Uri,
+    /// Absolute form (`http://host:port/path`): HTTP/2 sends scheme and authority as
+    /// pseudo-headers.
+    pub absolute: Uri,
     pub method: Method,
     /// Sent with every request (Host, content type, user headers).
     pub headers: HeaderMap,
@@ -24,6 +27,20 @@ pub struct Target {
     pub bodies: Vec<Bytes>,
     /// `x-mlctl-key` values, cycled by request index (empty: no key header).
     pub routing_keys: Vec<HeaderValue>,
+    pub protocol: Protocol,
+    /// HTTP/1.1: the request line and the fixed headers, rendered once.
+    head: Vec<u8>,
+}
+
+/// How requests travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// HTTP/1.1 keep-alive, one request in flight per connection.
+    #[default]
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge (h2c), one stream in flight per
+    /// connection (h2load's `-m 1`).
+    H2c,
 }
 
 /// Parse `http://host[:port]/path`. Only plain HTTP/1.1 is driven (see README).
@@ -110,27 +127,73 @@ pub fn build(
         map.insert(name, value);
     }
     let bodies = if bodies.is_empty() { vec![Bytes::new()] } else { bodies };
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(method.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(path.to_string().as_bytes());
+    head.extend_from_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &map {
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
     let routing_keys = (0..routing_keys)
         .map(|i| {
             // Infallible: ASCII letters, digits and '-' are valid header bytes.
             HeaderValue::from_str(&format!("loadtest-{i}")).expect("ASCII key")
         })
         .collect();
+    let absolute = format!("http://{authority}{path}")
+        .parse::<Uri>()
+        .map_err(|e| Error::Usage(format!("target URL {url:?}: {e}")))?;
     Ok(Target {
         url: url.to_string(),
         authority,
+        absolute,
         path,
         method,
         headers: map,
         bodies,
         routing_keys,
+        protocol: Protocol::Http1,
+        head,
     })
 }
 
 impl Target {
+    /// The same requests over another protocol.
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
     /// The body of request `i` (cycled).
     pub fn body(&self, i: u64) -> Bytes {
         self.bodies[(i % self.bodies.len() as u64) as usize].clone()
+    }
+
+    /// Render HTTP/1.1 request `i` into `out` (cleared first): the fixed head, the routing
+    /// key, the length and the body — one buffer, one write.
+    pub fn write_request(&self, i: u64, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.head);
+        if let Some(key) = self.routing_key(i) {
+            out.extend_from_slice(ROUTING_KEY_HEADER.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(key.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        let body = &self.bodies[(i % self.bodies.len() as u64) as usize];
+        // A body-less GET/HEAD/DELETE sends no length; anything with a body, or a method
+        // that expects one, says how long it is (RFC 9110 §8.6).
+        if !body.is_empty() || matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(body.len().to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(body);
     }
 
     /// The routing key of request `i` (cycled), if keys are used.
@@ -190,6 +253,29 @@ mod tests {
         assert_eq!(t.headers["host"], "h:1");
         assert_eq!(t.routing_key(4).unwrap(), "loadtest-1");
         assert_eq!(t.body(7), "{}");
+        let mut out = Vec::new();
+        t.write_request(4, &mut out);
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.starts_with("POST / HTTP/1.1\r\n"), "{text}");
+        for line in [
+            "host: h:1\r\n",
+            "content-type: application/json\r\n",
+            "x-a: b\r\n",
+            "x-mlctl-key: loadtest-1\r\n",
+            "content-length: 2\r\n\r\n{}",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text:?}");
+        }
+        // What was written is one well-formed request.
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut req = httparse::Request::new(&mut headers);
+        assert_eq!(
+            req.parse(text.as_bytes()).unwrap(),
+            httparse::Status::Complete(text.len() - 2)
+        );
+        let get = build("http://h:1/x?y=1", None, &[], vec![], true, 0).unwrap();
+        get.write_request(0, &mut out);
+        assert_eq!(out, b"GET /x?y=1 HTTP/1.1\r\nhost: h:1\r\n\r\n");
     }
 
     #[test]
