@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Closed-loop maximum throughput of `mlctl loadtest` vs oha and wrk against the same static
 # nginx on 127.0.0.1 (one location returning a 2-byte 200). Each tool runs ROUNDS times,
-# interleaved; the medians are compared. Target (issue 5): mlctl >= 1.0x oha.
+# interleaved; the medians are compared. Targets: mlctl >= 1.0x oha (issue 5), >= 1.0x wrk
+# (issue 18).
 #
 #   bench/loadtest_vs_oha.sh [CONNECTIONS=50] [SECONDS=10] [ROUNDS=3]
 #
-# Installs what is missing: wrk and nginx (apt), oha (cargo install oha --locked).
+# Installs what is missing: wrk and nginx (apt). oha runs when it is installed, or with
+# WITH_OHA=1 (then `cargo install oha --locked`, several minutes on 2 cores).
 source "$(dirname "$0")/lib.sh"
 CONNS=${1:-50}
 SECS=${2:-10}
@@ -14,8 +16,12 @@ ROUNDS=${3:-3}
 command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
 OHA=$(command -v oha || echo "$HOME/.cargo/bin/oha")
-[ -x "$OHA" ] || { echo "installing oha (cargo install oha --locked)" >&2; cargo install oha --locked -q; }
-(cd "$ROOT" && cargo build --profile dist -q)
+if [ ! -x "$OHA" ] && [ "${WITH_OHA:-0}" = 1 ]; then
+    echo "installing oha (cargo install oha --locked)" >&2
+    cargo install oha --locked -q
+fi
+[ -x "$OHA" ] || { echo "oha is not installed: comparing with wrk only (WITH_OHA=1 installs it)" >&2; OHA=; }
+build_mlctl
 
 PORT=$(free_port)
 mkdir -p "$WORK/nginx"
@@ -65,20 +71,25 @@ run_mlctl() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-echo "nginx static 200 at $URL; $CONNS connections, ${SECS}s per run, $ROUNDS rounds ($("$OHA" --version), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2))"
-: >"$WORK/oha"; : >"$WORK/wrk"; : >"$WORK/mlctl"
+TOOLS="wrk mlctl"; [ -n "$OHA" ] && TOOLS="oha $TOOLS"
+echo "nginx static 200 at $URL; $CONNS connections, ${SECS}s per run, $ROUNDS rounds (${OHA:+$("$OHA" --version), }$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $MLCTL)"
+for t in $TOOLS; do : >"$WORK/$t"; done
 for r in $(seq "$ROUNDS"); do
-    o=$(run_oha); w=$(run_wrk); m=$(run_mlctl)
-    echo "$o" >>"$WORK/oha"; echo "$w" >>"$WORK/wrk"; echo "$m" >>"$WORK/mlctl"
-    printf 'round %d: oha %s · wrk %s · mlctl %s   (req/s, generator CPU µs/request)\n' "$r" "$o" "$w" "$m"
+    line="round $r:"
+    for t in $TOOLS; do
+        x=$("run_$t"); echo "$x" >>"$WORK/$t"; line="$line $t $x ·"
+    done
+    echo "${line% ·}   (req/s, generator CPU µs/request)"
 done
-O=$(cut -d' ' -f1 "$WORK/oha" | median); W=$(cut -d' ' -f1 "$WORK/wrk" | median); M=$(cut -d' ' -f1 "$WORK/mlctl" | median)
-OC=$(cut -d' ' -f2 "$WORK/oha" | median); WC=$(cut -d' ' -f2 "$WORK/wrk" | median); MC=$(cut -d' ' -f2 "$WORK/mlctl" | median)
-python3 - "$O" "$W" "$M" "$OC" "$WC" "$MC" <<'PY'
+ARGS=()
+for t in $TOOLS; do ARGS+=("$t" "$(cut -d' ' -f1 "$WORK/$t" | median)" "$(cut -d' ' -f2 "$WORK/$t" | median)"); done
+python3 - "${ARGS[@]}" <<'PY'
 import sys
-o, w, m, oc, wc, mc = map(float, sys.argv[1:])
-print(f"median req/s: oha {o:.0f} · wrk {w:.0f} · mlctl {m:.0f}")
-print(f"mlctl / oha = {m / o:.2f}x (target >= 1.0x)   mlctl / wrk = {m / w:.2f}x")
-print(f"generator CPU per request (median µs): oha {oc:.2f} · wrk {wc:.2f} · mlctl {mc:.2f}"
-      f"  → mlctl costs {mc / oc:.2f}x oha's CPU per request")
+a = sys.argv[1:]
+r = {a[i]: (float(a[i + 1]), float(a[i + 2])) for i in range(0, len(a), 3)}
+print("median req/s: " + " · ".join(f"{t} {v[0]:.0f}" for t, v in r.items()))
+m = r["mlctl"]
+print("   ".join(f"mlctl / {t} = {m[0] / v[0]:.2f}x (target >= 1.0x)" for t, v in r.items() if t != "mlctl"))
+print("generator CPU per request (median µs): " + " · ".join(f"{t} {v[1]:.2f}" for t, v in r.items())
+      + "".join(f"  → mlctl costs {m[1] / v[1]:.2f}x {t}'s CPU per request" for t, v in r.items() if t != "mlctl"))
 PY
