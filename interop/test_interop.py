@@ -54,20 +54,23 @@ def mlctl(*args, data_dir, endpoint):
 def gateway():
     data_dir = tempfile.mkdtemp(prefix="mlctl-interop-")
     proc = subprocess.Popen(
-        [MLCTL, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+        [MLCTL, "serve", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0", "--data-dir", data_dir],
         stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
     )
-    url = None
+    url = grpc = None
     for line in proc.stdout:
+        if line.startswith("mlctl: gRPC listening on "):
+            grpc = line.split("listening on ", 1)[1].strip()
         if line.startswith("mlctl: listening on "):
             url = line.split("listening on ", 1)[1].strip()
             break
     assert url, "mlctl serve did not start"
+    assert grpc, "mlctl serve did not print its gRPC address"
     wait_ready(url + "/v2/health/ready")
     for name, fixture in [("churn", "churn_lr"), ("iris", "iris_gbt"), ("price", "price_rf")]:
         mlctl("deploy", name, "--version", "1", "--onnx", os.path.join(MODELS, fixture + ".onnx"),
               data_dir=data_dir, endpoint=url)
-    yield {"url": url, "data_dir": data_dir}
+    yield {"url": url, "grpc": grpc, "data_dir": data_dir}
     proc.terminate()
     proc.wait(timeout=20)
 
@@ -123,6 +126,77 @@ def test_tritonclient_default_request_without_outputs(gateway):
     expected = onnxruntime_outputs("iris_gbt", x)
     np.testing.assert_allclose(result.as_numpy("probabilities"), expected["probabilities"], atol=1e-5)
     np.testing.assert_array_equal(result.as_numpy("label"), expected["label"])
+
+
+@pytest.mark.parametrize("model,fixture", [("churn", "churn_lr"), ("iris", "iris_gbt"), ("price", "price_rf")])
+def test_tritonclient_grpc_infers_like_onnxruntime(gateway, model, fixture):
+    """The official gRPC client (raw_input_contents / raw_output_contents)."""
+    import tritonclient.grpc as grpcclient
+
+    client = grpcclient.InferenceServerClient(url=gateway["grpc"])
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    assert client.is_model_ready(model)
+    from tritonclient.utils import InferenceServerException
+    with pytest.raises(InferenceServerException, match="unknown version '9'"):
+        client.is_model_ready(model, model_version="9")
+    meta = client.get_model_metadata(model)
+    assert meta.name == model
+    assert meta.inputs[0].name == "input"
+    assert meta.inputs[0].datatype == "FP32"
+    assert meta.inputs[0].shape[0] == -1
+    x = sample_input(fixture)
+    inp = grpcclient.InferInput("input", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    expected = onnxruntime_outputs(fixture, x)
+    outputs = [grpcclient.InferRequestedOutput(name) for name in expected]
+    result = client.infer(model, inputs=[inp], outputs=outputs, request_id="interop-grpc-1",
+                          headers={"x-mlctl-key": "user-7"})
+    resp = result.get_response()
+    assert resp.model_version == "1"
+    assert resp.id == "interop-grpc-1"
+    for name, want in expected.items():
+        got = result.as_numpy(name)
+        assert got.shape == want.shape, name
+        np.testing.assert_allclose(got.astype(np.float64), want.astype(np.float64), atol=1e-5, rtol=0, err_msg=name)
+
+
+def test_grpc_typed_contents_answer_typed(gateway):
+    """A request with typed contents (InferTensorContents) through the generated stub."""
+    import grpc
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    x = sample_input("iris_gbt")
+    req = service_pb2.ModelInferRequest(model_name="iris", id="typed-1")
+    t = req.inputs.add(name="input", datatype="FP32", shape=list(x.shape))
+    t.contents.fp32_contents.extend(x.ravel().tolist())
+    with grpc.insecure_channel(gateway["grpc"]) as ch:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(ch)
+        resp, call = stub.ModelInfer.with_call(req)
+        variant = dict(call.initial_metadata()).get("x-mlctl-variant")
+    assert variant == "1"
+    assert resp.id == "typed-1"
+    assert len(resp.raw_output_contents) == 0
+    expected = onnxruntime_outputs("iris_gbt", x)
+    got = {o.name: o for o in resp.outputs}
+    probs = np.array(got["probabilities"].contents.fp32_contents).reshape(list(got["probabilities"].shape))
+    np.testing.assert_allclose(probs, expected["probabilities"], atol=1e-5)
+    labels = np.array(got["label"].contents.int64_contents).reshape(list(got["label"].shape))
+    np.testing.assert_array_equal(labels, expected["label"])
+
+
+def test_tritonclient_grpc_sees_clear_errors(gateway):
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(url=gateway["grpc"])
+    x = np.zeros((2, 3), dtype=np.float32)
+    inp = grpcclient.InferInput("input", list(x.shape), "FP32")
+    inp.set_data_from_numpy(x)
+    with pytest.raises(InferenceServerException, match=r"INVALID_ARGUMENT.*expected shape \[-1, 4\]"):
+        client.infer("churn", inputs=[inp])
+    with pytest.raises(InferenceServerException, match="NOT_FOUND.*unknown model"):
+        client.infer("nope", inputs=[inp])
 
 
 def test_tritonclient_sees_clear_errors(gateway):

@@ -114,6 +114,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
+    /// Also serve V2 over gRPC (KServe/Triton GRPCInferenceService) on this address,
+    /// e.g. 127.0.0.1:8081 (port 0 picks a free port; the bound address is printed).
+    #[arg(long, value_name = "ADDR")]
+    pub grpc_listen: Option<String>,
     /// Largest inference or outcome request body, e.g. 8MiB, 512KiB, 1048576.
     #[arg(long, default_value = "8MiB", value_parser = parse_size)]
     pub max_body: usize,

@@ -44,6 +44,7 @@ pub fn config(args: &ServeArgs, g: &GlobalArgs) -> Result<ServeConfig> {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
     Ok(ServeConfig {
         listen: args.listen.clone(),
+        grpc_listen: args.grpc_listen.clone(),
         data_dir: super::data_dir(g),
         token: token(args, g)?,
         body_timeout: args.body_timeout,
@@ -141,6 +142,9 @@ pub async fn run(args: ServeArgs, g: GlobalArgs) -> Result<()> {
             }
             let models = gw.state.routes.load().models.len();
             eprintln!("mlctl: data dir {}, {models} model(s) restored", data_dir.display());
+            if let Some(grpc) = gw.grpc_addr {
+                println!("mlctl: gRPC listening on {grpc}");
+            }
             println!("mlctl: listening on http://{}", gw.addr);
             let _ = std::io::stdout().flush();
         },

@@ -161,6 +161,8 @@ async fn overflow_gate(req: Request, next: Next) -> Response {
 pub struct Gateway {
     pub state: Arc<AppState>,
     pub addr: SocketAddr,
+    /// Where V2 over gRPC is served (`--grpc-listen`).
+    pub grpc_addr: Option<SocketAddr>,
 }
 
 /// Open the store, restore every registered version and route, bind, and serve until
@@ -232,6 +234,18 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Usage(format!("--listen {}: {e}", config.listen)))?;
+    let grpc_listener = match &config.grpc_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| Error::Usage(format!("--grpc-listen {at}: {e}")))?;
+            let bound = l
+                .local_addr()
+                .map_err(|e| Error::Usage(format!("--grpc-listen {at}: {e}")))?;
+            Some((l, bound))
+        }
+        None => None,
+    };
     let permits = config.inference_threads.max(1);
     // The in-flight budget must fit at least one largest request.
     let inflight_kib = config.max_inflight_bytes.max(config.max_body).div_ceil(1024);
@@ -332,11 +346,32 @@ pub async fn serve(
     let gateway = Gateway {
         state: state.clone(),
         addr,
+        grpc_addr: grpc_listener.as_ref().map(|(_, a)| *a),
     };
     on_bound(&gateway, created);
     let app = router(state.clone());
     let limits = state.config.conn_limits.fit(listener::raise_fd_limit());
-    listener::serve(listener, app, limits, shutdown, Duration::from_secs(30)).await;
+    // One shutdown for both listeners; each drains its own connections.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let grpc_task = grpc_listener.map(|(l, _)| {
+        let app = super::grpc::router(state.clone());
+        tokio::spawn(listener::serve(l, app, limits, stopped(), Duration::from_secs(30)))
+    });
+    let http = listener::serve(listener, app, limits, stopped(), Duration::from_secs(30));
+    let signal = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    tokio::join!(http, signal);
+    if let Some(t) = grpc_task {
+        let _ = t.await;
+    }
     controller.abort();
     for task in replication {
         task.abort();

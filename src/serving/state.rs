@@ -24,6 +24,8 @@ use crate::wire::v2::{InferRequest, Tensor};
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
     pub listen: String,
+    /// V2 over gRPC on this address too.
+    pub grpc_listen: Option<String>,
     pub data_dir: PathBuf,
     /// The admin token to accept; `None`: the data dir's token file (created on first start).
     pub token: Option<String>,
@@ -95,6 +97,7 @@ impl ServeConfig {
     pub fn new(listen: impl Into<String>, data_dir: impl Into<PathBuf>) -> ServeConfig {
         ServeConfig {
             listen: listen.into(),
+            grpc_listen: None,
             data_dir: data_dir.into(),
             token: None,
             max_body: 8 << 20,

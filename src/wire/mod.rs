@@ -1,7 +1,8 @@
 //! Wire formats: what crosses a process boundary, written in one place and read through
-//! the same code. The V2 inference protocol (`v2`), mlctl's own HTTP headers and data-dir
+//! the same code. The V2 inference protocol (`v2`, and its gRPC form `grpc`), mlctl's own HTTP headers and data-dir
 //! file names (here), and the gateway's prediction and outcome log records (`log`).
 
+pub mod grpc;
 pub mod log;
 pub mod v2;
 

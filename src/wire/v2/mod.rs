@@ -102,7 +102,7 @@ impl std::fmt::Display for InvalidRequest {
     }
 }
 
-fn bad(msg: impl Into<String>) -> InvalidRequest {
+pub(crate) fn bad(msg: impl Into<String>) -> InvalidRequest {
     InvalidRequest(msg.into())
 }
 
@@ -110,7 +110,7 @@ fn bad(msg: impl Into<String>) -> InvalidRequest {
 /// and absurd allocations before any data is read).
 const MAX_ELEMENTS: u64 = 1 << 32;
 
-fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidRequest> {
+pub(crate) fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidRequest> {
     let mut n: u64 = 1;
     for &d in shape {
         if d < 0 {
