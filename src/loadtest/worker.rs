@@ -82,8 +82,10 @@ enum Conn {
 /// itself, alongside its request: no separate connection task.
 struct H2Conn {
     sender: SendRequest<Full<Bytes>>,
-    driver: Pin<Box<Connection<TokioIo<TcpStream>, Full<Bytes>, TokioExecutor>>>,
+    driver: Pin<Box<H2Driver>>,
 }
+
+type H2Driver = Connection<TokioIo<TcpStream>, Full<Bytes>, TokioExecutor>;
 
 impl H2Conn {
     async fn open(addr: SocketAddr) -> Result<H2Conn, Outcome> {

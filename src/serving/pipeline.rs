@@ -19,9 +19,9 @@ use super::router;
 use super::runtime::{LoadedVersion, Runtime};
 use super::state::{AppState, LogFailurePolicy, RouteTable, ShadowJob};
 use crate::rollout::scores::scores;
+use crate::wire::KEY_HEADER;
 use crate::wire::log::{PredictionRecord, day_of, loggable, timestamp};
 use crate::wire::v2::{self, InferRequest, InferResponse, InvalidRequest};
-use crate::wire::KEY_HEADER;
 
 /// A request refused before it reached a model (not logged, not counted).
 #[derive(Debug)]
@@ -73,7 +73,10 @@ impl IntoResponse for Rejection {
 pub fn lookup(st: &AppState, model: &str, version: Option<&str>) -> Result<Arc<LoadedVersion>, ApiError> {
     let table = st.routes.load();
     let Some(route) = table.models.get(model) else {
-        return Err(super::http::api_error(StatusCode::NOT_FOUND, format!("unknown model '{model}'")));
+        return Err(super::http::api_error(
+            StatusCode::NOT_FOUND,
+            format!("unknown model '{model}'"),
+        ));
     };
     match version {
         Some(v) => route.versions.get(v).cloned().ok_or_else(|| {
@@ -127,7 +130,10 @@ pub fn admit(
     // One consistent view of the routes for the whole request.
     let table = st.routes.load_full();
     let Some(route) = table.models.get(model) else {
-        return Err(Rejection::new(StatusCode::NOT_FOUND, format!("unknown model '{model}'")));
+        return Err(Rejection::new(
+            StatusCode::NOT_FOUND,
+            format!("unknown model '{model}'"),
+        ));
     };
     let explicit = match version {
         Some(_) => Some(lookup(st, model, version)?),
@@ -209,7 +215,10 @@ pub async fn run<E>(
         ts,
     } = inference;
     let Some(route) = admitted.table.models.get(&model) else {
-        return Err(Rejection::new(StatusCode::NOT_FOUND, format!("unknown model '{model}'")));
+        return Err(Rejection::new(
+            StatusCode::NOT_FOUND,
+            format!("unknown model '{model}'"),
+        ));
     };
     let request_id = req
         .id
@@ -238,7 +247,11 @@ pub async fn run<E>(
         .clone()
         .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
     let bucket = router::bucket(&route.salt, &key);
-    let matched = admitted.explicit.is_none().then(|| route.match_headers(headers)).flatten();
+    let matched = admitted
+        .explicit
+        .is_none()
+        .then(|| route.match_headers(headers))
+        .flatten();
     let (target, role): (Arc<LoadedVersion>, String) = match (admitted.explicit.clone(), matched) {
         (Some(v), _) => (v, "explicit".into()),
         (None, Some(v)) => (v, crate::wire::log::ROLE_MATCHED.into()),

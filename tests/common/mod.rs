@@ -23,6 +23,8 @@ pub fn fixture(rel: &str) -> PathBuf {
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// `host:port` of the gRPC listener, when started with `--grpc-listen`.
+    pub grpc: Option<String>,
     pub data_dir: PathBuf,
     pub token: String,
 }
@@ -50,9 +52,13 @@ impl Server {
             .expect("spawn mlctl serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
+        let mut grpc = None;
         let url = loop {
             match lines.next() {
                 Some(Ok(line)) => {
+                    if let Some(rest) = line.strip_prefix("mlctl: gRPC listening on ") {
+                        grpc = Some(rest.trim().to_string());
+                    }
                     if let Some(rest) = line.strip_prefix("mlctl: listening on ") {
                         break rest.trim().to_string();
                     }
@@ -72,6 +78,7 @@ impl Server {
         let s = Server {
             child,
             url,
+            grpc,
             data_dir: data_dir.to_path_buf(),
             token,
         };

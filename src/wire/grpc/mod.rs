@@ -224,7 +224,12 @@ fn from_contents(dt: DataType, c: InferTensorContents, n: usize) -> Result<Tenso
             Err(format!("shape needs {n} elements, {field} has {}", v.len()))
         }
     }
-    fn narrow<S: Copy + std::fmt::Display, T: TryFrom<S>>(v: Vec<S>, n: usize, field: &str, ty: &str) -> Result<Vec<T>, String> {
+    fn narrow<S: Copy + std::fmt::Display, T: TryFrom<S>>(
+        v: Vec<S>,
+        n: usize,
+        field: &str,
+        ty: &str,
+    ) -> Result<Vec<T>, String> {
         exact(v, n, field)?
             .into_iter()
             .enumerate()
