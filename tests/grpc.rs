@@ -221,3 +221,67 @@ fn grpc_inference_needs_the_token_when_http_does() {
         assert!(!ok.id.is_empty(), "a generated request id comes back");
     });
 }
+
+#[test]
+fn loadtest_drives_the_grpc_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Server::start_in(dir.path(), &["--grpc-listen", "127.0.0.1:0"]);
+    deploy(&s, "churn", "1", "churn_lr");
+    let grpc = s.grpc.clone().unwrap();
+    let run = |model: &str| {
+        let out = s
+            .cli()
+            .args(["loadtest", "--model", model, "--grpc", &grpc])
+            .args(["-c", "2", "-n", "300", "--routing-keys", "50", "-o", "json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let ok = run("churn");
+    assert_eq!(ok["status_codes"], serde_json::json!({"200": 300}), "{ok}");
+    assert_eq!(ok["variants"]["1"]["requests"], 300);
+    assert!(
+        ok["target"].as_str().unwrap().starts_with("grpc://"),
+        "{}",
+        ok["target"]
+    );
+    // The gateway counted them as routed inference.
+    let served = std::fs::read_dir(dir.path().join("logs"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .map(|t| t.lines().filter(|l| l.contains("\"model\":\"churn\"")).count())
+        .sum::<usize>();
+    assert!(served > 0, "the log is written as requests are served");
+    // A gRPC refusal is reported as its HTTP equivalent (NOT_FOUND → 404) and fails.
+    let out = s
+        .cli()
+        .args([
+            "loadtest",
+            "http://127.0.0.1:1/v2/models/nope/infer",
+            "--body",
+            "{\"inputs\":[]}",
+        ])
+        .args(["--grpc", &grpc, "-c", "1", "-n", "5", "-o", "json"])
+        .output()
+        .unwrap();
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["status_codes"], serde_json::json!({"404": 5}), "{r}");
+    // A URL that names no model is a usage error.
+    s.cli()
+        .args([
+            "loadtest",
+            "http://127.0.0.1:1/other",
+            "--body",
+            "{}",
+            "--grpc",
+            &grpc,
+            "-n",
+            "1",
+            "-c",
+            "1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("not a V2 infer path"));
+}

@@ -322,8 +322,12 @@ pub struct LoadtestArgs {
     pub connections: Option<usize>,
     /// Speak HTTP/2 over cleartext (h2c, prior knowledge) instead of HTTP/1.1: one
     /// stream in flight per connection.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "grpc")]
     pub http2: bool,
+    /// Send the V2 requests as gRPC ModelInfer calls to this address (host:port of
+    /// `serve --grpc-listen` or any V2 gRPC server); the model comes from --model or the URL.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub grpc: Option<String>,
     /// Longest wait for one answer; also how long due requests may still go out after the window.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,

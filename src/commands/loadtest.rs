@@ -276,6 +276,10 @@ pub async fn run(args: LoadtestArgs, g: &GlobalArgs) -> Result<(LoadtestReport, 
         )?
         .with_protocol(if args.http2 { Protocol::H2c } else { Protocol::Http1 }),
     );
+    let target = match &args.grpc {
+        Some(addr) => Arc::new(Arc::unwrap_or_clone(target).into_grpc(addr)?),
+        None => target,
+    };
     let addr = loadtest::reach(&target, args.timeout).await?;
     let config = |model: LoadModel| RunConfig {
         model,

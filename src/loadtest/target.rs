@@ -41,6 +41,30 @@ pub enum Protocol {
     /// HTTP/2 over cleartext with prior knowledge (h2c), one stream in flight per
     /// connection (h2load's `-m 1`).
     H2c,
+    /// V2 gRPC `ModelInfer` (over h2c): the bodies are encoded as protobuf messages once,
+    /// before the run; `grpc-status` decides success (reported as its HTTP equivalent).
+    Grpc,
+}
+
+/// The gRPC method every request of `Protocol::Grpc` calls.
+pub const MODEL_INFER: &str = "/inference.GRPCInferenceService/ModelInfer";
+
+/// The HTTP status a gRPC status code is reported as (the gRPC HTTP mapping's reverse).
+pub fn http_of_grpc(code: u32) -> u16 {
+    match code {
+        0 => 200,
+        3 | 11 => 400,
+        16 => 401,
+        7 => 403,
+        5 => 404,
+        10 => 409,
+        8 => 429,
+        1 => 499,
+        12 => 501,
+        14 => 503,
+        4 => 504,
+        _ => 500,
+    }
 }
 
 /// Parse `http://host[:port]/path`. Only plain HTTP/1.1 is driven (see README).
@@ -162,6 +186,51 @@ pub fn build(
 }
 
 impl Target {
+    /// The same V2 requests as gRPC `ModelInfer` calls to `addr` (`host:port`): the model
+    /// and version come from this target's `/v2/models/{m}[/versions/{v}]/infer` path, each
+    /// JSON body becomes one framed protobuf message (raw tensor contents).
+    pub fn into_grpc(mut self, addr: &str) -> Result<Target> {
+        let path = self.path.path().to_string();
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let (model, version) = match parts.as_slice() {
+            ["v2", "models", m, "infer"] => (*m, None),
+            ["v2", "models", m, "versions", v, "infer"] => (*m, Some(*v)),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "--grpc: {path:?} is not a V2 infer path (/v2/models/NAME[/versions/V]/infer); use --model"
+                )));
+            }
+        };
+        let mut bodies = Vec::with_capacity(self.bodies.len());
+        for (i, body) in self.bodies.iter().enumerate() {
+            let req = crate::wire::v2::parse_request(body, None)
+                .map_err(|e| Error::Usage(format!("--grpc: request body {} is not a V2 request: {e}", i + 1)))?;
+            let message = crate::wire::grpc::request_to_proto(model, version, &req, true);
+            let encoded = prost::Message::encode_to_vec(&message);
+            // gRPC framing: not compressed, 4-byte big-endian length, the message.
+            let mut framed = Vec::with_capacity(5 + encoded.len());
+            framed.push(0);
+            framed.extend_from_slice(&(encoded.len() as u32).to_be_bytes());
+            framed.extend_from_slice(&encoded);
+            bodies.push(Bytes::from(framed));
+        }
+        let (authority, _) = parse_url(&format!("http://{addr}/"))
+            .map_err(|_| Error::Usage(format!("--grpc {addr:?}: expected host:port")))?;
+        self.bodies = bodies;
+        self.url = format!("grpc://{authority}{MODEL_INFER} (model {model})");
+        self.absolute = format!("http://{authority}{MODEL_INFER}")
+            .parse()
+            .map_err(|e| Error::Usage(format!("--grpc {addr:?}: {e}")))?;
+        self.path = MODEL_INFER.parse().map_err(|e| Error::Usage(format!("--grpc: {e}")))?;
+        self.authority = authority;
+        self.method = Method::POST;
+        self.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        self.headers.insert("te", HeaderValue::from_static("trailers"));
+        self.protocol = Protocol::Grpc;
+        Ok(self)
+    }
+
     /// The same requests over another protocol.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;

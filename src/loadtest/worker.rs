@@ -20,7 +20,7 @@ use tokio::net::TcpStream;
 use super::h1;
 use super::sample::{Live, NO_VARIANT, Outcome, Sample};
 use super::scheduler::{LoadModel, Schedule, Slot};
-use super::target::{Protocol, ROUTING_KEY_HEADER, Target, VARIANT_HEADER};
+use super::target::{Protocol, ROUTING_KEY_HEADER, Target, VARIANT_HEADER, http_of_grpc};
 
 /// Distinct `x-mlctl-variant` values tracked; further ones are counted as "other".
 pub const MAX_VARIANTS: usize = 64;
@@ -115,9 +115,12 @@ impl H2Conn {
         }
     }
 
-    /// Send and drain the answer: the status and the variant header's value.
-    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> Result<(u16, Option<Bytes>), Outcome> {
+    /// Send and drain the answer: the status, the variant header's value and the
+    /// `grpc-status` (from the trailers, or the headers of a trailers-only answer).
+    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> Result<(u16, Option<Bytes>, Option<u32>), Outcome> {
         let H2Conn { sender, driver } = self;
+        let grpc_status =
+            |h: &hyper::HeaderMap| h.get("grpc-status").and_then(|v| v.to_str().ok()?.parse::<u32>().ok());
         let exchange = async {
             let resp = sender.send_request(req).await.map_err(|_| Outcome::Io)?;
             let status = resp.status().as_u16();
@@ -125,11 +128,15 @@ impl H2Conn {
                 .headers()
                 .get(VARIANT_HEADER)
                 .map(|v| Bytes::copy_from_slice(v.as_bytes()));
+            let mut grpc = grpc_status(resp.headers());
             let mut body = resp.into_body();
             while let Some(frame) = body.frame().await {
-                frame.map_err(|_| Outcome::Io)?;
+                let frame = frame.map_err(|_| Outcome::Io)?;
+                if let Some(t) = frame.trailers_ref() {
+                    grpc = grpc.or(grpc_status(t));
+                }
             }
-            Ok((status, variant))
+            Ok((status, variant, grpc))
         };
         tokio::pin!(exchange);
         tokio::select! {
@@ -352,7 +359,7 @@ async fn exchange(
         *conn = None;
         *conn = Some(match target.protocol {
             Protocol::Http1 => Conn::H1(h1::Conn::open(shared.addr).await.map_err(|_| Outcome::Connect)?),
-            Protocol::H2c => Conn::H2(H2Conn::open(shared.addr).await?),
+            Protocol::H2c | Protocol::Grpc => Conn::H2(H2Conn::open(shared.addr).await?),
         });
     }
     match conn.as_mut() {
@@ -380,7 +387,11 @@ async fn exchange(
             if let Some(key) = target.routing_key(slot.index) {
                 req.headers_mut().insert(ROUTING_KEY_HEADER, key.clone());
             }
-            let (status, variant) = c.round_trip(req).await?;
+            let (mut status, variant, grpc) = c.round_trip(req).await?;
+            if target.protocol == Protocol::Grpc {
+                // A gRPC answer without a grpc-status is a broken exchange.
+                status = http_of_grpc(grpc.ok_or(Outcome::Io)?);
+            }
             let id = match variant {
                 Some(v) => variant_id(cache, &shared.variants, &v),
                 None => NO_VARIANT,
