@@ -55,9 +55,9 @@ start_mlserver() { # -> sets MLSERVER_URL; serves churn_lr (scikit-learn pipelin
     wait_http "$MLSERVER_URL/v2/models/churn_lr/ready" 180
 }
 
-start_mlctl() { # -> sets MLCTL_URL, MLCTL_DATA
+start_mlctl() { # [extra serve flags] -> sets MLCTL_URL, MLCTL_DATA (and MLCTL_GRPC with --grpc-listen)
     MLCTL_DATA="$WORK/mlctl-data"
-    "$MLCTL" serve --listen 127.0.0.1:0 --data-dir "$MLCTL_DATA" >"$WORK/mlctl.out" 2>"$WORK/mlctl.err" &
+    "$MLCTL" serve --listen 127.0.0.1:0 --data-dir "$MLCTL_DATA" "$@" >"$WORK/mlctl.out" 2>"$WORK/mlctl.err" &
     PIDS+=($!)
     local i=0
     until grep -q "listening on" "$WORK/mlctl.out" 2>/dev/null; do
@@ -65,6 +65,7 @@ start_mlctl() { # -> sets MLCTL_URL, MLCTL_DATA
         sleep 0.05
     done
     MLCTL_URL=$(sed -n 's/^mlctl: listening on //p' "$WORK/mlctl.out")
+    MLCTL_GRPC=$(sed -n 's/^mlctl: gRPC listening on //p' "$WORK/mlctl.out")
     export MLCTL_ENDPOINT="$MLCTL_URL" MLCTL_DATA_DIR="$MLCTL_DATA"
 }
 

@@ -2132,7 +2132,7 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__loadtest)
-            opts="-H -c -n -d -o -h --model --version --method --header --body --input --batch --routing-keys --rate --concurrency --requests --duration --warmup --sweep --connections --timeout --slo --save-hdr --endpoint --token --data-dir --output --help"
+            opts="-H -c -n -d -o -h --model --version --method --header --body --input --batch --routing-keys --rate --concurrency --requests --duration --warmup --sweep --connections --http2 --grpc --timeout --slo --save-hdr --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2211,6 +2211,10 @@ _mlctl() {
                     return 0
                     ;;
                 --connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grpc)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2976,13 +2980,17 @@ _mlctl() {
             return 0
             ;;
         mlctl__subcmd__serve)
-            opts="-o -h --listen --max-body --max-blob --require-token-for-inference --log-inputs --feature-store --feature-timeout --log-features --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --state --replica-id --advertise --endpoint --token --data-dir --output --help"
+            opts="-o -h --listen --grpc-listen --max-body --max-blob --require-token-for-inference --log-inputs --feature-store --feature-timeout --log-features --log-flush --log-fsync --upstream-timeout --inference-threads --controller-tick --token-file --max-connections --idle-timeout --body-timeout --load-timeout --max-response --max-inflight-bytes --on-log-failure --notify --notify-secret-file --notify-retry-for --state --replica-id --advertise --endpoint --token --data-dir --output --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grpc-listen)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -54,6 +54,7 @@ complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "completions" -d 'Print 
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c mlctl -n "__fish_mlctl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l listen -d 'Address to listen on (port 0 picks a free port; the bound address is printed)' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l grpc-listen -d 'Also serve V2 over gRPC (KServe/Triton GRPCInferenceService) on this address, e.g. 127.0.0.1:8081 (port 0 picks a free port; the bound address is printed)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-body -d 'Largest inference or outcome request body, e.g. 8MiB, 512KiB, 1048576' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l max-blob -d 'Largest model upload on /admin/v1/blobs' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -l log-inputs -d 'Share of requests whose inputs are written to the prediction log (0 to 1)' -r
@@ -154,6 +155,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s d -l duration -
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l warmup -d 'Load before measuring, excluded from the results' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l sweep -d 'Open-loop rates to run in turn, e.g. 100,200,400,800/s; reports the highest that meets the SLOs' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l connections -d 'Open loop: most connections (requests in flight) [default: 64]' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l grpc -d 'Send the V2 requests as gRPC ModelInfer calls to this address (host:port of `serve --grpc-listen` or any V2 gRPC server); the model comes from --model or the URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l timeout -d 'Longest wait for one answer; also how long due requests may still go out after the window' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l slo -d 'Gate (repeatable): p50|p90|p95|p99|p999|max|mean<20ms, error_rate<0.001, rps>=450, errors<=N; exit 1 when one fails' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l save-hdr -d 'Write the latency histogram, one interval per second, in HdrHistogram log format (with --sweep, one file per rate: run.200.hlog, …)' -r -F
@@ -163,6 +165,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l data-dir -d 'St
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s o -l output -d 'Report format' -r -f -a "table\t''
 json\t''
 markdown\t''"
+complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -l http2 -d 'Speak HTTP/2 over cleartext (h2c, prior knowledge) instead of HTTP/1.1: one stream in flight per connection'
 complete -c mlctl -n "__fish_mlctl_using_subcommand loadtest" -s h -l help -d 'Print help'
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l endpoint -d 'Gateway base URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand status" -l token -d 'Admin bearer token [default: the token file in the data dir]' -r
