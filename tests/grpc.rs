@@ -63,13 +63,7 @@ fn grpc_answers_route_and_log_like_http() {
         dir.path(),
         &["--grpc-listen", "127.0.0.1:0", "--controller-tick", "100ms"],
     );
-    deploy(&s, "churn", "1", "churn_lr");
-    s.cli()
-        .args(["deploy", "churn", "--version", "2", "--onnx"])
-        .arg(common::fixture("models/churn_rf.onnx"))
-        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1h"])
-        .assert()
-        .success();
+    common::deploy_half_canary(&s);
     let req = sample_request("churn_lr");
     let http = reqwest::Client::new();
     let rt = rt();

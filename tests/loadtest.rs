@@ -9,7 +9,7 @@ mod target;
 
 use std::time::Duration;
 
-use common::{Server, bin, deploy, samples};
+use common::{Server, bin, samples};
 use predicates::prelude::*;
 use serde_json::Value;
 use target::Behaviour;
@@ -475,13 +475,7 @@ fn bad_flags_and_inputs_exit_2_with_one_clear_line() {
 fn model_traffic_from_csv_rows_follows_routing_keys_through_a_canary() {
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), &["--controller-tick", "100ms"]);
-    deploy(&s, "churn", "1", "churn_lr");
-    s.cli()
-        .args(["deploy", "churn", "--version", "2", "--onnx"])
-        .arg(common::fixture("models/churn_rf.onnx"))
-        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1h"])
-        .assert()
-        .success();
+    common::deploy_half_canary(&s);
     let sample = samples("churn_lr");
     let cols = sample["input"]["shape"][1].as_u64().unwrap() as usize;
     let data: Vec<String> = sample["input"]["data"]

@@ -183,6 +183,17 @@ pub fn deploy_upstream(server: &Server, name: &str, version: &str, url: &str, ex
         .success();
 }
 
+/// churn v1 (churn_lr) live, then v2 (churn_rf) as a canary held at 50% for an hour.
+pub fn deploy_half_canary(s: &Server) {
+    deploy(s, "churn", "1", "churn_lr");
+    s.cli()
+        .args(["deploy", "churn", "--version", "2", "--onnx"])
+        .arg(fixture("models/churn_rf.onnx"))
+        .args(["--strategy", "canary", "--steps", "50,100", "--interval", "1h"])
+        .assert()
+        .success();
+}
+
 pub fn samples(model: &str) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(fixture(&format!("models/{model}.samples.json"))).unwrap()).unwrap()
 }

@@ -38,12 +38,7 @@ pub fn request_from_proto(p: ModelInferRequest) -> Result<(InferRequest, bool), 
         if inputs.iter().any(|t: &Tensor| t.name == input.name) {
             return Err(bad(format!("input '{}' appears twice", input.name)));
         }
-        let dt = DataType::parse(&input.datatype).ok_or_else(|| {
-            bad(format!(
-                "input '{}': unknown datatype {:?} (expected BOOL, INT8..INT64, UINT8..UINT64, FP16, FP32, FP64 or BYTES)",
-                input.name, input.datatype
-            ))
-        })?;
+        let dt = super::v2::input_datatype(&input.name, &input.datatype)?;
         let n = element_count(&input.name, &input.shape)?;
         let data = if raw {
             if input.contents.is_some() {
@@ -106,18 +101,11 @@ pub fn request_to_proto(model: &str, version: Option<&str>, req: &InferRequest, 
         ..Default::default()
     };
     for t in &req.inputs {
-        let contents = if raw {
-            let mut bytes = Vec::new();
-            t.data.to_binary(&mut bytes);
-            p.raw_input_contents.push(bytes);
-            None
-        } else {
-            Some(to_contents(&t.data))
-        };
+        let (name, datatype, shape, contents) = encode_tensor(t, raw.then_some(&mut p.raw_input_contents));
         p.inputs.push(InferInputTensor {
-            name: t.name.clone(),
-            datatype: t.datatype().name().to_string(),
-            shape: t.shape.iter().map(|&d| d as i64).collect(),
+            name,
+            datatype,
+            shape,
             parameters: Default::default(),
             contents,
         });
@@ -156,18 +144,11 @@ pub fn response_to_proto(
         ..Default::default()
     };
     for t in selected {
-        let contents = if raw {
-            let mut bytes = Vec::new();
-            t.data.to_binary(&mut bytes);
-            p.raw_output_contents.push(bytes);
-            None
-        } else {
-            Some(to_contents(&t.data))
-        };
+        let (name, datatype, shape, contents) = encode_tensor(t, raw.then_some(&mut p.raw_output_contents));
         p.outputs.push(InferOutputTensor {
-            name: t.name.clone(),
-            datatype: t.datatype().name().to_string(),
-            shape: t.shape.iter().map(|&d| d as i64).collect(),
+            name,
+            datatype,
+            shape,
             parameters: Default::default(),
             contents,
         });
@@ -208,6 +189,25 @@ pub fn response_from_proto(p: ModelInferResponse) -> Result<InferResponse, Inval
         id: (!p.id.is_empty()).then_some(p.id),
         outputs,
     })
+}
+
+/// A tensor's name, datatype, shape and typed contents; with `raw`, its bytes are appended
+/// there instead and the contents are `None`.
+fn encode_tensor(
+    t: &Tensor,
+    raw: Option<&mut Vec<Vec<u8>>>,
+) -> (String, String, Vec<i64>, Option<InferTensorContents>) {
+    let contents = match raw {
+        Some(raw) => {
+            let mut bytes = Vec::new();
+            t.data.to_binary(&mut bytes);
+            raw.push(bytes);
+            None
+        }
+        None => Some(to_contents(&t.data)),
+    };
+    let shape = t.shape.iter().map(|&d| d as i64).collect();
+    (t.name.clone(), t.datatype().name().to_string(), shape, contents)
 }
 
 /// FP16 has no typed contents field.

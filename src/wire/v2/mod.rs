@@ -110,6 +110,15 @@ pub(crate) fn bad(msg: impl Into<String>) -> InvalidRequest {
 /// and absurd allocations before any data is read).
 const MAX_ELEMENTS: u64 = 1 << 32;
 
+/// An input's datatype, or why it is not one.
+pub(crate) fn input_datatype(name: &str, datatype: &str) -> Result<DataType, InvalidRequest> {
+    DataType::parse(datatype).ok_or_else(|| {
+        bad(format!(
+            "input '{name}': unknown datatype {datatype:?} (expected BOOL, INT8..INT64, UINT8..UINT64, FP16, FP32, FP64 or BYTES)"
+        ))
+    })
+}
+
 pub(crate) fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidRequest> {
     let mut n: u64 = 1;
     for &d in shape {
@@ -184,12 +193,7 @@ pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferReque
         if !seen.insert(input.name.as_str()) {
             return Err(bad(format!("input '{}' appears twice", input.name)));
         }
-        let dt = DataType::parse(&input.datatype).ok_or_else(|| {
-            bad(format!(
-                "input '{}': unknown datatype {:?} (expected BOOL, INT8..INT64, UINT8..UINT64, FP16, FP32, FP64 or BYTES)",
-                input.name, input.datatype
-            ))
-        })?;
+        let dt = input_datatype(&input.name, &input.datatype)?;
         let n = element_count(&input.name, &input.shape)?;
         let binary_size = input
             .parameters
