@@ -15,7 +15,7 @@ start_mlctl --grpc-listen 127.0.0.1:0
 
 run() { # protocol flags... -> "rps p50 p99 errors"
     "$MLCTL" loadtest --model churn -c "$CONNS" -d "${SECS}s" --warmup 1s -o json "$@" |
-        python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_ms"]; print(f"{r[\"rps\"]:.0f} {l[\"p50\"]:.3f} {l[\"p99\"]:.3f} {r[\"errors\"]}")'
+        python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_ms"]; print("%.0f %.3f %.3f %d" % (r["rps"], l["p50"], l["p99"], r["errors"]))'
 }
 echo "mlctl serve (churn_lr, one row per request), mlctl loadtest -c $CONNS, ${SECS}s x $ROUNDS rounds; $MLCTL"
 : >"$WORK/http1"; : >"$WORK/h2c"; : >"$WORK/grpc"
