@@ -92,7 +92,7 @@ complete -c mlctl -n "__fish_mlctl_using_subcommand serve" -s h -l help -d 'Prin
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l version -d 'Version label, e.g. 2 or 2026-11-27' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -s f -l file -d 'A rollout file (YAML) holding what the flags hold, one key per flag (model, version, onnx, strategy, steps, guards, gates, notify, match, …); only --wait and --reason may be added on the command line' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l onnx -d 'ONNX file to serve in-process' -r -F
-complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l upstream -d 'V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL' -r
+complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l upstream -d 'V2 server to proxy to: base URL (http://, https://, or grpc://host:port for V2 over gRPC), or a full .../v2/models/NAME[/versions/V] URL' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l features -d 'Feature view (TOML): the model\'s input is assembled from request fields and feature-store lookups (see `mlctl features`); requests then carry only those fields' -r -F
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l timeout -d 'Timeout for the upstream (with --upstream)' -r
 complete -c mlctl -n "__fish_mlctl_using_subcommand deploy" -l strategy -d 'Rollout strategy' -r -f -a "single\t'100% at once; guards watch for --watch-for and roll back on a trip'

@@ -279,3 +279,102 @@ fn loadtest_drives_the_grpc_endpoint() {
         .code(2)
         .stderr(predicates::str::contains("not a V2 infer path"));
 }
+
+/// Gateway B proxies to gateway A's gRPC port (`--upstream grpc://…`): answers equal A's,
+/// metadata and readiness come over gRPC, A's refusals keep their meaning, and a dead
+/// upstream is 502.
+#[test]
+fn an_upstream_can_be_a_v2_grpc_server() {
+    let dir_a = tempfile::tempdir().unwrap();
+    let a = Server::start_in(dir_a.path(), &["--grpc-listen", "127.0.0.1:0"]);
+    deploy(&a, "churn", "1", "churn_lr");
+    let dir_b = tempfile::tempdir().unwrap();
+    let b = Server::start_in(dir_b.path(), &[]);
+    let upstream = format!("grpc://{}/v2/models/churn/versions/1", a.grpc.clone().unwrap());
+    b.cli()
+        .args([
+            "deploy",
+            "proxied",
+            "--version",
+            "g1",
+            "--upstream",
+            &upstream,
+            "--timeout",
+            "5s",
+        ])
+        .assert()
+        .success();
+    let rt = rt();
+    let http = reqwest::Client::new();
+    rt.block_on(async {
+        let post = |url: String, body: Vec<u8>| {
+            let http = http.clone();
+            async move {
+                let r = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.bytes().await.unwrap())
+            }
+        };
+        let (st, direct) = post(format!("{}/v2/models/churn/infer", a.url), request_body("churn_lr")).await;
+        assert_eq!(st, 200);
+        let (st, proxied) = post(format!("{}/v2/models/proxied/infer", b.url), request_body("churn_lr")).await;
+        assert_eq!(st, 200, "{}", String::from_utf8_lossy(&proxied));
+        let direct = v2::parse_response(&direct, None).unwrap();
+        let proxied = v2::parse_response(&proxied, None).unwrap();
+        assert_eq!(proxied.outputs, direct.outputs);
+        assert_eq!(
+            (proxied.model_name.as_str(), proxied.model_version.as_str()),
+            ("proxied", "g1")
+        );
+
+        let meta: serde_json::Value = http
+            .get(format!("{}/v2/models/proxied", b.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(meta["name"], "proxied");
+        assert_eq!(meta["inputs"][0]["name"], "input");
+        assert_eq!(meta["parameters"]["upstream"], upstream.as_str());
+        let ready = http
+            .get(format!("{}/v2/models/proxied/ready", b.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200);
+
+        // A's INVALID_ARGUMENT is the client's error at B too.
+        let bad = serde_json::to_vec(&serde_json::json!({"inputs": [{
+            "name": "input", "datatype": "FP32", "shape": [1, 3], "data": [1.0, 2.0, 3.0]}]}))
+        .unwrap();
+        let (st, body) = post(format!("{}/v2/models/proxied/infer", b.url), bad).await;
+        assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
+        assert!(String::from_utf8_lossy(&body).contains("upstream:"));
+    });
+    // A gone: B answers 502 and says not ready.
+    drop(a);
+    rt.block_on(async {
+        let r = http
+            .post(format!("{}/v2/models/proxied/infer", b.url))
+            .header("content-type", "application/json")
+            .body(request_body("churn_lr"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502);
+        let ready = http
+            .get(format!("{}/v2/models/proxied/ready", b.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 503);
+    });
+}

@@ -21,7 +21,8 @@ pub struct DeployArgs {
     /// ONNX file to serve in-process.
     #[arg(long, value_name = "FILE")]
     pub onnx: Option<PathBuf>,
-    /// V2 server to proxy to: base URL, or a full .../v2/models/NAME[/versions/V] URL.
+    /// V2 server to proxy to: base URL (http://, https://, or grpc://host:port for V2 over
+    /// gRPC), or a full .../v2/models/NAME[/versions/V] URL.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
     /// Feature view (TOML): the model's input is assembled from request fields and

@@ -50,7 +50,7 @@ pub async fn run_version(
                 Err(e) => Answer::Failed(StatusCode::INTERNAL_SERVER_ERROR, format!("inference task failed: {e}")),
             }
         }
-        Runtime::Upstream(u) => match u.infer(raw, header_len).await {
+        Runtime::Upstream(u) => match u.infer(&req, raw, header_len).await {
             Ok(mut resp) => {
                 resp.model_name = v.model.clone();
                 resp.model_version = v.version.clone();

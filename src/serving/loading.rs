@@ -89,6 +89,7 @@ fn load_runtime(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext) -> 
                 version: rec.version.clone(),
                 runtime: Runtime::Upstream(
                     UpstreamModel::new(ctx.http.clone(), model_url, Duration::from_millis((*timeout_ms).max(1)))
+                        .map_err(Error::Usage)?
                         .with_max_response(ctx.max_response),
                 ),
                 inputs: vec![],

@@ -267,7 +267,8 @@ pub async fn run<E>(
     };
     // A request that did not come as an HTTP body is encoded as one only when an upstream
     // (the target's, or a shadow's) will be sent it.
-    if raw.is_empty() && (matches!(target.runtime, Runtime::Upstream(_)) || route.shadow.is_some()) {
+    let forwards_body = |v: &LoadedVersion| matches!(&v.runtime, Runtime::Upstream(u) if u.forwards_http_body());
+    if raw.is_empty() && (forwards_body(&target) || route.shadow.is_some()) {
         raw = Bytes::from(v2::request_json(&req));
         header_len = None;
     }

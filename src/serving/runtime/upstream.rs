@@ -1,15 +1,18 @@
-//! Proxy to any V2 server (MLServer, Triton, KServe). The request body is forwarded
-//! byte for byte (binary tensors included) over a pooled reqwest client with a
-//! per-upstream timeout; the answer is decoded, so it can be logged and re-labelled
-//! with the gateway's model name and version. Failures map to 502 (unreachable,
-//! 5xx, garbage) and 504 (timeout); an upstream 4xx is the client's error and keeps
-//! its status.
+//! Proxy to any V2 server (MLServer, Triton, KServe). Over HTTP (`http://`, `https://`)
+//! the request body is forwarded byte for byte (binary tensors included) over a pooled
+//! reqwest client; over gRPC (`grpc://host:port`, `upstream_grpc`) the request is sent as a
+//! `ModelInfer` message with raw contents on one lazily connected HTTP/2 channel. Either
+//! way with a per-upstream timeout, and the answer is decoded, so it can be logged and
+//! re-labelled with the gateway's model name and version. Failures map to 502
+//! (unreachable, 5xx, garbage) and 504 (timeout); an upstream 4xx (gRPC: a client-error
+//! code) is the client's error and keeps its status.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferResponse};
+use super::upstream_grpc::GrpcUpstream;
+use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferRequest, InferResponse};
 
 /// Where and how to reach one upstream model.
 #[derive(Debug, Clone)]
@@ -19,7 +22,13 @@ pub struct UpstreamModel {
     pub timeout: Duration,
     /// Largest answer read; a bigger one is refused with 502 (never buffered whole).
     pub max_response: usize,
-    client: reqwest::Client,
+    transport: Transport,
+}
+
+#[derive(Debug, Clone)]
+enum Transport {
+    Http(reqwest::Client),
+    Grpc(GrpcUpstream),
 }
 
 /// An upstream failure, with the HTTP status the gateway answers.
@@ -33,8 +42,15 @@ pub struct UpstreamError {
 /// otherwise `/v2/models/<model>` is appended to the server base.
 pub fn model_url(url: &str, model: &str) -> Result<String, String> {
     let parsed = reqwest::Url::parse(url).map_err(|e| format!("upstream URL {url:?}: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("upstream URL {url:?}: expected http:// or https://"));
+    match parsed.scheme() {
+        "http" | "https" => {}
+        "grpc" if parsed.host_str().is_some() && parsed.port().is_some() => {}
+        "grpc" => return Err(format!("upstream URL {url:?}: expected grpc://host:port")),
+        _ => {
+            return Err(format!(
+                "upstream URL {url:?}: expected http://, https:// or grpc://host:port"
+            ));
+        }
     }
     let trimmed = url.trim_end_matches('/');
     if parsed.path().contains("/v2/models/") {
@@ -45,13 +61,25 @@ pub fn model_url(url: &str, model: &str) -> Result<String, String> {
 }
 
 impl UpstreamModel {
-    pub fn new(client: reqwest::Client, model_url: String, timeout: Duration) -> Self {
-        UpstreamModel {
+    /// An upstream at `model_url` (from `model_url`). A `grpc://` one opens its channel
+    /// lazily, so this needs a tokio runtime but no connection.
+    pub fn new(client: reqwest::Client, model_url: String, timeout: Duration) -> Result<Self, String> {
+        let transport = if model_url.starts_with("grpc://") {
+            Transport::Grpc(GrpcUpstream::new(&model_url)?)
+        } else {
+            Transport::Http(client)
+        };
+        Ok(UpstreamModel {
             model_url,
             timeout,
             max_response: 64 << 20,
-            client,
-        }
+            transport,
+        })
+    }
+
+    /// Whether requests are forwarded as their HTTP body (else re-encoded for gRPC).
+    pub fn forwards_http_body(&self) -> bool {
+        matches!(self.transport, Transport::Http(_))
     }
 
     pub fn with_max_response(mut self, bytes: usize) -> Self {
@@ -95,10 +123,25 @@ impl UpstreamModel {
         }
     }
 
-    /// Forward an inference request; decode the answer.
-    pub async fn infer(&self, body: Bytes, header_len: Option<&str>) -> Result<InferResponse, UpstreamError> {
-        let mut req = self
-            .client
+    /// Forward an inference request (`body` as it came over HTTP, `request` decoded);
+    /// decode the answer.
+    pub async fn infer(
+        &self,
+        request: &InferRequest,
+        body: Bytes,
+        header_len: Option<&str>,
+    ) -> Result<InferResponse, UpstreamError> {
+        let client = match &self.transport {
+            Transport::Http(c) => c,
+            Transport::Grpc(g) => return g.infer(self, request).await,
+        };
+        let body = if body.is_empty() {
+            Bytes::from(v2::request_json(request))
+        } else {
+            body
+        };
+        let header_len = header_len.filter(|_| !body.is_empty());
+        let mut req = client
             .post(format!("{}/infer", self.model_url))
             .timeout(self.timeout)
             .body(body);
@@ -145,8 +188,11 @@ impl UpstreamModel {
 
     /// The upstream's model metadata (JSON), for `GET /v2/models/{m}`.
     pub async fn metadata(&self) -> Result<serde_json::Value, UpstreamError> {
-        let resp = self
-            .client
+        let client = match &self.transport {
+            Transport::Http(c) => c,
+            Transport::Grpc(g) => return g.metadata(self).await,
+        };
+        let resp = client
             .get(&self.model_url)
             .timeout(self.timeout)
             .send()
@@ -171,8 +217,11 @@ impl UpstreamModel {
 
     /// `GET <model>/ready` answered 200 within the timeout.
     pub async fn ready(&self) -> bool {
-        match self
-            .client
+        let client = match &self.transport {
+            Transport::Http(c) => c,
+            Transport::Grpc(g) => return g.ready(self).await,
+        };
+        match client
             .get(format!("{}/ready", self.model_url))
             .timeout(self.timeout.min(Duration::from_secs(2)))
             .send()
@@ -197,6 +246,8 @@ mod tests {
             "http://h:1/v2/models/x/versions/3"
         );
         assert!(model_url("ftp://h", "m").is_err());
+        assert_eq!(model_url("grpc://h:8081", "m").unwrap(), "grpc://h:8081/v2/models/m");
+        assert!(model_url("grpc://h", "m").unwrap_err().contains("grpc://host:port"));
         assert!(model_url("not a url", "m").is_err());
     }
 }
