@@ -79,3 +79,40 @@ fn unknown_operator_is_named_in_the_refusal() {
         .to_string();
     assert_eq!(e, "model: unsupported operator com.example.Frobnicate (node 'frob')");
 }
+
+/// The inline decision: never before a run has been measured, then only for a model whose
+/// runs are measured cheap and for small inputs; answers are the same either way.
+#[test]
+fn cheap_models_run_inline_once_measured_and_small_inputs_only() {
+    use mlctl::serving::runtime::onnx::INLINE_MAX_ELEMENTS;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models");
+    let model = OnnxModel::load(&std::fs::read(dir.join("churn_lr.onnx")).unwrap()).unwrap();
+    let row = |rows: usize| Tensor {
+        name: "input".into(),
+        shape: vec![rows, 4],
+        data: TensorData::F32(vec![0.5; rows * 4]),
+    };
+    let second = std::time::Duration::from_secs(1);
+    assert_eq!(model.typical_run(), None);
+    assert!(!model.runs_inline(&[row(1)]), "unmeasured: the blocking pool");
+    assert!(!model.cheap_under(&[row(1)], second), "unmeasured: never inline");
+    let first = model.run(model.check_inputs(vec![row(1)]).unwrap()).unwrap();
+    for _ in 0..16 {
+        model.run(model.check_inputs(vec![row(1)]).unwrap()).unwrap();
+    }
+    // A logistic regression on one row takes microseconds (the release build's figure is
+    // what INLINE_BELOW compares; a debug build is slower, hence the limit given here).
+    let typical = model.typical_run().unwrap();
+    assert!(typical > std::time::Duration::ZERO && typical < second, "{typical:?}");
+    assert!(model.cheap_under(&[row(1)], second), "measured cheap: inline");
+    assert!(
+        !model.cheap_under(&[row(1)], typical / 100),
+        "slower than the limit: the pool"
+    );
+    assert!(
+        !model.cheap_under(&[row(INLINE_MAX_ELEMENTS / 4 + 1)], second),
+        "a large batch: the blocking pool"
+    );
+    let again = model.run(model.check_inputs(vec![row(1)]).unwrap()).unwrap();
+    assert_eq!(first, again);
+}

@@ -1,5 +1,6 @@
-//! Run one V2 request on one loaded version: in-process ONNX on the blocking pool (at
-//! most `--inference-threads` at once) or a call to the upstream server.
+//! Run one V2 request on one loaded version: in-process ONNX (at most
+//! `--inference-threads` at once; on the blocking pool, or inline when the model is cheap)
+//! or a call to the upstream server.
 
 use std::sync::Arc;
 
@@ -33,12 +34,18 @@ pub async fn run_version(
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return Answer::Failed(StatusCode::SERVICE_UNAVAILABLE, "gateway is shutting down".into());
             };
-            let m = m.clone();
-            let joined = tokio::task::spawn_blocking(move || {
-                let _permit = permit;
-                m.run(inputs)
-            })
-            .await;
+            let joined = if m.runs_inline(&inputs) {
+                let out = m.run(inputs);
+                drop(permit);
+                Ok(out)
+            } else {
+                let m = m.clone();
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    m.run(inputs)
+                })
+                .await
+            };
             match joined {
                 Ok(Ok(outputs)) => Answer::Ok(InferResponse {
                     model_name: v.model.clone(),

@@ -1,8 +1,12 @@
 //! In-process ONNX runtime on tract: the model is parsed, rewritten for scikit-learn
-//! exports (see `onnx_rewrite`), typed, optimised once at load, then run on tokio's
-//! blocking pool with at most one inference per core in flight.
+//! exports (see `onnx_rewrite`), typed, optimised once at load, then run with at most
+//! `--inference-threads` inferences in flight: on tokio's blocking pool, or — for a model
+//! whose runs take a few microseconds — right on the request's task (`runs_inline`), which
+//! saves two thread hand-offs per request (most of a small model's cost).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
@@ -19,7 +23,16 @@ pub struct OnnxModel {
     inputs: Vec<(TensorMetadata, DatumType)>,
     outputs: Vec<TensorMetadata>,
     pub notes: Vec<String>,
+    /// Moving average of one run's wall time in µs (f64 bits; infinite until measured).
+    typical_us: AtomicU64,
 }
+
+/// A run expected to take less than this (and small enough input) stays on the request's
+/// task: tokio's guidance is that a task should not hold its worker more than 10–100 µs.
+pub const INLINE_BELOW: Duration = Duration::from_micros(50);
+/// Inputs with more elements than this always go to the blocking pool (a large batch of a
+/// cheap model is not cheap).
+pub const INLINE_MAX_ELEMENTS: usize = 4096;
 
 fn v2_type(dt: DatumType) -> Option<DataType> {
     Some(match dt {
@@ -159,6 +172,7 @@ impl OnnxModel {
             inputs,
             outputs,
             notes: log.notes,
+            typical_us: AtomicU64::new(f64::INFINITY.to_bits()),
         })
     }
 
@@ -210,13 +224,43 @@ impl OnnxModel {
         Ok(ordered)
     }
 
-    /// Run the model on already-checked inputs (blocking: call from the blocking pool).
+    /// Whether a run on `inputs` is cheap enough to do on the request's task: the model's
+    /// runs have been measured (the first always goes to the blocking pool) and typically
+    /// take under `INLINE_BELOW`, and the input is small.
+    pub fn runs_inline(&self, inputs: &[V2Tensor]) -> bool {
+        self.cheap_under(inputs, INLINE_BELOW)
+    }
+
+    /// `runs_inline` with another limit than `INLINE_BELOW`.
+    pub fn cheap_under(&self, inputs: &[V2Tensor], limit: Duration) -> bool {
+        let elements: usize = inputs.iter().map(|t| t.data.len()).sum();
+        self.typical_run().is_some_and(|t| t < limit) && elements <= INLINE_MAX_ELEMENTS
+    }
+
+    /// The moving average of a run's duration; `None` before the first run.
+    pub fn typical_run(&self) -> Option<Duration> {
+        let us = f64::from_bits(self.typical_us.load(Ordering::Relaxed));
+        us.is_finite().then(|| Duration::from_secs_f64(us.max(0.0) / 1e6))
+    }
+
+    /// Run the model on already-checked inputs (blocking unless `runs_inline` said it is
+    /// cheap). Each run updates the moving average of its duration (weight 1/16; racing
+    /// updates may drop one sample, which a moving average does not mind).
     pub fn run(&self, inputs: Vec<V2Tensor>) -> Result<Vec<V2Tensor>> {
+        let started = Instant::now();
         let tvalues: TVec<TValue> = inputs.into_iter().map(to_tract).collect::<Result<_>>()?;
         let results = self
             .plan
             .run(tvalues)
             .map_err(|e| model_err("inference failed", format!("{e:#}")))?;
+        let took = started.elapsed().as_secs_f64() * 1e6;
+        let before = f64::from_bits(self.typical_us.load(Ordering::Relaxed));
+        let after = if before.is_finite() {
+            before + (took - before) / 16.0
+        } else {
+            took
+        };
+        self.typical_us.store(after.to_bits(), Ordering::Relaxed);
         results
             .into_iter()
             .zip(&self.outputs)
