@@ -33,7 +33,7 @@ fn logged_rows(p: &PredictionRecord<'_>) -> Vec<HashMap<String, String>> {
             })
             .collect()
     };
-    let mut all = tensors(&p.outputs, "");
+    let mut all = tensors(p.outputs.value(), "");
     if let Some(i) = &p.inputs {
         all.extend(tensors(i, "input:"));
     }

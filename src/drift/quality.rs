@@ -189,8 +189,8 @@ pub fn quality(dir: &Path, o: &QualityOptions<'_>) -> Result<QualityReport> {
                 .get(p.request_id.as_ref())
                 .or_else(|| p.key.as_ref().and_then(|k| by_key.get(k.as_ref())));
             let Some(&truth) = truth else { return Ok(()) };
-            let probs = first_row(&p.outputs, "probabilities");
-            let label = first_row(&p.outputs, "label").and_then(|v| v.first().copied());
+            let probs = first_row(p.outputs.value(), "probabilities");
+            let label = first_row(p.outputs.value(), "label").and_then(|v| v.first().copied());
             let (label, score) = match (&probs, label) {
                 (Some(pr), l) => {
                     classifier = true;

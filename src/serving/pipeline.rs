@@ -20,7 +20,7 @@ use super::runtime::{LoadedVersion, Runtime};
 use super::state::{AppState, LogFailurePolicy, RouteTable, ShadowJob};
 use crate::rollout::scores::scores;
 use crate::wire::KEY_HEADER;
-use crate::wire::log::{PredictionRecord, day_of, loggable, timestamp};
+use crate::wire::log::{LogTensors, PredictionRecord, day_of, loggable, timestamp};
 use crate::wire::v2::{self, InferRequest, InferResponse, InvalidRequest};
 
 /// A request refused before it reached a model (not logged, not counted).
@@ -298,18 +298,17 @@ pub async fn run<E>(
     drop(in_flight);
 
     let mut primary_outputs: Option<Vec<v2::Tensor>> = None;
-    let (encoded, status, outputs) = match answer {
+    let (encoded, status) = match answer {
         Answer::Ok(resp) => match encode(&resp, &requested, binary_default) {
             Ok(enc) => {
-                let outputs = loggable(&resp.outputs);
                 st.monitors
                     .observe(&model, &target.version, &resp.outputs, monitor_inputs.as_deref());
                 primary_outputs = Some(resp.outputs);
-                (Ok(enc), StatusCode::OK, Some(outputs))
+                (Ok(enc), StatusCode::OK)
             }
-            Err(e) => (Err(e.0), StatusCode::BAD_REQUEST, None),
+            Err(e) => (Err(e.0), StatusCode::BAD_REQUEST),
         },
-        Answer::Failed(status, msg) => (Err(msg), status, None),
+        Answer::Failed(status, msg) => (Err(msg), status),
     };
     let latency = started.elapsed();
     let is_matched = role == crate::wire::log::ROLE_MATCHED;
@@ -333,7 +332,7 @@ pub async fn run<E>(
             st.rollouts.stats.record_matched(&model, step_id, &target.version);
         }
     }
-    if let (Some((sh, step_id, sreq, sraw)), Some(primary)) = (shadow, primary_outputs) {
+    if let (Some((sh, step_id, sreq, sraw)), Some(primary)) = (shadow, primary_outputs.clone()) {
         let job = ShadowJob {
             model: model.clone(),
             version: sh.version.clone(),
@@ -370,6 +369,10 @@ pub async fn run<E>(
         })
         .observe(latency.as_secs_f64());
     let err_msg = encoded.as_ref().err().cloned();
+    let logged_outputs = match &primary_outputs {
+        Some(outs) => LogTensors::of(outs),
+        None => Some(LogTensors::Null),
+    };
     let record = PredictionRecord {
         ts: timestamp(&ts).into(),
         request_id: request_id.as_str().into(),
@@ -380,9 +383,9 @@ pub async fn run<E>(
         bucket,
         latency_us: latency.as_micros() as u64,
         status: status.as_u16(),
-        // Some(None): answered, but too large to log.
-        outputs_omitted: matches!(outputs, Some(None)),
-        outputs: outputs.flatten().unwrap_or(serde_json::Value::Null),
+        // Answered, but too large to log: null, and said so.
+        outputs_omitted: logged_outputs.is_none(),
+        outputs: logged_outputs.unwrap_or_default(),
         inputs: logged_inputs,
         error: err_msg.as_deref().map(Into::into),
         features: assembly.logged,

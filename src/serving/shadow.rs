@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::infer::{Answer, run_version};
 use super::state::{AppState, ShadowJob};
 use crate::rollout::scores::{compare, scores};
-use crate::wire::log::{PredictionRecord, day_of, loggable, timestamp};
+use crate::wire::log::{LogTensors, PredictionRecord, day_of, timestamp};
 
 /// Consume the mirror queue until the gateway stops.
 pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<ShadowJob>) {
@@ -28,8 +28,8 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
         };
         let latency_us = started.elapsed().as_micros() as u64;
         let (status, outputs, err) = match &answer {
-            Ok(outs) => (200u16, loggable(outs), None),
-            Err((s, m)) => (*s, Some(serde_json::Value::Null), Some(m.clone())),
+            Ok(outs) => (200u16, LogTensors::of(outs), None),
+            Err((s, m)) => (*s, Some(LogTensors::Null), Some(m.clone())),
         };
         let (agreed, delta, shadow_scores) = match &answer {
             Ok(outs) => {
@@ -60,7 +60,7 @@ pub async fn worker(st: Arc<AppState>, mut rx: tokio::sync::mpsc::Receiver<Shado
             latency_us,
             status,
             outputs_omitted: outputs.is_none(),
-            outputs: outputs.unwrap_or(serde_json::Value::Null),
+            outputs: outputs.unwrap_or_default(),
             inputs: None,
             error: err.as_deref().map(Into::into),
             features: None,

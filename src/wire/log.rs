@@ -7,6 +7,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::v2::{Tensor, TensorJson};
+
 /// The data dir's subdirectory that holds the logs.
 pub const LOGS_DIR: &str = "logs";
 
@@ -68,10 +70,70 @@ pub const LOG_MAX_ELEMENTS: usize = 100_000;
 
 /// Tensors in V2 JSON form for the log, or `None` when they hold more than
 /// `LOG_MAX_ELEMENTS` elements.
-pub fn loggable(tensors: &[crate::wire::v2::Tensor]) -> Option<serde_json::Value> {
-    let n: usize = tensors.iter().map(|t| t.data.len()).sum();
-    (n <= LOG_MAX_ELEMENTS)
+pub fn loggable(tensors: &[Tensor]) -> Option<serde_json::Value> {
+    (elements(tensors) <= LOG_MAX_ELEMENTS)
         .then(|| serde_json::Value::Array(tensors.iter().map(crate::wire::v2::output_json).collect()))
+}
+
+fn elements(tensors: &[Tensor]) -> usize {
+    tensors.iter().map(|t| t.data.len()).sum()
+}
+
+/// A record's output tensors: borrowed from the answer when written (serialized straight
+/// from the tensors, no intermediate JSON value), V2 JSON when read back; `Null` when the
+/// request failed or the answer was too large (`outputs_omitted`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum LogTensors<'a> {
+    #[default]
+    Null,
+    Tensors(&'a [Tensor]),
+    Json(serde_json::Value),
+}
+
+static NULL: serde_json::Value = serde_json::Value::Null;
+
+impl<'a> LogTensors<'a> {
+    /// The answer's tensors, or `None` when they hold more than `LOG_MAX_ELEMENTS`.
+    pub fn of(tensors: &'a [Tensor]) -> Option<LogTensors<'a>> {
+        (elements(tensors) <= LOG_MAX_ELEMENTS).then_some(LogTensors::Tensors(tensors))
+    }
+
+    /// The tensors as read back (`null` for a record being written).
+    pub fn value(&self) -> &serde_json::Value {
+        match self {
+            LogTensors::Json(v) => v,
+            _ => &NULL,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&Vec<serde_json::Value>> {
+        self.value().as_array()
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self, LogTensors::Null) || matches!(self, LogTensors::Json(v) if v.is_null())
+    }
+}
+
+impl Serialize for LogTensors<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            LogTensors::Null => s.serialize_unit(),
+            LogTensors::Tensors(ts) => s.collect_seq(ts.iter().map(TensorJson)),
+            LogTensors::Json(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for LogTensors<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        Ok(if v.is_null() {
+            LogTensors::Null
+        } else {
+            LogTensors::Json(v)
+        })
+    }
 }
 
 fn is_false(b: &bool) -> bool {
@@ -104,7 +166,7 @@ pub struct PredictionRecord<'a> {
     pub status: u16,
     /// The answer's output tensors in V2 JSON form (null when the request failed).
     #[serde(default)]
-    pub outputs: serde_json::Value,
+    pub outputs: LogTensors<'a>,
     /// The outputs were too large to log (`LOG_MAX_ELEMENTS`).
     #[serde(default, skip_serializing_if = "is_false")]
     pub outputs_omitted: bool,
@@ -212,7 +274,9 @@ mod tests {
             bucket: 42,
             latency_us: 812,
             status: 200,
-            outputs: serde_json::json!([{"name": "p", "datatype": "FP32", "shape": [1], "data": [0.5]}]),
+            outputs: LogTensors::Json(
+                serde_json::json!([{"name": "p", "datatype": "FP32", "shape": [1], "data": [0.5]}]),
+            ),
             outputs_omitted: false,
             inputs: None,
             error: None,

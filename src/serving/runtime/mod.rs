@@ -5,6 +5,7 @@ pub mod onnx;
 #[cfg(feature = "onnx")]
 pub mod onnx_rewrite;
 pub mod upstream;
+pub mod upstream_error;
 pub mod upstream_grpc;
 
 use std::sync::Arc;

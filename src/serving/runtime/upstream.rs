@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::upstream_grpc::GrpcUpstream;
+pub use super::upstream_error::UpstreamError;
+use super::upstream_grpc::{Call, GrpcUpstream};
 use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferRequest, InferResponse};
 
 /// Where and how to reach one upstream model.
@@ -29,13 +30,6 @@ pub struct UpstreamModel {
 enum Transport {
     Http(reqwest::Client),
     Grpc(GrpcUpstream),
-}
-
-/// An upstream failure, with the HTTP status the gateway answers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpstreamError {
-    pub status: u16,
-    pub message: String,
 }
 
 /// Resolve the model URL: a URL already naming `/v2/models/...` is used as is,
@@ -75,6 +69,14 @@ impl UpstreamModel {
             max_response: 64 << 20,
             transport,
         })
+    }
+
+    fn call(&self) -> Call<'_> {
+        Call {
+            url: &self.model_url,
+            timeout: self.timeout,
+            max_response: self.max_response,
+        }
     }
 
     /// Whether requests are forwarded as their HTTP body (else re-encoded for gRPC).
@@ -133,7 +135,7 @@ impl UpstreamModel {
     ) -> Result<InferResponse, UpstreamError> {
         let client = match &self.transport {
             Transport::Http(c) => c,
-            Transport::Grpc(g) => return g.infer(self, request).await,
+            Transport::Grpc(g) => return g.infer(&self.call(), request).await,
         };
         let body = if body.is_empty() {
             Bytes::from(v2::request_json(request))
@@ -190,7 +192,7 @@ impl UpstreamModel {
     pub async fn metadata(&self) -> Result<serde_json::Value, UpstreamError> {
         let client = match &self.transport {
             Transport::Http(c) => c,
-            Transport::Grpc(g) => return g.metadata(self).await,
+            Transport::Grpc(g) => return g.metadata(&self.call()).await,
         };
         let resp = client
             .get(&self.model_url)
@@ -219,7 +221,7 @@ impl UpstreamModel {
     pub async fn ready(&self) -> bool {
         let client = match &self.transport {
             Transport::Http(c) => c,
-            Transport::Grpc(g) => return g.ready(self).await,
+            Transport::Grpc(g) => return g.ready(&self.call()).await,
         };
         match client
             .get(format!("{}/ready", self.model_url))

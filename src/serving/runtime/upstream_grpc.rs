@@ -6,11 +6,19 @@
 use tonic::Code;
 use tonic::transport::Channel;
 
-use super::upstream::{UpstreamError, UpstreamModel};
+use super::upstream_error::UpstreamError;
 use crate::wire::grpc::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use crate::wire::grpc::inference::{ModelMetadataRequest, ModelReadyRequest};
 use crate::wire::grpc::{request_to_proto, response_from_proto};
 use crate::wire::v2::{InferRequest, InferResponse};
+
+/// What bounds one call: the upstream's URL (for messages), timeout and largest answer.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub url: &'a str,
+    pub timeout: std::time::Duration,
+    pub max_response: usize,
+}
 
 #[derive(Debug, Clone)]
 pub struct GrpcUpstream {
@@ -47,13 +55,13 @@ impl GrpcUpstream {
         })
     }
 
-    fn client(&self, u: &UpstreamModel) -> GrpcInferenceServiceClient<Channel> {
+    fn client(&self, u: &Call<'_>) -> GrpcInferenceServiceClient<Channel> {
         GrpcInferenceServiceClient::new(self.channel.clone()).max_decoding_message_size(u.max_response)
     }
 
     /// A failed call as the gateway's answer: a client-error code keeps its meaning (the
     /// request was wrong), an unreachable or failing upstream is 502, a slow one 504.
-    fn error(u: &UpstreamModel, s: tonic::Status) -> UpstreamError {
+    fn error(u: &Call<'_>, s: tonic::Status) -> UpstreamError {
         let client = |status: u16| UpstreamError {
             status,
             message: format!("upstream: {}", s.message()),
@@ -63,22 +71,22 @@ impl GrpcUpstream {
             Code::NotFound => client(404),
             Code::DeadlineExceeded => UpstreamError {
                 status: 504,
-                message: format!("upstream {} timed out after {:?}", u.model_url, u.timeout),
+                message: format!("upstream {} timed out after {:?}", u.url, u.timeout),
             },
             Code::Unavailable => UpstreamError {
                 status: 502,
-                message: format!("upstream {} unreachable: {}", u.model_url, s.message()),
+                message: format!("upstream {} unreachable: {}", u.url, s.message()),
             },
             code => UpstreamError {
                 status: 502,
-                message: format!("upstream {} answered {code:?}: {}", u.model_url, s.message()),
+                message: format!("upstream {} answered {code:?}: {}", u.url, s.message()),
             },
         }
     }
 
     /// Run `call` within the upstream's timeout.
     async fn bounded<T>(
-        u: &UpstreamModel,
+        u: &Call<'_>,
         call: impl Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     ) -> Result<T, UpstreamError> {
         match tokio::time::timeout(u.timeout, call).await {
@@ -88,18 +96,18 @@ impl GrpcUpstream {
         }
     }
 
-    pub async fn infer(&self, u: &UpstreamModel, req: &InferRequest) -> Result<InferResponse, UpstreamError> {
+    pub async fn infer(&self, u: &Call<'_>, req: &InferRequest) -> Result<InferResponse, UpstreamError> {
         let message = request_to_proto(&self.model, self.version.as_deref(), req, true);
         let mut client = self.client(u);
         let answer = Self::bounded(u, client.model_infer(message)).await?;
         response_from_proto(answer).map_err(|e| UpstreamError {
             status: 502,
-            message: format!("upstream {} returned an invalid V2 response: {e}", u.model_url),
+            message: format!("upstream {} returned an invalid V2 response: {e}", u.url),
         })
     }
 
     /// The upstream's model metadata, as the V2 JSON document.
-    pub async fn metadata(&self, u: &UpstreamModel) -> Result<serde_json::Value, UpstreamError> {
+    pub async fn metadata(&self, u: &Call<'_>) -> Result<serde_json::Value, UpstreamError> {
         let mut client = self.client(u);
         let request = ModelMetadataRequest {
             name: self.model.clone(),
@@ -120,14 +128,16 @@ impl GrpcUpstream {
         }))
     }
 
-    pub async fn ready(&self, u: &UpstreamModel) -> bool {
+    pub async fn ready(&self, u: &Call<'_>) -> bool {
         let mut client = self.client(u);
         let request = ModelReadyRequest {
             name: self.model.clone(),
             version: self.version.clone().unwrap_or_default(),
         };
-        let mut probe = u.clone();
-        probe.timeout = u.timeout.min(std::time::Duration::from_secs(2));
+        let probe = Call {
+            timeout: u.timeout.min(std::time::Duration::from_secs(2)),
+            ..*u
+        };
         matches!(Self::bounded(&probe, client.model_ready(request)).await, Ok(r) if r.ready)
     }
 }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 mod tensor;
-pub use tensor::{DataType, Tensor, TensorData};
+pub use tensor::{DataType, Tensor, TensorData, TensorJson};
 
 pub const HEADER_CONTENT_LENGTH: &str = "inference-header-content-length";
 
@@ -298,12 +298,34 @@ pub struct EncodedResponse {
 
 /// JSON form of one output tensor (also what the prediction log records).
 pub fn output_json(t: &Tensor) -> Value {
-    serde_json::json!({
-        "name": t.name,
-        "datatype": t.datatype().name(),
-        "shape": t.shape,
-        "data": t.data.to_json(),
-    })
+    serde_json::to_value(TensorJson(t)).unwrap_or(Value::Null)
+}
+
+/// The response document, serialized straight from the tensors.
+#[derive(Serialize)]
+struct ResponseDoc<'a> {
+    model_name: &'a str,
+    model_version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    outputs: Vec<OutputDoc<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputDoc<'a> {
+    Json(TensorJson<'a>),
+    Binary {
+        name: &'a str,
+        datatype: &'static str,
+        shape: &'a [usize],
+        parameters: BinarySize,
+    },
+}
+
+#[derive(Serialize)]
+struct BinarySize {
+    binary_data_size: usize,
 }
 
 /// Select the requested outputs (all when none requested) and encode the response.
@@ -340,25 +362,25 @@ pub fn encode_response(
             any_binary = true;
             let start = tail.len();
             t.data.to_binary(&mut tail);
-            outs.push(serde_json::json!({
-                "name": t.name,
-                "datatype": t.datatype().name(),
-                "shape": t.shape,
-                "parameters": {"binary_data_size": tail.len() - start},
-            }));
+            outs.push(OutputDoc::Binary {
+                name: &t.name,
+                datatype: t.datatype().name(),
+                shape: &t.shape,
+                parameters: BinarySize {
+                    binary_data_size: tail.len() - start,
+                },
+            });
         } else {
-            outs.push(output_json(t));
+            outs.push(OutputDoc::Json(TensorJson(t)));
         }
     }
-    let mut doc = serde_json::json!({
-        "model_name": resp.model_name,
-        "model_version": resp.model_version,
-        "outputs": outs,
-    });
-    if let Some(id) = &resp.id {
-        doc["id"] = Value::String(id.clone());
-    }
-    // serde_json::Value serialisation cannot fail (string keys only).
+    let doc = ResponseDoc {
+        model_name: &resp.model_name,
+        model_version: &resp.model_version,
+        id: resp.id.as_deref(),
+        outputs: outs,
+    };
+    // Serialising strings, numbers and sequences into a Vec cannot fail.
     let mut body = serde_json::to_vec(&doc).unwrap_or_default();
     if any_binary {
         let header_len = body.len();

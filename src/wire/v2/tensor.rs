@@ -152,28 +152,7 @@ impl TensorData {
 
     /// JSON array of the flat data (non-finite floats become `null`, as JSON has no NaN).
     pub fn to_json(&self) -> Value {
-        fn arr<T: Serialize>(v: &[T]) -> Value {
-            serde_json::to_value(v).unwrap_or(Value::Null)
-        }
-        match self {
-            TensorData::Bool(v) => arr(v),
-            TensorData::U8(v) => arr(v),
-            TensorData::U16(v) => arr(v),
-            TensorData::U32(v) => arr(v),
-            TensorData::U64(v) => arr(v),
-            TensorData::I8(v) => arr(v),
-            TensorData::I16(v) => arr(v),
-            TensorData::I32(v) => arr(v),
-            TensorData::I64(v) => arr(v),
-            TensorData::F16(v) => Value::Array(v.iter().map(|x| float_json(x.to_f64())).collect()),
-            TensorData::F32(v) => Value::Array(v.iter().map(|x| float_json(f64::from(*x))).collect()),
-            TensorData::F64(v) => Value::Array(v.iter().map(|x| float_json(*x)).collect()),
-            TensorData::Bytes(v) => Value::Array(
-                v.iter()
-                    .map(|b| Value::String(String::from_utf8_lossy(b).into_owned()))
-                    .collect(),
-            ),
-        }
+        serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
     /// Little-endian binary encoding (Triton binary tensor extension).
@@ -314,12 +293,6 @@ impl TensorData {
     }
 }
 
-fn float_json(x: f64) -> Value {
-    serde_json::Number::from_f64(x)
-        .map(Value::Number)
-        .unwrap_or(Value::Null)
-}
-
 /// A named tensor with its shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
@@ -331,5 +304,70 @@ pub struct Tensor {
 impl Tensor {
     pub fn datatype(&self) -> DataType {
         self.data.datatype()
+    }
+}
+
+/// The flat data as a JSON array, written straight to the serializer (no `Value` per
+/// element): integers and booleans as such, floats in their shortest round-trip form
+/// (FP32 as FP32, FP16 widened), non-finite floats as `null` (JSON has no NaN), BYTES as
+/// strings (invalid UTF-8 replaced).
+impl Serialize for TensorData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        fn floats<S: serde::Serializer, T: Copy>(
+            s: S,
+            v: &[T],
+            finite: impl Fn(T) -> bool,
+            put: impl Fn(&mut S::SerializeSeq, T) -> Result<(), S::Error>,
+        ) -> Result<S::Ok, S::Error> {
+            let mut seq = s.serialize_seq(Some(v.len()))?;
+            for &x in v {
+                if finite(x) {
+                    put(&mut seq, x)?
+                } else {
+                    seq.serialize_element(&())?
+                }
+            }
+            seq.end()
+        }
+        match self {
+            TensorData::Bool(v) => v.serialize(s),
+            TensorData::U8(v) => v.serialize(s),
+            TensorData::U16(v) => v.serialize(s),
+            TensorData::U32(v) => v.serialize(s),
+            TensorData::U64(v) => v.serialize(s),
+            TensorData::I8(v) => v.serialize(s),
+            TensorData::I16(v) => v.serialize(s),
+            TensorData::I32(v) => v.serialize(s),
+            TensorData::I64(v) => v.serialize(s),
+            TensorData::F16(v) => floats(s, v, |x| x.is_finite(), |q, x| q.serialize_element(&x.to_f64())),
+            TensorData::F32(v) => floats(s, v, f32::is_finite, |q, x| q.serialize_element(&x)),
+            TensorData::F64(v) => floats(s, v, f64::is_finite, |q, x| q.serialize_element(&x)),
+            TensorData::Bytes(v) => {
+                let mut seq = s.serialize_seq(Some(v.len()))?;
+                for b in v {
+                    seq.serialize_element(&String::from_utf8_lossy(b))?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// A tensor in V2 JSON form: `{"name", "datatype", "shape", "data"}`, serialized from the
+/// tensor itself (the response body and the prediction log share it).
+#[derive(Debug, Clone, Copy)]
+pub struct TensorJson<'a>(pub &'a Tensor);
+
+impl Serialize for TensorJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let t = self.0;
+        let mut m = s.serialize_map(Some(4))?;
+        m.serialize_entry("name", &t.name)?;
+        m.serialize_entry("datatype", t.datatype().name())?;
+        m.serialize_entry("shape", &t.shape)?;
+        m.serialize_entry("data", &t.data)?;
+        m.end()
     }
 }
