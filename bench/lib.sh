@@ -43,7 +43,7 @@ wait_http() { # url [seconds]
     done
 }
 
-start_mlserver() { # -> sets MLSERVER_URL; serves churn_lr (scikit-learn pipeline)
+start_mlserver() { # -> sets MLSERVER_URL, MLSERVER_GRPC; serves churn_lr (scikit-learn pipeline)
     local dir="$WORK/mlserver" port grpc metrics
     mkdir -p "$dir"
     "$VENV/bin/python" "$ROOT/fixtures/make_models.py" --sklearn-dir "$dir" --no-write
@@ -52,6 +52,7 @@ start_mlserver() { # -> sets MLSERVER_URL; serves churn_lr (scikit-learn pipelin
     (cd "$dir" && PATH="$VENV/bin:$PATH" exec "$VENV/bin/mlserver" start "$dir" >"$WORK/mlserver.log" 2>&1) &
     PIDS+=($!)
     MLSERVER_URL="http://127.0.0.1:$port"
+    MLSERVER_GRPC="127.0.0.1:$grpc"
     wait_http "$MLSERVER_URL/v2/models/churn_lr/ready" 180
 }
 
