@@ -7,6 +7,7 @@ pub mod onnx_rewrite;
 pub mod upstream;
 pub mod upstream_error;
 pub mod upstream_grpc;
+pub mod upstream_h1;
 
 use std::sync::Arc;
 

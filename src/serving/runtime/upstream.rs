@@ -13,7 +13,9 @@ use bytes::Bytes;
 
 pub use super::upstream_error::UpstreamError;
 use super::upstream_grpc::{Call, GrpcUpstream};
+use super::upstream_h1::{H1Error, H1Pool};
 use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferRequest, InferResponse};
+use std::sync::Arc;
 
 /// Where and how to reach one upstream model.
 #[derive(Debug, Clone)]
@@ -28,8 +30,40 @@ pub struct UpstreamModel {
 
 #[derive(Debug, Clone)]
 enum Transport {
-    Http(reqwest::Client),
+    /// reqwest for metadata, readiness and https; for plain http, inference goes through
+    /// `upstream_h1`'s pool (connections driven by their requests).
+    Http(reqwest::Client, Option<Arc<H1Target>>),
     Grpc(GrpcUpstream),
+}
+
+/// Where inference requests go on a plain-HTTP upstream.
+#[derive(Debug)]
+struct H1Target {
+    pool: H1Pool,
+    /// `host[:port]` as the Host header.
+    host: hyper::header::HeaderValue,
+    /// `/v2/models/<name>[/versions/<v>]/infer`
+    path: hyper::Uri,
+}
+
+impl H1Target {
+    fn of(model_url: &str) -> Option<H1Target> {
+        let url = reqwest::Url::parse(model_url).ok()?;
+        if url.scheme() != "http" {
+            return None;
+        }
+        let host = url.host_str()?;
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        Some(H1Target {
+            pool: H1Pool::new(format!("{host}:{port}")),
+            host: authority.parse().ok()?,
+            path: format!("{}/infer", url.path().trim_end_matches('/')).parse().ok()?,
+        })
+    }
 }
 
 /// Resolve the model URL: a URL already naming `/v2/models/...` is used as is,
@@ -61,7 +95,8 @@ impl UpstreamModel {
         let transport = if model_url.starts_with("grpc://") {
             Transport::Grpc(GrpcUpstream::new(&model_url)?)
         } else {
-            Transport::Http(client)
+            let h1 = H1Target::of(&model_url).map(Arc::new);
+            Transport::Http(client, h1)
         };
         Ok(UpstreamModel {
             model_url,
@@ -81,7 +116,7 @@ impl UpstreamModel {
 
     /// Whether requests are forwarded as their HTTP body (else re-encoded for gRPC).
     pub fn forwards_http_body(&self) -> bool {
-        matches!(self.transport, Transport::Http(_))
+        matches!(self.transport, Transport::Http(..))
     }
 
     pub fn with_max_response(mut self, bytes: usize) -> Self {
@@ -134,7 +169,7 @@ impl UpstreamModel {
         header_len: Option<&str>,
     ) -> Result<InferResponse, UpstreamError> {
         let client = match &self.transport {
-            Transport::Http(c) => c,
+            Transport::Http(c, h1) => (c, h1),
             Transport::Grpc(g) => return g.infer(&self.call(), request).await,
         };
         let body = if body.is_empty() {
@@ -143,6 +178,11 @@ impl UpstreamModel {
             body
         };
         let header_len = header_len.filter(|_| !body.is_empty());
+        let (client, h1) = client;
+        if let Some(h1) = h1 {
+            let (status, hl, bytes) = self.send_h1(h1, body, header_len).await?;
+            return self.answer(status, hl.as_deref(), &bytes);
+        }
         let mut req = client
             .post(format!("{}/infer", self.model_url))
             .timeout(self.timeout)
@@ -161,6 +201,73 @@ impl UpstreamModel {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         let bytes = self.body(resp, self.max_response).await?;
+        self.answer(status, hl.as_deref(), &bytes)
+    }
+
+    /// POST the body on the plain-HTTP pool, within the timeout: status, binary header
+    /// length, body.
+    async fn send_h1(
+        &self,
+        h1: &H1Target,
+        body: Bytes,
+        header_len: Option<&str>,
+    ) -> Result<(reqwest::StatusCode, Option<String>, Bytes), UpstreamError> {
+        use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+        let mut req = hyper::Request::new(http_body_util::Full::new(body));
+        *req.method_mut() = hyper::Method::POST;
+        *req.uri_mut() = h1.path.clone();
+        let h = req.headers_mut();
+        h.insert(HOST, h1.host.clone());
+        match header_len.and_then(|v| HeaderValue::from_str(v).ok()) {
+            Some(v) => {
+                h.insert(HEADER_CONTENT_LENGTH, v);
+                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            }
+            None => {
+                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            }
+        }
+        let sent = tokio::time::timeout(self.timeout, h1.pool.send(req, self.max_response)).await;
+        let (head, bytes) = match sent {
+            Err(_) => {
+                return Err(UpstreamError {
+                    status: 504,
+                    message: format!("upstream {} timed out after {:?}", self.model_url, self.timeout),
+                });
+            }
+            Ok(Err(H1Error::TooLarge)) => {
+                return Err(UpstreamError {
+                    status: 502,
+                    message: format!(
+                        "upstream {} answered more than {} bytes (--max-response)",
+                        self.model_url, self.max_response
+                    ),
+                });
+            }
+            Ok(Err(e)) => {
+                return Err(UpstreamError {
+                    status: 502,
+                    message: format!("upstream {} unreachable: {e}", self.model_url),
+                });
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        let hl = head
+            .headers()
+            .get(HEADER_CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let status = reqwest::StatusCode::from_u16(head.status().as_u16()).unwrap_or(reqwest::StatusCode::BAD_GATEWAY);
+        Ok((status, hl, bytes))
+    }
+
+    /// An upstream's answer to an inference request as the gateway's answer.
+    fn answer(
+        &self,
+        status: reqwest::StatusCode,
+        hl: Option<&str>,
+        bytes: &[u8],
+    ) -> Result<InferResponse, UpstreamError> {
         if status.is_client_error() {
             let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
@@ -182,7 +289,7 @@ impl UpstreamModel {
                 ),
             });
         }
-        v2::parse_response(&bytes, hl.as_deref()).map_err(|e| UpstreamError {
+        v2::parse_response(bytes, hl).map_err(|e| UpstreamError {
             status: 502,
             message: format!("upstream {} returned an invalid V2 response: {e}", self.model_url),
         })
@@ -191,7 +298,7 @@ impl UpstreamModel {
     /// The upstream's model metadata (JSON), for `GET /v2/models/{m}`.
     pub async fn metadata(&self) -> Result<serde_json::Value, UpstreamError> {
         let client = match &self.transport {
-            Transport::Http(c) => c,
+            Transport::Http(c, _) => c,
             Transport::Grpc(g) => return g.metadata(&self.call()).await,
         };
         let resp = client
@@ -220,7 +327,7 @@ impl UpstreamModel {
     /// `GET <model>/ready` answered 200 within the timeout.
     pub async fn ready(&self) -> bool {
         let client = match &self.transport {
-            Transport::Http(c) => c,
+            Transport::Http(c, _) => c,
             Transport::Grpc(g) => return g.ready(&self.call()).await,
         };
         match client
