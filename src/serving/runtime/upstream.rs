@@ -269,7 +269,7 @@ impl UpstreamModel {
         bytes: &[u8],
     ) -> Result<InferResponse, UpstreamError> {
         if status.is_client_error() {
-            let msg = serde_json::from_slice::<serde_json::Value>(&bytes)
+            let msg = serde_json::from_slice::<serde_json::Value>(bytes)
                 .ok()
                 .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
                 .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).into_owned());

@@ -122,7 +122,7 @@ impl H1Pool {
             Some(mut c) => match exchange(&mut c, req, limit).await {
                 Ok(answer) => return self.finish(c, answer),
                 // Not sent: the pooled connection had died meanwhile. Once more, fresh.
-                Err(Failed::NotSent(req)) => (self.connect().await?, req),
+                Err(Failed::NotSent(req)) => (self.connect().await?, *req),
                 Err(Failed::Error(e)) => return Err(e),
             },
             None => (self.connect().await?, req),
@@ -153,7 +153,7 @@ struct Answer {
 }
 
 enum Failed {
-    NotSent(Request<Full<Bytes>>),
+    NotSent(Box<Request<Full<Bytes>>>),
     Error(H1Error),
 }
 
@@ -166,7 +166,7 @@ async fn exchange(c: &mut Conn, req: Request<Full<Bytes>>, limit: usize) -> Resu
                 Ok(r) => r,
                 Err(mut e) => {
                     return Err(match e.take_message() {
-                        Some(req) => Failed::NotSent(req),
+                        Some(req) => Failed::NotSent(Box::new(req)),
                         None => Failed::Error(H1Error::Exchange(e.into_error())),
                     });
                 }
