@@ -88,6 +88,39 @@ LUA
     echo "$out" | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
 }
 
+start_nginx() { # WORKERS "LOCATIONS" [HTTP-LEVEL LINES] -> sets NGINX_PORT; nginx on 127.0.0.1, stopped on exit
+    local workers=$1 locations=$2 extra=${3:-}
+    command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
+    NGINX_PORT=$(free_port)
+    mkdir -p "$WORK/nginx"
+    cat >"$WORK/nginx/nginx.conf" <<CONF
+worker_processes $workers;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 10000000;
+    client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
+    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+    $extra
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        $locations
+    }
+}
+CONF
+    nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+    PIDS+=($!)
+}
+
+start_static_nginx() { # -> sets NGINX_URL: every path answers a 2-byte 200
+    start_nginx auto 'location / { default_type text/plain; return 200 "ok"; }'
+    NGINX_URL="http://127.0.0.1:$NGINX_PORT/"
+    wait_http "$NGINX_URL" 20
+}
+
 one_row_body() { # file
     printf '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP32","data":[1.2,55.0,-0.9,530.0]}]}' > "$1"
 }

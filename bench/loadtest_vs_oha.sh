@@ -14,7 +14,6 @@ SECS=${2:-10}
 ROUNDS=${3:-3}
 
 command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
-command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
 OHA=$(command -v oha || echo "$HOME/.cargo/bin/oha")
 if [ ! -x "$OHA" ] && [ "${WITH_OHA:-0}" = 1 ]; then
     echo "installing oha (cargo install oha --locked)" >&2
@@ -23,29 +22,8 @@ fi
 [ -x "$OHA" ] || { echo "oha is not installed: comparing with wrk only (WITH_OHA=1 installs it)" >&2; OHA=; }
 build_mlctl
 
-PORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-    server {
-        listen 127.0.0.1:$PORT;
-        location / { default_type text/plain; return 200 "ok"; }
-    }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-PIDS+=($!)
-URL="http://127.0.0.1:$PORT/"
-wait_http "$URL" 20
+start_static_nginx
+URL=$NGINX_URL
 
 # Each runner prints "REQ_PER_S CPU_US_PER_REQUEST" (user + sys of the generator process).
 timed() { /usr/bin/time -f '%U %S' -o "$WORK/time" "$@"; }

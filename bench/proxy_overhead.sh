@@ -14,28 +14,9 @@ start_mlctl
 one_row_body "$WORK/body.json"
 # The floor of one more process in the path: nginx proxy_pass to the same MLServer
 # (upstream keep-alive), the same client.
-command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
-NPORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-    upstream mlserver { server ${MLSERVER_URL#http://}; keepalive 8; }
-    server {
-        listen 127.0.0.1:$NPORT;
-        location / { proxy_pass http://mlserver; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-PIDS+=($!)
+start_nginx 1 'location / { proxy_pass http://mlserver; proxy_http_version 1.1; proxy_set_header Connection ""; }' \
+    "upstream mlserver { server ${MLSERVER_URL#http://}; keepalive 8; }"
+NPORT=$NGINX_PORT
 wait_http "http://127.0.0.1:$NPORT/v2/models/churn_lr/ready" 20
 # mlctl to MLServer's gRPC port (V2 over gRPC upstream).
 "$MLCTL" deploy churn-grpc --version g --upstream "grpc://$MLSERVER_GRPC/v2/models/churn_lr" --timeout 5s >/dev/null

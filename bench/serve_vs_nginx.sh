@@ -11,34 +11,11 @@ CONNS=${1:-16}
 SECS=${2:-10}
 ROUNDS=${3:-3}
 command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
-command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
 build_mlctl
 start_mlctl
 "$MLCTL" deploy churn --version 1 --onnx "$ROOT/fixtures/models/churn_lr.onnx" >/dev/null
 one_row_body "$WORK/body.json"
-NPORT=$(free_port)
-mkdir -p "$WORK/nginx"
-cat >"$WORK/nginx/nginx.conf" <<CONF
-worker_processes auto;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
-    server {
-        listen 127.0.0.1:$NPORT;
-        location / { default_type text/plain; return 200 "ok"; }
-    }
-}
-CONF
-nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
-PIDS+=($!)
-NGINX_URL="http://127.0.0.1:$NPORT/"
-wait_http "$NGINX_URL" 20
+start_static_nginx
 INFER="$MLCTL_URL/v2/models/churn/infer"
 lt() { # url [flags] -> "rps p50 p99"
     "$MLCTL" loadtest "$@" -c "$CONNS" -d "${SECS}s" --warmup 1s -o json |

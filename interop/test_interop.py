@@ -236,50 +236,35 @@ def mlserver():
             proc.kill()
 
 
-def test_mlctl_proxies_to_mlserver(gateway, mlserver):
+@pytest.mark.parametrize("scheme", ["http", "grpc"])
+def test_mlctl_proxies_to_mlserver(gateway, mlserver, scheme):
+    """--upstream http:// (the body forwarded) and grpc:// (MLServer's V2 gRPC port): answers
+    equal to scikit-learn's, relabelled with the gateway's model and version; metadata and
+    readiness asked the upstream's way."""
     import joblib
 
-    mlctl("deploy", "churn-sk", "--version", "mlserver-1", "--upstream", mlserver["url"] + "/v2/models/churn_lr",
-          "--timeout", "5s", data_dir=gateway["data_dir"], endpoint=gateway["url"])
+    name, version = f"churn-{scheme}", f"{scheme}-1"
+    base = mlserver["url"] if scheme == "http" else f"grpc://{mlserver['grpc']}"
+    upstream = base + "/v2/models/churn_lr"
+    mlctl("deploy", name, "--version", version, "--upstream", upstream, "--timeout", "5s",
+          data_dir=gateway["data_dir"], endpoint=gateway["url"])
     x = sample_input("churn_lr")
     body = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
             "outputs": [{"name": "predict_proba"}]}
-    req = urllib.request.Request(gateway["url"] + "/v2/models/churn-sk/infer", data=json.dumps(body).encode(),
+    req = urllib.request.Request(gateway["url"] + f"/v2/models/{name}/infer", data=json.dumps(body).encode(),
                                  headers={"content-type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
-        assert r.headers["x-mlctl-variant"] == "mlserver-1"
+        assert r.headers["x-mlctl-variant"] == version
         resp = json.load(r)
-    assert resp["model_name"] == "churn-sk" and resp["model_version"] == "mlserver-1"
+    assert resp["model_name"] == name and resp["model_version"] == version
     got = np.array(resp["outputs"][0]["data"], dtype=np.float64).reshape(resp["outputs"][0]["shape"])
     sk = joblib.load(os.path.join(mlserver["dir"], "churn_lr", "model.joblib"))
     np.testing.assert_allclose(got, sk.predict_proba(x), atol=1e-6)
     # and the in-process ONNX export of the same model agrees with MLServer's scikit-learn answer
     np.testing.assert_allclose(got, onnxruntime_outputs("churn_lr", x)["probabilities"], atol=1e-5)
-
-
-def test_mlctl_proxies_to_mlserver_over_grpc(gateway, mlserver):
-    """--upstream grpc://: MLServer's gRPC port (V2 GRPCInferenceService), answers equal to
-    scikit-learn's, metadata and readiness asked over gRPC."""
-    import joblib
-
-    upstream = f"grpc://{mlserver['grpc']}/v2/models/churn_lr"
-    mlctl("deploy", "churn-grpc", "--version", "g1", "--upstream", upstream, "--timeout", "5s",
-          data_dir=gateway["data_dir"], endpoint=gateway["url"])
-    x = sample_input("churn_lr")
-    body = {"inputs": [{"name": "input", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
-            "outputs": [{"name": "predict_proba"}]}
-    req = urllib.request.Request(gateway["url"] + "/v2/models/churn-grpc/infer", data=json.dumps(body).encode(),
-                                 headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        assert r.headers["x-mlctl-variant"] == "g1"
-        resp = json.load(r)
-    assert resp["model_name"] == "churn-grpc" and resp["model_version"] == "g1"
-    got = np.array(resp["outputs"][0]["data"], dtype=np.float64).reshape(resp["outputs"][0]["shape"])
-    sk = joblib.load(os.path.join(mlserver["dir"], "churn_lr", "model.joblib"))
-    np.testing.assert_allclose(got, sk.predict_proba(x), atol=1e-6)
-    with urllib.request.urlopen(gateway["url"] + "/v2/models/churn-grpc/ready", timeout=10) as r:
+    with urllib.request.urlopen(gateway["url"] + f"/v2/models/{name}/ready", timeout=10) as r:
         assert r.status == 200
-    with urllib.request.urlopen(gateway["url"] + "/v2/models/churn-grpc", timeout=10) as r:
+    with urllib.request.urlopen(gateway["url"] + f"/v2/models/{name}", timeout=10) as r:
         meta = json.load(r)
-    assert meta["name"] == "churn-grpc"
+    assert meta["name"] == name
     assert meta["parameters"]["upstream"] == upstream
