@@ -14,6 +14,15 @@ use predicates::prelude::*;
 use serde_json::Value;
 use target::Behaviour;
 
+/// The tests here measure latency to ±10% with a load generator and a server on the same
+/// two cores: run side by side, one test's load is another's jitter (a 20 ms stall in one of
+/// 40 requests moves a p99). They take turns.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn loadtest(url: &str) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::new(bin());
     c.arg("loadtest")
@@ -56,6 +65,7 @@ fn url(addr: std::net::SocketAddr) -> String {
 
 #[test]
 fn fixed_delay_percentiles_are_within_ten_percent_of_the_delay() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour {
         delay: Duration::from_millis(200),
         ..Behaviour::default()
@@ -75,6 +85,7 @@ fn fixed_delay_percentiles_are_within_ten_percent_of_the_delay() {
 
 #[test]
 fn open_loop_charges_a_stall_to_every_request_due_during_it() {
+    let _serial = serial();
     // Stalled for the first second of every two: half the requests wait U(0, 1 s); the
     // true p99 is 1 s × (1 − 0.01 / 0.5) = 980 ms.
     let addr = target::spawn(Behaviour {
@@ -103,6 +114,7 @@ fn open_loop_charges_a_stall_to_every_request_due_during_it() {
 
 #[test]
 fn warmup_requests_are_excluded_from_the_results() {
+    let _serial = serial();
     // A cold start: the first answers take 300 ms more.
     let cold = |slow_first| {
         target::spawn(Behaviour {
@@ -130,6 +142,7 @@ fn warmup_requests_are_excluded_from_the_results() {
 
 #[test]
 fn answers_slower_than_the_timeout_are_counted_as_timeouts() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour {
         delay: Duration::from_millis(400),
         ..Behaviour::default()
@@ -158,6 +171,7 @@ fn answers_slower_than_the_timeout_are_counted_as_timeouts() {
 
 #[test]
 fn error_counts_by_status_are_exact() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour {
         error_every: 4,
         error_status: 503,
@@ -173,6 +187,7 @@ fn error_counts_by_status_are_exact() {
 
 #[test]
 fn variants_are_broken_down_from_the_response_header() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour {
         variants: vec!["stable".into(), "canary".into(), "canary".into()],
         ..Behaviour::default()
@@ -197,6 +212,7 @@ fn variants_are_broken_down_from_the_response_header() {
 
 #[test]
 fn every_slo_form_passes_or_fails_with_its_exit_code() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour {
         delay: Duration::from_millis(5),
         error_every: 10,
@@ -249,6 +265,7 @@ fn every_slo_form_passes_or_fails_with_its_exit_code() {
 
 #[test]
 fn a_sweep_reports_the_highest_rate_that_meets_the_slos() {
+    let _serial = serial();
     // 1 connection and a 20 ms answer: at most ~50 req/s can be served on time.
     let addr = target::spawn(Behaviour {
         delay: Duration::from_millis(20),
@@ -287,6 +304,7 @@ fn a_sweep_reports_the_highest_rate_that_meets_the_slos() {
 
 #[test]
 fn the_hdr_log_holds_every_answer() {
+    let _serial = serial();
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     let addr = target::spawn(Behaviour::default());
     let dir = tempfile::tempdir().unwrap();
@@ -332,6 +350,7 @@ fn decode_base64(s: &str) -> Vec<u8> {
 
 #[test]
 fn any_url_takes_a_method_headers_and_a_body_from_a_file() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour {
         expect: Some(target::Expect {
             method: "PUT".into(),
@@ -370,6 +389,7 @@ fn any_url_takes_a_method_headers_and_a_body_from_a_file() {
 
 #[test]
 fn an_unreachable_endpoint_exits_3() {
+    let _serial = serial();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -384,6 +404,7 @@ fn an_unreachable_endpoint_exits_3() {
 
 #[test]
 fn bad_flags_and_inputs_exit_2_with_one_clear_line() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let bad_jsonl = dir.path().join("bad.jsonl");
     std::fs::write(&bad_jsonl, "{\"a\": 1}\n{not json\n").unwrap();
@@ -473,6 +494,7 @@ fn bad_flags_and_inputs_exit_2_with_one_clear_line() {
 
 #[test]
 fn model_traffic_from_csv_rows_follows_routing_keys_through_a_canary() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let s = Server::start_in(dir.path(), &["--controller-tick", "100ms"]);
     common::deploy_half_canary(&s);
@@ -540,6 +562,7 @@ fn model_traffic_from_csv_rows_follows_routing_keys_through_a_canary() {
 
 #[test]
 fn ctrl_c_prints_the_partial_report_and_exits_130() {
+    let _serial = serial();
     let addr = target::spawn(Behaviour::default());
     let child = std::process::Command::new(bin())
         .args([
