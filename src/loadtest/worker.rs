@@ -116,8 +116,9 @@ impl H2Conn {
     }
 
     /// Send and drain the answer: the status, the variant header's value and the
-    /// `grpc-status` (from the trailers, or the headers of a trailers-only answer).
-    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> Result<(u16, Option<Bytes>, Option<u32>), Outcome> {
+    /// `grpc-status` (from the trailers, or the headers of a trailers-only answer); and
+    /// whether the connection can be used again.
+    async fn round_trip(&mut self, req: Request<Full<Bytes>>) -> (Result<H2Answer, Outcome>, bool) {
         let H2Conn { sender, driver } = self;
         let grpc_status =
             |h: &hyper::HeaderMap| h.get("grpc-status").and_then(|v| v.to_str().ok()?.parse::<u32>().ok());
@@ -141,12 +142,16 @@ impl H2Conn {
         tokio::pin!(exchange);
         tokio::select! {
             biased;
-            r = &mut exchange => r,
-            // The connection ended: finish the exchange on what was received.
-            _ = driver.as_mut() => exchange.await,
+            r = &mut exchange => (r, true),
+            // The connection ended (the server closed it after this answer, or broke it):
+            // finish the exchange on what was received, then drop it.
+            _ = driver.as_mut() => (exchange.await, false),
         }
     }
 }
+
+/// Status, variant header value, `grpc-status`.
+type H2Answer = (u16, Option<Bytes>, Option<u32>);
 
 pub struct Worker {
     shared: Arc<Shared>,
@@ -387,7 +392,11 @@ async fn exchange(
             if let Some(key) = target.routing_key(slot.index) {
                 req.headers_mut().insert(ROUTING_KEY_HEADER, key.clone());
             }
-            let (mut status, variant, grpc) = c.round_trip(req).await?;
+            let (answer, alive) = c.round_trip(req).await;
+            if !alive {
+                *conn = None;
+            }
+            let (mut status, variant, grpc) = answer?;
             if target.protocol == Protocol::Grpc {
                 // A gRPC answer without a grpc-status is a broken exchange.
                 status = http_of_grpc(grpc.ok_or(Outcome::Io)?);
