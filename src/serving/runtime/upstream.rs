@@ -126,13 +126,7 @@ impl UpstreamModel {
 
     /// Read an answer's body, at most `limit` bytes (502 past it).
     async fn body(&self, mut resp: reqwest::Response, limit: usize) -> Result<Bytes, UpstreamError> {
-        let too_big = || UpstreamError {
-            status: 502,
-            message: format!(
-                "upstream {} answered more than {limit} bytes (--max-response)",
-                self.model_url
-            ),
-        };
+        let too_big = || UpstreamError::too_large(&self.model_url, limit);
         if resp.content_length().is_some_and(|n| n > limit as u64) {
             return Err(too_big());
         }
@@ -148,15 +142,9 @@ impl UpstreamModel {
 
     fn map_send_error(&self, e: reqwest::Error) -> UpstreamError {
         if e.is_timeout() {
-            UpstreamError {
-                status: 504,
-                message: format!("upstream {} timed out after {:?}", self.model_url, self.timeout),
-            }
+            UpstreamError::timed_out(&self.model_url, self.timeout)
         } else {
-            UpstreamError {
-                status: 502,
-                message: format!("upstream {} unreachable: {e}", self.model_url),
-            }
+            UpstreamError::unreachable(&self.model_url, e)
         }
     }
 
@@ -168,17 +156,16 @@ impl UpstreamModel {
         body: Bytes,
         header_len: Option<&str>,
     ) -> Result<InferResponse, UpstreamError> {
-        let client = match &self.transport {
+        let (client, h1) = match &self.transport {
             Transport::Http(c, h1) => (c, h1),
             Transport::Grpc(g) => return g.infer(&self.call(), request).await,
         };
-        let body = if body.is_empty() {
-            Bytes::from(v2::request_json(request))
+        // A request that did not come as an HTTP body is sent as JSON (no binary part).
+        let (body, header_len) = if body.is_empty() {
+            (Bytes::from(v2::request_json(request)), None)
         } else {
-            body
+            (body, header_len)
         };
-        let header_len = header_len.filter(|_| !body.is_empty());
-        let (client, h1) = client;
         if let Some(h1) = h1 {
             let (status, hl, bytes) = self.send_h1(h1, body, header_len).await?;
             return self.answer(status, hl.as_deref(), &bytes);
@@ -229,27 +216,9 @@ impl UpstreamModel {
         }
         let sent = tokio::time::timeout(self.timeout, h1.pool.send(req, self.max_response)).await;
         let (head, bytes) = match sent {
-            Err(_) => {
-                return Err(UpstreamError {
-                    status: 504,
-                    message: format!("upstream {} timed out after {:?}", self.model_url, self.timeout),
-                });
-            }
-            Ok(Err(H1Error::TooLarge)) => {
-                return Err(UpstreamError {
-                    status: 502,
-                    message: format!(
-                        "upstream {} answered more than {} bytes (--max-response)",
-                        self.model_url, self.max_response
-                    ),
-                });
-            }
-            Ok(Err(e)) => {
-                return Err(UpstreamError {
-                    status: 502,
-                    message: format!("upstream {} unreachable: {e}", self.model_url),
-                });
-            }
+            Err(_) => return Err(UpstreamError::timed_out(&self.model_url, self.timeout)),
+            Ok(Err(H1Error::TooLarge)) => return Err(UpstreamError::too_large(&self.model_url, self.max_response)),
+            Ok(Err(e)) => return Err(UpstreamError::unreachable(&self.model_url, e)),
             Ok(Ok(answer)) => answer,
         };
         let hl = head
@@ -257,8 +226,7 @@ impl UpstreamModel {
             .get(HEADER_CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let status = reqwest::StatusCode::from_u16(head.status().as_u16()).unwrap_or(reqwest::StatusCode::BAD_GATEWAY);
-        Ok((status, hl, bytes))
+        Ok((head.status(), hl, bytes))
     }
 
     /// An upstream's answer to an inference request as the gateway's answer.

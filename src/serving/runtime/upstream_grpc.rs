@@ -69,14 +69,8 @@ impl GrpcUpstream {
         match s.code() {
             Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => client(400),
             Code::NotFound => client(404),
-            Code::DeadlineExceeded => UpstreamError {
-                status: 504,
-                message: format!("upstream {} timed out after {:?}", u.url, u.timeout),
-            },
-            Code::Unavailable => UpstreamError {
-                status: 502,
-                message: format!("upstream {} unreachable: {}", u.url, s.message()),
-            },
+            Code::DeadlineExceeded => UpstreamError::timed_out(u.url, u.timeout),
+            Code::Unavailable => UpstreamError::unreachable(u.url, s.message()),
             code => UpstreamError {
                 status: 502,
                 message: format!("upstream {} answered {code:?}: {}", u.url, s.message()),
