@@ -49,24 +49,6 @@ pub enum Protocol {
 /// The gRPC method every request of `Protocol::Grpc` calls.
 pub const MODEL_INFER: &str = "/inference.GRPCInferenceService/ModelInfer";
 
-/// The HTTP status a gRPC status code is reported as (the gRPC HTTP mapping's reverse).
-pub fn http_of_grpc(code: u32) -> u16 {
-    match code {
-        0 => 200,
-        3 | 11 => 400,
-        16 => 401,
-        7 => 403,
-        5 => 404,
-        10 => 409,
-        8 => 429,
-        1 => 499,
-        12 => 501,
-        14 => 503,
-        4 => 504,
-        _ => 500,
-    }
-}
-
 /// Parse `http://host[:port]/path`. Only plain HTTP/1.1 is driven (see README).
 pub fn parse_url(url: &str) -> Result<(String, Uri)> {
     let uri: Uri = url
@@ -239,7 +221,11 @@ impl Target {
 
     /// The body of request `i` (cycled).
     pub fn body(&self, i: u64) -> Bytes {
-        self.bodies[(i % self.bodies.len() as u64) as usize].clone()
+        self.body_ref(i).clone()
+    }
+
+    fn body_ref(&self, i: u64) -> &Bytes {
+        &self.bodies[(i % self.bodies.len() as u64) as usize]
     }
 
     /// Render HTTP/1.1 request `i` into `out` (cleared first): the fixed head, the routing
@@ -253,7 +239,7 @@ impl Target {
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
-        let body = &self.bodies[(i % self.bodies.len() as u64) as usize];
+        let body = self.body_ref(i);
         // A body-less GET/HEAD/DELETE sends no length; anything with a body, or a method
         // that expects one, says how long it is (RFC 9110 §8.6).
         if !body.is_empty() || matches!(self.method, Method::POST | Method::PUT | Method::PATCH) {

@@ -20,7 +20,8 @@ use tokio::net::TcpStream;
 use super::h1;
 use super::sample::{Live, NO_VARIANT, Outcome, Sample};
 use super::scheduler::{LoadModel, Schedule, Slot};
-use super::target::{Protocol, ROUTING_KEY_HEADER, Target, VARIANT_HEADER, http_of_grpc};
+use super::target::{Protocol, ROUTING_KEY_HEADER, Target, VARIANT_HEADER};
+use crate::wire::grpc::status_of_code;
 
 /// Distinct `x-mlctl-variant` values tracked; further ones are counted as "other".
 pub const MAX_VARIANTS: usize = 64;
@@ -399,7 +400,7 @@ async fn exchange(
             let (mut status, variant, grpc) = answer?;
             if target.protocol == Protocol::Grpc {
                 // A gRPC answer without a grpc-status is a broken exchange.
-                status = http_of_grpc(grpc.ok_or(Outcome::Io)?);
+                status = status_of_code(tonic::Code::from(grpc.ok_or(Outcome::Io)? as i32));
             }
             let id = match variant {
                 Some(v) => variant_id(cache, &shared.variants, &v),

@@ -15,7 +15,7 @@ use std::time::Instant;
 use axum::Router;
 use axum::http::StatusCode;
 use tonic::metadata::MetadataValue;
-use tonic::{Code, Request, Response, Status};
+use tonic::{Request, Response, Status};
 
 use super::dataplane::{EXTENSIONS, is_ready, metadata, refusing};
 use super::http::ApiError;
@@ -24,7 +24,7 @@ use super::state::AppState;
 use crate::wire::grpc::inference::grpc_inference_service_server::{GrpcInferenceService, GrpcInferenceServiceServer};
 use crate::wire::grpc::inference::model_metadata_response::TensorMetadata;
 use crate::wire::grpc::inference::*;
-use crate::wire::grpc::{request_from_proto, response_to_proto};
+use crate::wire::grpc::{code_of_status, request_from_proto, response_to_proto};
 use crate::wire::v2::ModelMetadata;
 use crate::wire::{REQUEST_ID_HEADER, VARIANT_HEADER};
 
@@ -42,25 +42,8 @@ struct Grpc {
     st: Arc<AppState>,
 }
 
-/// An HTTP status as the gRPC code a V2 client expects.
-pub fn code_of(status: StatusCode) -> Code {
-    match status.as_u16() {
-        400 | 413 | 422 => Code::InvalidArgument,
-        401 => Code::Unauthenticated,
-        403 => Code::PermissionDenied,
-        404 => Code::NotFound,
-        408 | 504 => Code::DeadlineExceeded,
-        409 => Code::Aborted,
-        429 => Code::ResourceExhausted,
-        501 => Code::Unimplemented,
-        502 | 503 => Code::Unavailable,
-        500 => Code::Internal,
-        _ => Code::Unknown,
-    }
-}
-
 fn status_of(status: StatusCode, message: impl Into<String>) -> Status {
-    Status::new(code_of(status), message)
+    Status::new(code_of_status(status.as_u16()), message)
 }
 
 impl From<Rejection> for Status {

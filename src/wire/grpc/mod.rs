@@ -210,6 +210,44 @@ fn encode_tensor(
     (t.name.clone(), t.datatype().name().to_string(), shape, contents)
 }
 
+/// An HTTP status as the gRPC code a V2 client expects (the gRPC HTTP mapping: 400 →
+/// INVALID_ARGUMENT, 401 → UNAUTHENTICATED, 404 → NOT_FOUND, 503 → UNAVAILABLE, …).
+pub fn code_of_status(status: u16) -> tonic::Code {
+    use tonic::Code;
+    match status {
+        400 | 413 | 422 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        408 | 504 => Code::DeadlineExceeded,
+        409 => Code::Aborted,
+        429 => Code::ResourceExhausted,
+        501 => Code::Unimplemented,
+        502 | 503 => Code::Unavailable,
+        500 => Code::Internal,
+        _ => Code::Unknown,
+    }
+}
+
+/// A gRPC code as the HTTP status it is reported as (the reverse of `code_of_status`).
+pub fn status_of_code(code: tonic::Code) -> u16 {
+    use tonic::Code;
+    match code {
+        Code::Ok => 200,
+        Code::InvalidArgument | Code::OutOfRange => 400,
+        Code::Unauthenticated => 401,
+        Code::PermissionDenied => 403,
+        Code::NotFound => 404,
+        Code::Aborted => 409,
+        Code::ResourceExhausted => 429,
+        Code::Cancelled => 499,
+        Code::Unimplemented => 501,
+        Code::Unavailable => 503,
+        Code::DeadlineExceeded => 504,
+        _ => 500,
+    }
+}
+
 /// FP16 has no typed contents field.
 fn needs_raw(dt: DataType) -> bool {
     dt == DataType::F16
@@ -471,6 +509,16 @@ mod tests {
             let e = request_from_proto(req).unwrap_err().0;
             assert!(e.contains(want), "{e:?} should contain {want:?}");
         }
+    }
+
+    #[test]
+    fn statuses_and_codes_map_both_ways() {
+        for status in [400, 401, 403, 404, 409, 429, 500, 501, 503, 504] {
+            assert_eq!(status_of_code(code_of_status(status)), status, "{status}");
+        }
+        assert_eq!(code_of_status(413), tonic::Code::InvalidArgument);
+        assert_eq!(status_of_code(tonic::Code::Ok), 200);
+        assert_eq!(status_of_code(tonic::Code::from(99)), 500);
     }
 
     proptest! {
