@@ -40,18 +40,15 @@ pub fn request_from_proto(p: ModelInferRequest) -> Result<(InferRequest, bool), 
         }
         let dt = super::v2::input_datatype(&input.name, &input.datatype)?;
         let n = element_count(&input.name, &input.shape)?;
-        let data = if raw {
-            if input.contents.is_some() {
-                return Err(bad(format!(
-                    "input '{}': has typed contents while the request uses raw_input_contents",
-                    input.name
-                )));
-            }
-            TensorData::from_binary(dt, &p.raw_input_contents[i], n)
-        } else {
-            from_contents(dt, input.contents.unwrap_or_default(), n)
+        if raw && input.contents.is_some() {
+            return Err(bad(format!(
+                "input '{}': has typed contents while the request uses raw_input_contents",
+                input.name
+            )));
         }
-        .map_err(|e| bad(format!("input '{}': {e}", input.name)))?;
+        let bytes = raw.then(|| p.raw_input_contents[i].as_slice());
+        let data =
+            decode_data(dt, n, bytes, input.contents).map_err(|e| bad(format!("input '{}': {e}", input.name)))?;
         inputs.push(Tensor {
             shape: input.shape.iter().map(|&d| d as usize).collect(),
             name: input.name,
@@ -171,12 +168,8 @@ pub fn response_from_proto(p: ModelInferResponse) -> Result<InferResponse, Inval
         let dt = DataType::parse(&o.datatype)
             .ok_or_else(|| bad(format!("output '{}': unknown datatype {:?}", o.name, o.datatype)))?;
         let n = element_count(&o.name, &o.shape)?;
-        let data = if raw {
-            TensorData::from_binary(dt, &p.raw_output_contents[i], n)
-        } else {
-            from_contents(dt, o.contents.unwrap_or_default(), n)
-        }
-        .map_err(|e| bad(format!("output '{}': {e}", o.name)))?;
+        let bytes = raw.then(|| p.raw_output_contents[i].as_slice());
+        let data = decode_data(dt, n, bytes, o.contents).map_err(|e| bad(format!("output '{}': {e}", o.name)))?;
         outputs.push(Tensor {
             shape: o.shape.iter().map(|&d| d as usize).collect(),
             name: o.name,
@@ -245,6 +238,20 @@ pub fn status_of_code(code: tonic::Code) -> u16 {
         Code::Unavailable => 503,
         Code::DeadlineExceeded => 504,
         _ => 500,
+    }
+}
+
+/// `n` elements of `dt` from the tensor's raw bytes when the message is raw, else from its
+/// typed contents (absent contents: none given).
+fn decode_data(
+    dt: DataType,
+    n: usize,
+    raw: Option<&[u8]>,
+    contents: Option<InferTensorContents>,
+) -> Result<TensorData, String> {
+    match raw {
+        Some(bytes) => TensorData::from_binary(dt, bytes, n),
+        None => from_contents(dt, contents.unwrap_or_default(), n),
     }
 }
 
