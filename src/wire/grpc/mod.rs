@@ -117,22 +117,10 @@ pub fn response_to_proto(
     requested: &[(String, bool)],
     raw: bool,
 ) -> Result<ModelInferResponse, InvalidRequest> {
-    let selected: Vec<&Tensor> = if requested.is_empty() {
-        resp.outputs.iter().collect()
-    } else {
-        requested
-            .iter()
-            .map(|(name, _)| {
-                resp.outputs.iter().find(|t| &t.name == name).ok_or_else(|| {
-                    let known: Vec<&str> = resp.outputs.iter().map(|t| t.name.as_str()).collect();
-                    bad(format!(
-                        "requested output '{name}' does not exist (model outputs: {})",
-                        known.join(", ")
-                    ))
-                })
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let selected: Vec<&Tensor> = super::v2::select_outputs(resp, requested, raw)?
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
     let raw = raw || selected.iter().any(|t| needs_raw(t.datatype()));
     let mut p = ModelInferResponse {
         model_name: resp.model_name.clone(),

@@ -328,32 +328,42 @@ struct BinarySize {
     binary_data_size: usize,
 }
 
+/// The requested outputs in the order asked, each with its "send as binary" flag; all of
+/// them (flagged `binary_default`) when none were named. Naming one the model does not
+/// have is the client's error.
+pub(crate) fn select_outputs<'a>(
+    resp: &'a InferResponse,
+    requested: &[(String, bool)],
+    binary_default: bool,
+) -> Result<Vec<(&'a Tensor, bool)>, InvalidRequest> {
+    if requested.is_empty() {
+        return Ok(resp.outputs.iter().map(|t| (t, binary_default)).collect());
+    }
+    requested
+        .iter()
+        .map(|(name, binary)| {
+            resp.outputs
+                .iter()
+                .find(|t| &t.name == name)
+                .map(|t| (t, *binary))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = resp.outputs.iter().map(|t| t.name.as_str()).collect();
+                    bad(format!(
+                        "requested output '{name}' does not exist (model outputs: {})",
+                        known.join(", ")
+                    ))
+                })
+        })
+        .collect()
+}
+
 /// Select the requested outputs (all when none requested) and encode the response.
 pub fn encode_response(
     resp: &InferResponse,
     requested: &[(String, bool)],
     binary_default: bool,
 ) -> Result<EncodedResponse, InvalidRequest> {
-    let selected: Vec<(&Tensor, bool)> = if requested.is_empty() {
-        resp.outputs.iter().map(|t| (t, binary_default)).collect()
-    } else {
-        requested
-            .iter()
-            .map(|(name, binary)| {
-                resp.outputs
-                    .iter()
-                    .find(|t| &t.name == name)
-                    .map(|t| (t, *binary))
-                    .ok_or_else(|| {
-                        let known: Vec<&str> = resp.outputs.iter().map(|t| t.name.as_str()).collect();
-                        bad(format!(
-                            "requested output '{name}' does not exist (model outputs: {})",
-                            known.join(", ")
-                        ))
-                    })
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let selected = select_outputs(resp, requested, binary_default)?;
     let mut tail = Vec::new();
     let mut outs = Vec::with_capacity(selected.len());
     let mut any_binary = false;
