@@ -36,6 +36,18 @@ fn request_body(model: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({"inputs": [samples(model)["input"]]})).unwrap()
 }
 
+/// POST a JSON body: the status and the answer's bytes.
+async fn post_json(http: &reqwest::Client, url: String, body: Vec<u8>) -> (u16, bytes::Bytes) {
+    let r = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.bytes().await.unwrap())
+}
+
 /// The fixture's sample request, as the gateway's request.
 fn sample_request(model: &str) -> InferRequest {
     let body = request_body(model);
@@ -90,15 +102,9 @@ fn grpc_answers_route_and_log_like_http() {
         for version in ["1", "2"] {
             let body = request_body("churn_lr");
             let url = format!("{}/v2/models/churn/versions/{version}/infer", s.url);
-            let resp = http
-                .post(&url)
-                .body(body)
-                .header("content-type", "application/json")
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), 200);
-            let want = v2::parse_response(&resp.bytes().await.unwrap(), None).unwrap();
+            let (st, answer) = post_json(&http, url, body).await;
+            assert_eq!(st, 200);
+            let want = v2::parse_response(&answer, None).unwrap();
             for raw in [false, true] {
                 let got = c
                     .model_infer(infer_req("churn", Some(version), &req, raw, None))
@@ -307,20 +313,7 @@ fn an_upstream_can_be_a_v2_grpc_server() {
     let rt = rt();
     let http = reqwest::Client::new();
     rt.block_on(async {
-        let post = |url: String, body: Vec<u8>| {
-            let http = http.clone();
-            async move {
-                let r = http
-                    .post(url)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap();
-                let status = r.status().as_u16();
-                (status, r.bytes().await.unwrap())
-            }
-        };
+        let post = |url: String, body: Vec<u8>| post_json(&http, url, body);
         let (st, direct) = post(format!("{}/v2/models/churn/infer", a.url), request_body("churn_lr")).await;
         assert_eq!(st, 200);
         let (st, proxied) = post(format!("{}/v2/models/proxied/infer", b.url), request_body("churn_lr")).await;
@@ -362,14 +355,13 @@ fn an_upstream_can_be_a_v2_grpc_server() {
     // A gone: B answers 502 and says not ready.
     drop(a);
     rt.block_on(async {
-        let r = http
-            .post(format!("{}/v2/models/proxied/infer", b.url))
-            .header("content-type", "application/json")
-            .body(request_body("churn_lr"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 502);
+        let (st, _) = post_json(
+            &http,
+            format!("{}/v2/models/proxied/infer", b.url),
+            request_body("churn_lr"),
+        )
+        .await;
+        assert_eq!(st, 502);
         let ready = http
             .get(format!("{}/v2/models/proxied/ready", b.url))
             .send()
