@@ -315,7 +315,7 @@ impl Conn {
             Framing::UntilClose => {
                 loop {
                     self.start = self.end;
-                    if !self.fill_or_eof().await? {
+                    if !self.fill_inner(false).await? {
                         break;
                     }
                 }
@@ -340,10 +340,6 @@ impl Conn {
         } else {
             Err(Failure::Closed)
         }
-    }
-
-    async fn fill_or_eof(&mut self) -> Result<bool, Failure> {
-        self.fill_inner(false).await
     }
 
     /// Make room and read once. `keep`: the unread bytes are a head still being parsed,
