@@ -295,7 +295,7 @@ fn an_upstream_can_be_a_v2_grpc_server() {
     let a = Server::start_in(dir_a.path(), &["--grpc-listen", "127.0.0.1:0"]);
     deploy(&a, "churn", "1", "churn_lr");
     let dir_b = tempfile::tempdir().unwrap();
-    let b = Server::start_in(dir_b.path(), &[]);
+    let b = Server::start_in(dir_b.path(), &["--grpc-listen", "127.0.0.1:0"]);
     let upstream = format!("grpc://{}/v2/models/churn/versions/1", a.grpc.clone().unwrap());
     b.cli()
         .args([
@@ -351,6 +351,26 @@ fn an_upstream_can_be_a_v2_grpc_server() {
         let (st, body) = post(format!("{}/v2/models/proxied/infer", b.url), bad).await;
         assert_eq!(st, 400, "{}", String::from_utf8_lossy(&body));
         assert!(String::from_utf8_lossy(&body).contains("upstream:"));
+
+        // The other way round: a gRPC request to B for a model B proxies over HTTP (the
+        // request is sent upstream as V2 JSON).
+        let http_upstream = format!("{}/v2/models/churn/versions/1", a.url);
+        b.cli()
+            .args(["deploy", "via-http", "--version", "h1", "--upstream", &http_upstream])
+            .assert()
+            .success();
+        let mut c = client(&b).await;
+        let got = c
+            .model_infer(infer_req("via-http", None, &sample_request("churn_lr"), false, None))
+            .await
+            .unwrap()
+            .into_inner();
+        let got = response_from_proto(got).unwrap();
+        assert_eq!(got.outputs, direct.outputs);
+        assert_eq!(
+            (got.model_name.as_str(), got.model_version.as_str()),
+            ("via-http", "h1")
+        );
     });
     // A gone: B answers 502 and says not ready.
     drop(a);

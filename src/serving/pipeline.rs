@@ -16,7 +16,7 @@ use super::http::{ApiError, check_token, error, unavailable};
 use super::infer::{Answer, run_version};
 use super::metrics::{RequestLabels, VersionLabels};
 use super::router;
-use super::runtime::{LoadedVersion, Runtime};
+use super::runtime::LoadedVersion;
 use super::state::{AppState, LogFailurePolicy, RouteTable, ShadowJob};
 use crate::rollout::scores::scores;
 use crate::wire::KEY_HEADER;
@@ -265,13 +265,6 @@ pub async fn run<E>(
             }
         },
     };
-    // A request that did not come as an HTTP body is encoded as one only when an upstream
-    // (the target's, or a shadow's) will be sent it.
-    let forwards_body = |v: &LoadedVersion| matches!(&v.runtime, Runtime::Upstream(u) if u.forwards_http_body());
-    if raw.is_empty() && (forwards_body(&target) || route.shadow.is_some()) {
-        raw = Bytes::from(v2::request_json(&req));
-        header_len = None;
-    }
     let step = if version.is_none() { route.active_step() } else { None };
     let shadow = match (&version, &route.shadow, step) {
         (None, Some(sh), Some(step_id)) if rand::random::<f64>() * 100.0 < sh.mirror_pct => {

@@ -114,11 +114,6 @@ impl UpstreamModel {
         }
     }
 
-    /// Whether requests are forwarded as their HTTP body (else re-encoded for gRPC).
-    pub fn forwards_http_body(&self) -> bool {
-        matches!(self.transport, Transport::Http(..))
-    }
-
     pub fn with_max_response(mut self, bytes: usize) -> Self {
         self.max_response = bytes;
         self
