@@ -138,7 +138,7 @@ pub async fn serve(
                 return;
             }
             let conn = b.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            let _ = watcher.watch(conn.into_owned()).await;
+            let _ = super::repoll::Repoll::new(watcher.watch(conn.into_owned())).await;
         });
     }
     drop(listener);

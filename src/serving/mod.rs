@@ -19,6 +19,7 @@ pub(crate) mod outcomes;
 pub(crate) mod pipeline;
 pub mod replica;
 pub(crate) mod replication;
+pub(crate) mod repoll;
 pub mod router;
 pub mod runtime;
 pub mod server;
