@@ -56,10 +56,11 @@ start_mlserver() { # -> sets MLSERVER_URL, MLSERVER_GRPC; serves churn_lr (sciki
     wait_http "$MLSERVER_URL/v2/models/churn_lr/ready" 180
 }
 
-start_mlctl() { # [extra serve flags] -> sets MLCTL_URL, MLCTL_DATA (and MLCTL_GRPC with --grpc-listen)
+start_mlctl() { # [extra serve flags] -> sets MLCTL_URL, MLCTL_DATA, MLCTL_PID (and MLCTL_GRPC with --grpc-listen)
     MLCTL_DATA="$WORK/mlctl-data"
     "$MLCTL" serve --listen 127.0.0.1:0 --data-dir "$MLCTL_DATA" "$@" >"$WORK/mlctl.out" 2>"$WORK/mlctl.err" &
     PIDS+=($!)
+    MLCTL_PID=$!
     local i=0
     until grep -q "listening on" "$WORK/mlctl.out" 2>/dev/null; do
         i=$((i + 1)); [ "$i" -gt 200 ] && { cat "$WORK/mlctl.err" >&2; exit 1; }
@@ -88,22 +89,23 @@ LUA
     echo "$out" | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
 }
 
-start_nginx() { # WORKERS "LOCATIONS" [HTTP-LEVEL LINES] -> sets NGINX_PORT; nginx on 127.0.0.1, stopped on exit
+start_nginx() { # WORKERS "LOCATIONS" [HTTP-LEVEL LINES] -> sets NGINX_PORT, NGINX_PID (master); stopped on exit
     local workers=$1 locations=$2 extra=${3:-}
     command -v nginx >/dev/null || (apt-get update -qq && apt-get install -y -qq nginx-light >/dev/null)
     NGINX_PORT=$(free_port)
-    mkdir -p "$WORK/nginx"
-    cat >"$WORK/nginx/nginx.conf" <<CONF
+    local dir="$WORK/nginx-$NGINX_PORT"   # one directory per instance: several can run
+    mkdir -p "$dir"
+    cat >"$dir/nginx.conf" <<CONF
 worker_processes $workers;
 daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
 events { worker_connections 4096; }
 http {
     access_log off;
     keepalive_requests 10000000;
-    client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx; fastcgi_temp_path $WORK/nginx;
-    uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+    client_body_temp_path $dir; proxy_temp_path $dir; fastcgi_temp_path $dir;
+    uwsgi_temp_path $dir; scgi_temp_path $dir;
     $extra
     server {
         listen 127.0.0.1:$NGINX_PORT;
@@ -111,8 +113,15 @@ http {
     }
 }
 CONF
-    nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" &
+    nginx -c "$dir/nginx.conf" -p "$dir" &
     PIDS+=($!)
+    NGINX_PID=$!
+}
+
+cpu_ticks() { # pid... -> utime+stime of the processes, in clock ticks
+    local t=0 p
+    for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done
+    echo "$t"
 }
 
 start_static_nginx() { # -> sets NGINX_URL: every path answers a 2-byte 200

@@ -3,6 +3,9 @@
 # of the same MLServer, one connection (no queueing), same one-row requests, wrk.
 # Prints p50/p99 (medians of ROUNDS interleaved rounds: MLServer drifts over a run) and the
 # added p50. Target: added p50 < 0.3 ms.
+# Then the same against a static V2 upstream (nginx answering a fixed V2 response): no
+# model and no Python sharing the cores, so the proxy's own cost shows — its added p50 and
+# its CPU per request (from /proc), nginx proxy_pass beside it.
 # Usage: bench/proxy_overhead.sh [seconds=10] [rounds=3]
 source "$(dirname "$0")/lib.sh"
 SECS=${1:-10}
@@ -37,3 +40,38 @@ printf '%-34s %10.0f %9.3f %9.3f\n' "nginx proxy_pass → MLServer" "$n_rps" "$n
 printf '%-34s %10.0f %9.3f %9.3f\n' "mlctl --upstream → MLServer" "$p_rps" "$p_p50" "$p_p99"
 printf '%-34s %10.0f %9.3f %9.3f\n' "mlctl --upstream grpc:// → MLServer" "$g_rps" "$g_p50" "$g_p99"
 python3 -c "print(f'added p50: mlctl {$p_p50-$d_p50:.3f} ms (target < 0.3 ms), nginx {$n_p50-$d_p50:.3f} ms; ratio of p50s {$p_p50/$d_p50:.3f}')"
+
+# --- A static V2 upstream: the proxy's own cost -------------------------------------------
+ANSWER='{"model_name":"churn_lr","model_version":"1","id":"x","outputs":[{"name":"predict_proba","shape":[1,2],"datatype":"FP64","data":[0.3,0.7]}]}'
+start_nginx 1 "location = /v2/models/churn_lr/ready { return 200 ''; }
+        location /v2/models/churn_lr { default_type application/json; return 200 '$ANSWER'; }"
+SPORT=$NGINX_PORT
+wait_http "http://127.0.0.1:$SPORT/v2/models/churn_lr/ready" 20
+start_nginx 1 'location / { proxy_pass http://static; proxy_http_version 1.1; proxy_set_header Connection ""; }' \
+    "upstream static { server 127.0.0.1:$SPORT; keepalive 8; }"
+PPORT=$NGINX_PORT
+wait_http "http://127.0.0.1:$PPORT/v2/models/churn_lr/ready" 20
+PROXY_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
+"$MLCTL" deploy churn-static --version s --upstream "http://127.0.0.1:$SPORT/v2/models/churn_lr" --timeout 5s >/dev/null
+declare -A SURLS=([sd]="http://127.0.0.1:$SPORT/v2/models/churn_lr/infer" [sn]="http://127.0.0.1:$PPORT/v2/models/churn_lr/infer"
+                  [sm]="$MLCTL_URL/v2/models/churn-static/infer")
+declare -A SPIDS=([sd]="" [sn]="$PROXY_WORKER" [sm]="$MLCTL_PID")
+for k in sd sn sm; do wrk_post "${SURLS[$k]}" "$WORK/body.json" 1 2 >/dev/null; : >"$WORK/$k"; done   # warm-up
+HZ=$(getconf CLK_TCK)
+for r in $(seq "$ROUNDS"); do
+    for k in sd sn sm; do
+        t0=0; [ -n "${SPIDS[$k]}" ] && t0=$(cpu_ticks "${SPIDS[$k]}")
+        read -r rps p50 p99 _ < <(wrk_post "${SURLS[$k]}" "$WORK/body.json" 1 "$SECS")
+        us=0; [ -n "${SPIDS[$k]}" ] && us=$(python3 -c "print(($(cpu_ticks "${SPIDS[$k]}") - $t0) / $HZ / ($rps * $SECS) * 1e6)")
+        echo "$rps $p50 $p99 $us" >>"$WORK/$k"
+    done
+done
+read -r sd_rps sd_p50 sd_p99 _ < <(med sd)
+read -r sn_rps sn_p50 sn_p99 sn_us < <(med sn)
+read -r sm_rps sm_p50 sm_p99 sm_us < <(med sm)
+echo
+printf '%-34s %10s %9s %9s %12s\n' "static V2 upstream (wrk -c1)" "req/s" "p50 ms" "p99 ms" "proxy CPU/req"
+printf '%-34s %10.0f %9.3f %9.3f %12s\n' "static upstream direct" "$sd_rps" "$sd_p50" "$sd_p99" "-"
+printf '%-34s %10.0f %9.3f %9.3f %10.0f µs\n' "nginx proxy_pass → static" "$sn_rps" "$sn_p50" "$sn_p99" "$sn_us"
+printf '%-34s %10.0f %9.3f %9.3f %10.0f µs\n' "mlctl --upstream → static" "$sm_rps" "$sm_p50" "$sm_p99" "$sm_us"
+python3 -c "print(f'added p50: mlctl {$sm_p50-$sd_p50:.3f} ms, nginx {$sn_p50-$sd_p50:.3f} ms; proxy CPU per request mlctl/nginx {$sm_us/$sn_us:.2f}x')"
