@@ -408,15 +408,13 @@ pub fn encode_response(
 /// CLI client and by the upstream runtime to log what an upstream answered.
 pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResponse, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
-    let v: Value = serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference response JSON: {e}")))?;
-    let outputs = v
-        .get("outputs")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("response has no outputs array"))?;
+    // Straight into the typed form (no `Value` tree, no copy of each output); the labels
+    // stay lenient: a field that is not a string reads as absent.
+    let v: WireResponse =
+        serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference response JSON: {e}")))?;
+    let outputs = v.outputs.ok_or_else(|| bad("response has no outputs array"))?;
     let mut tensors = Vec::with_capacity(outputs.len());
-    for o in outputs {
-        let wire: WireInput =
-            serde_json::from_value(o.clone()).map_err(|e| bad(format!("malformed response output: {e}")))?;
+    for wire in outputs {
         let dt = DataType::parse(&wire.datatype)
             .ok_or_else(|| bad(format!("output '{}': unknown datatype {:?}", wire.name, wire.datatype)))?;
         let n = element_count(&wire.name, &wire.shape)?;
@@ -456,13 +454,29 @@ pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResp
             data,
         });
     }
-    let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let s = |v: Option<Value>| match v {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    };
     Ok(InferResponse {
-        model_name: s("model_name").unwrap_or_default(),
-        model_version: s("model_version").unwrap_or_default(),
-        id: s("id"),
+        model_name: s(v.model_name).unwrap_or_default(),
+        model_version: s(v.model_version).unwrap_or_default(),
+        id: s(v.id),
         outputs: tensors,
     })
+}
+
+/// The fields of an inference response that the gateway reads.
+#[derive(Deserialize)]
+struct WireResponse {
+    #[serde(default)]
+    model_name: Option<Value>,
+    #[serde(default)]
+    model_version: Option<Value>,
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    outputs: Option<Vec<WireInput>>,
 }
 
 /// Tensor metadata as in the model metadata response (`-1` marks a dynamic dimension).
@@ -592,5 +606,45 @@ mod tests {
         assert_eq!(back.id.as_deref(), Some("r1"));
         let e = encode_response(&resp, &[("nope".into(), false)], false).unwrap_err();
         assert!(e.0.contains("'nope'"));
+    }
+
+    #[test]
+    fn response_labels_are_lenient_and_outputs_required() {
+        let r = parse_response(
+            br#"{"model_name":7,"id":"a","outputs":[{"name":"y","shape":[2],"datatype":"FP64","data":[0.5,1]}]}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.model_name.as_str(), r.model_version.as_str(), r.id.as_deref()),
+            ("", "", Some("a"))
+        );
+        assert_eq!(r.outputs[0].data, TensorData::F64(vec![0.5, 1.0]));
+        for (body, says) in [
+            (&br#"{"model_name":"m"}"#[..], "no outputs array"),
+            (br#"{"outputs":null}"#, "no outputs array"),
+            (
+                br#"{"outputs":[{"name":"y","shape":[3],"datatype":"FP64","data":[1]}]}"#,
+                "needs 3 elements",
+            ),
+            (
+                br#"{"outputs":[{"name":"y","shape":[1],"datatype":"FP64"}]}"#,
+                "has no data",
+            ),
+            (br#"{"outputs":5}"#, "malformed inference response JSON"),
+        ] {
+            let e = parse_response(body, None).unwrap_err();
+            assert!(e.0.contains(says), "{}: {}", String::from_utf8_lossy(body), e.0);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_response_body_is_an_answer_or_an_error(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                                                      json in "\\{\"outputs\":\\[\\{\"name\":\"y\",\"shape\":\\[[0-9,-]{0,6}\\],\"datatype\":\"(FP32|INT8|BYTES|BOOL)\",\"data\":\\[[0-9,.\"-]{0,12}\\]\\}\\]\\}") {
+            let _ = parse_response(&body, None);
+            let _ = parse_response(&body, Some("3"));
+            let _ = parse_response(json.as_bytes(), None);
+        }
     }
 }
