@@ -111,6 +111,9 @@ fn gather(policy: &LogPolicy) -> Duration {
     (policy.flush / 20).min(Duration::from_millis(5))
 }
 
+/// Records in flight to the writer; a full channel makes the request wait.
+const CHANNEL: usize = 16_384;
+
 /// Handle for appending to one daily log.
 #[derive(Clone)]
 pub struct LogSink {
@@ -141,7 +144,7 @@ impl LogSink {
         health: std::sync::Arc<LogHealth>,
     ) -> std::io::Result<(LogSink, tokio::task::JoinHandle<()>)> {
         crate::store::private_dir(dir)?;
-        let (tx, rx) = mpsc::channel(16_384);
+        let (tx, rx) = mpsc::channel(CHANNEL);
         let writer = Writer {
             dir: dir.to_path_buf(),
             kind,
@@ -362,10 +365,13 @@ impl Writer {
                     if !self.handle(msg, &mut dirty) {
                         return;
                     }
-                    // `recv` registered no waker after its wake was spent: records sent
-                    // meanwhile only queue.
+                    // While this task sleeps it is not registered with the channel (the
+                    // wake that brought this record consumed its waker): records sent
+                    // meanwhile queue without waking it. At most one channel's worth is
+                    // drained before the flush and fsync ticks are looked at again.
                     tokio::time::sleep(window).await;
-                    while let Ok(msg) = rx.try_recv() {
+                    for _ in 0..CHANNEL {
+                        let Ok(msg) = rx.try_recv() else { break };
                         if !self.handle(msg, &mut dirty) {
                             return;
                         }
@@ -383,5 +389,76 @@ impl Writer {
             }
         }
         let _ = self.flush(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn lines(path: &Path) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// Records sent while the writer gathers are all written, in each sender's order, by
+    /// the periodic flush; a durable append is in the file when it is acknowledged;
+    /// stop writes out the rest.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn gathered_records_are_written_within_the_flush_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = LogPolicy {
+            flush: Duration::from_millis(40),
+            fsync: Duration::from_millis(200),
+        };
+        let health = Arc::new(LogHealth::new(Counter::default(), Counter::default()));
+        let (sink, task) = LogSink::start(dir.path(), LogKind::Outcomes, None, policy, health).unwrap();
+        let day = "20261128".to_string();
+        let path = dir.path().join(LogKind::Outcomes.file_name_of(&day, None));
+        let mut senders = Vec::new();
+        for s in 0..4u32 {
+            let (sink, day) = (sink.clone(), day.clone());
+            senders.push(tokio::spawn(async move {
+                for i in 0..500u32 {
+                    sink.append(day.clone(), &serde_json::json!({"s": s, "i": i})).await;
+                    if i % 50 == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                }
+            }));
+        }
+        for s in senders {
+            s.await.unwrap();
+        }
+        // 2000 short records are far below the 256 KiB buffer: only the periodic flush
+        // (every 40 ms here) brings them to the file. 2 s is slack for a loaded machine.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let mut got = lines(&path);
+        while got.len() < 2000 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            got = lines(&path);
+        }
+        assert_eq!(got.len(), 2000, "all records flushed");
+        for s in 0..4 {
+            let order: Vec<u64> = got
+                .iter()
+                .filter(|v| v["s"] == s)
+                .map(|v| v["i"].as_u64().unwrap())
+                .collect();
+            assert_eq!(order, (0..500).collect::<Vec<u64>>());
+        }
+        sink.append_durable(day.clone(), &[serde_json::json!({"durable": 1})])
+            .await
+            .unwrap();
+        assert_eq!(lines(&path).last().unwrap()["durable"], 1);
+        sink.append(day.clone(), &serde_json::json!({"last": 1})).await;
+        sink.stop().await;
+        assert_eq!(lines(&path).last().unwrap()["last"], 1);
+        task.await.unwrap();
     }
 }
