@@ -250,21 +250,28 @@ impl Writer {
         }
     }
 
-    /// [`flush`](Self::flush)`(true)` with the fsync on the blocking pool: an fsync can
-    /// take milliseconds, and on a runtime worker it would stall the requests queued there.
-    async fn sync_off_thread(&mut self) {
-        let Some(f) = self.file.as_mut() else { return };
-        let file = match f.flush().and_then(|()| f.get_ref().try_clone()) {
-            Ok(file) => file,
-            Err(e) => return self.fail(&e),
+    /// [`flush`](Self::flush)`(true)` with the fsync on the blocking pool (the periodic
+    /// fsync and durable appends): an fsync can take milliseconds, and on a runtime worker
+    /// it would stall the requests queued there.
+    async fn sync_off_thread(&mut self) -> std::io::Result<()> {
+        let Some(f) = self.file.as_mut() else { return Ok(()) };
+        let r = match f.flush().and_then(|()| f.get_ref().try_clone()) {
+            Ok(file) => match tokio::task::spawn_blocking(move || file.sync_data()).await {
+                Ok(r) => r,
+                Err(e) => Err(std::io::Error::other(e)),
+            },
+            Err(e) => Err(e),
         };
-        match tokio::task::spawn_blocking(move || file.sync_data()).await {
-            Ok(Ok(())) => {
+        match r {
+            Ok(()) => {
                 self.unflushed = 0;
                 self.health.recovered();
+                Ok(())
             }
-            Ok(Err(e)) => self.fail(&e),
-            Err(e) => self.fail(&std::io::Error::other(e)),
+            Err(e) => {
+                self.fail(&e);
+                Err(e)
+            }
         }
     }
 
@@ -320,7 +327,7 @@ impl Writer {
     }
 
     /// Write one message; `false` once the writer must stop.
-    fn handle(&mut self, msg: Msg, dirty: &mut bool) -> bool {
+    async fn handle(&mut self, msg: Msg, dirty: &mut bool) -> bool {
         match msg {
             Msg::Stop(ack) => {
                 let _ = self.flush(true);
@@ -340,7 +347,10 @@ impl Writer {
                         break;
                     }
                 }
-                let r = r.and_then(|()| self.flush(true));
+                let r = match r {
+                    Ok(()) => self.sync_off_thread().await,
+                    Err(e) => Err(e),
+                };
                 *dirty = r.is_err() && self.file.is_some();
                 let _ = ack.send(r.map_err(|e| format!("{}: {e}", self.name(&day))));
             }
@@ -362,7 +372,7 @@ impl Writer {
             tokio::select! {
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
-                    if !self.handle(msg, &mut dirty) {
+                    if !self.handle(msg, &mut dirty).await {
                         return;
                     }
                     // While this task sleeps it is not registered with the channel (the
@@ -372,7 +382,7 @@ impl Writer {
                     tokio::time::sleep(window).await;
                     for _ in 0..CHANNEL {
                         let Ok(msg) = rx.try_recv() else { break };
-                        if !self.handle(msg, &mut dirty) {
+                        if !self.handle(msg, &mut dirty).await {
                             return;
                         }
                     }
@@ -380,7 +390,7 @@ impl Writer {
                 _ = flush_tick.tick() => if dirty { let _ = self.flush(false); },
                 _ = sync_tick.tick() => {
                     if dirty {
-                        self.sync_off_thread().await;
+                        let _ = self.sync_off_thread().await;
                         dirty = false;
                     } else if self.health.failing.load(Ordering::Acquire) {
                         self.probe();
