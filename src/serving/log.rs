@@ -237,6 +237,11 @@ impl Writer {
         let r = f
             .flush()
             .and_then(|_| if sync { f.get_ref().sync_data() } else { Ok(()) });
+        self.settle(r)
+    }
+
+    /// Account for the outcome of a flush: recovered, or failed with its records lost.
+    fn settle(&mut self, r: std::io::Result<()>) -> std::io::Result<()> {
         match r {
             Ok(()) => {
                 self.unflushed = 0;
@@ -262,17 +267,7 @@ impl Writer {
             },
             Err(e) => Err(e),
         };
-        match r {
-            Ok(()) => {
-                self.unflushed = 0;
-                self.health.recovered();
-                Ok(())
-            }
-            Err(e) => {
-                self.fail(&e);
-                Err(e)
-            }
-        }
+        self.settle(r)
     }
 
     fn fail(&mut self, e: &std::io::Error) {
