@@ -191,10 +191,7 @@ async fn infer_core(
         Ok(b) => b,
         Err(r) => return r.into_response(),
     };
-    let header_len = headers
-        .get(HEADER_CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header_len = v2::binary_header_len(&headers).map(str::to_string);
     let req = match v2::parse_request(&raw, header_len.as_deref()) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.0),

@@ -177,11 +177,7 @@ impl UpstreamModel {
         };
         let resp = req.send().await.map_err(|e| self.map_send_error(e))?;
         let status = resp.status();
-        let hl = resp
-            .headers()
-            .get(HEADER_CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let hl = v2::binary_header_len(resp.headers()).map(str::to_string);
         let bytes = self.body(resp, self.max_response).await?;
         self.answer(status, hl.as_deref(), &bytes)
     }
@@ -216,11 +212,7 @@ impl UpstreamModel {
             Ok(Err(e)) => return Err(UpstreamError::unreachable(&self.model_url, e)),
             Ok(Ok(answer)) => answer,
         };
-        let hl = head
-            .headers()
-            .get(HEADER_CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
+        let hl = v2::binary_header_len(head.headers()).map(str::to_string);
         Ok((head.status(), hl, bytes))
     }
 

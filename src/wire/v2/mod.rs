@@ -158,6 +158,12 @@ fn param_bool(p: &Option<Map<String, Value>>, key: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// The `Inference-Header-Content-Length` of a request's or an answer's headers (`None`
+/// when absent or not visible ASCII).
+pub fn binary_header_len(headers: &hyper::HeaderMap) -> Option<&str> {
+    headers.get(HEADER_CONTENT_LENGTH).and_then(|v| v.to_str().ok())
+}
+
 /// Split a body into its JSON header and binary tail given the optional
 /// `Inference-Header-Content-Length` value.
 pub fn split_body<'a>(body: &'a [u8], header_len: Option<&str>) -> Result<(&'a [u8], &'a [u8]), InvalidRequest> {
