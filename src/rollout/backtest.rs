@@ -98,7 +98,14 @@ fn load(data_dir: &Path, replay: &Replay, spans: &[Span]) -> Result<Vec<(DateTim
     let mut items = Vec::new();
     for f in log_files(data_dir, LogKind::Predictions)? {
         each_prediction(&f, |p| {
-            let Some(t) = p.time() else { return Ok(()) };
+            // A request counts when it finished, as the controller counted it (the record's
+            // time is its start): one still in flight at a decision is not in that decision.
+            let Some(t) = p
+                .time()
+                .map(|t| t + chrono::Duration::microseconds(p.latency_us as i64))
+            else {
+                return Ok(());
+            };
             if p.model != replay.model.as_str() || !p.routed() || t < from || t > to {
                 return Ok(());
             }
