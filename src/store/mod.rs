@@ -1,28 +1,30 @@
-//! Durable state: SQLite (bundled, WAL, `synchronous=FULL`) in the data dir, and ONNX
-//! files stored content-addressed under `blobs/<sha256>`.
+//! Durable state: SQLite (bundled, WAL, `synchronous=FULL`) in the data dir or PostgreSQL
+//! (`connect`), and ONNX files stored content-addressed under `blobs/<sha256>` (`blobs`).
 //!
 //! Tables: `models`, `versions` (runtime kind, blob sha256 or upstream URL, created_at),
 //! `deployments` (the live route of each model) and `events` (append-only: triggers
 //! refuse UPDATE and DELETE). A state change is committed here before the gateway's
 //! route table changes, so an acknowledged change survives `kill -9`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+mod blobs;
+mod connect;
 pub mod db;
 pub mod monitors;
 pub mod outbox;
 pub mod replicas;
 mod schema;
 
-use db::{Conn, Dialect, P, Row, Sql, ps};
+use db::{Conn, Dialect, Row, Sql, ps};
 use schema::{MIGRATIONS, migrate};
+
+pub use blobs::{is_sha256, read_blob_at};
+pub use connect::{StateUrl, connect_postgres, open_sqlite, private_dir, private_file, redact_url};
 
 /// How a registered version is served.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,143 +97,9 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// Create `dir` (and its parents) and make it private to the user (0700), whatever the
-/// umask: it holds the token, the models and the logs.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-/// Read blob `sha256` from `blobs` and check its content hash.
-pub fn read_blob_at(blobs: &Path, sha256: &str) -> Result<Vec<u8>> {
-    if !is_sha256(sha256) {
-        return Err(Error::Usage(format!(
-            "blob id {sha256:?} is not a sha256 (64 hex digits)"
-        )));
-    }
-    let path = blobs.join(sha256);
-    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-    let actual = hex::encode(Sha256::digest(&bytes));
-    if actual != sha256 {
-        return Err(Error::State(format!(
-            "{}: content hash is {actual}, blob is corrupted",
-            path.display()
-        )));
-    }
-    Ok(bytes)
-}
-
-/// 64 hex digits.
-pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// Options that create files readable by the user only (0600), whatever the umask.
-pub fn private_file() -> std::fs::OpenOptions {
-    #[allow(unused_mut)]
-    let mut opts = std::fs::OpenOptions::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts
-}
-
 pub struct Store {
     conn: Conn,
     blobs: PathBuf,
-}
-
-/// Open (creating 0600) a SQLite database the way mlctl keeps state: WAL, `synchronous=FULL`
-/// (a commit is on disk when it returns), a 5 s busy timeout.
-pub fn open_sqlite(path: &Path) -> Result<Connection> {
-    // Created 0600 before SQLite opens it; its -wal and -shm files copy that mode.
-    private_file()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    let conn = Connection::open(path).map_err(|e| Error::State(format!("{}: {e}", path.display())))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    Ok(conn)
-}
-
-/// Where the state lives: the data dir's SQLite file, or a PostgreSQL database shared by
-/// replicas (`--state postgres://…`; the data dir then keeps the logs and a blob cache).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StateUrl {
-    Sqlite,
-    Postgres(String),
-}
-
-impl StateUrl {
-    /// `--state`: `sqlite` (the default) or a `postgres://` / `postgresql://` URL.
-    pub fn parse(s: &str) -> std::result::Result<StateUrl, String> {
-        let lower = s.to_ascii_lowercase();
-        if lower == "sqlite" || lower.is_empty() {
-            Ok(StateUrl::Sqlite)
-        } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
-            Ok(StateUrl::Postgres(s.to_string()))
-        } else {
-            Err(format!(
-                "--state {s:?}: expected `sqlite` or a postgres://user@host:port/db URL"
-            ))
-        }
-    }
-
-    /// The URL without its password, for logs and status.
-    pub fn redacted(&self) -> String {
-        match self {
-            StateUrl::Sqlite => "sqlite".into(),
-            StateUrl::Postgres(url) => redact_url(url),
-        }
-    }
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (auth, host) = match rest.rsplit_once('@') {
-        Some((a, h)) => (Some(a), h),
-        None => (None, rest),
-    };
-    match auth {
-        Some(a) => {
-            let user = a.split(':').next().unwrap_or("");
-            let masked = if a.contains(':') {
-                format!("{user}:***")
-            } else {
-                user.to_string()
-            };
-            format!("{scheme}://{masked}@{host}")
-        }
-        None => url.to_string(),
-    }
-}
-
-/// Connect to PostgreSQL (no TLS: a database on the private network or loopback). The
-/// URL is libpq's: `postgres://user:password@host:port/db?connect_timeout=5`.
-pub fn connect_postgres(url: &str) -> Result<postgres::Client> {
-    let mut cfg: postgres::Config = url
-        .parse()
-        .map_err(|e| Error::Usage(format!("--state {}: {e}", redact_url(url))))?;
-    if cfg.get_connect_timeout().is_none() {
-        cfg.connect_timeout(std::time::Duration::from_secs(5));
-    }
-    cfg.application_name("mlctl");
-    cfg.connect(postgres::NoTls)
-        .map_err(|e| Error::State(format!("--state {}: cannot connect: {e}", redact_url(url))))
 }
 
 impl Store {
@@ -266,75 +134,6 @@ impl Store {
     /// Which database this store runs on.
     pub fn dialect(&self) -> Dialect {
         self.conn.dialect()
-    }
-
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.blobs.join(sha256)
-    }
-
-    /// Store `bytes` content-addressed; durable on return (fsync'd file and directory; on
-    /// PostgreSQL, committed to the database too, so every replica can load it).
-    pub fn put_blob(&mut self, bytes: &[u8]) -> Result<String> {
-        let sha = hex::encode(Sha256::digest(bytes));
-        if self.dialect() == Dialect::Postgres {
-            self.conn.tx(|db| {
-                db.exec(
-                    "INSERT INTO blobs (sha256, bytes) VALUES (?1, ?2) ON CONFLICT (sha256) DO NOTHING",
-                    &[P::T(Some(&sha)), P::B(bytes)],
-                )
-            })?;
-        }
-        self.cache_file(&sha, bytes)?;
-        Ok(sha)
-    }
-
-    /// Write a blob's file (atomically: temp file, fsync, rename, fsync the directory).
-    fn cache_file(&self, sha: &str, bytes: &[u8]) -> Result<()> {
-        let dest = self.blob_path(sha);
-        if dest.exists() {
-            return Ok(());
-        }
-        let tmp = self.blobs.join(format!(".{sha}.{}.tmp", std::process::id()));
-        let mut f = private_file()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
-        if let Ok(dir) = std::fs::File::open(&self.blobs) {
-            let _ = dir.sync_all();
-        }
-        Ok(())
-    }
-
-    /// Make sure blob `sha256` is in the local blob directory (on PostgreSQL, fetched from
-    /// the database into the cache when another replica stored it).
-    pub fn cache_blob(&self, sha256: &str) -> Result<()> {
-        if self.dialect() == Dialect::Sqlite || !is_sha256(sha256) || self.blob_path(sha256).exists() {
-            return Ok(());
-        }
-        let row = self
-            .conn
-            .read(|db| db.row("SELECT bytes FROM blobs WHERE sha256 = ?1", ps![sha256]))?;
-        let Some(row) = row else {
-            return Err(Error::State(format!("blob {sha256} is not in the state database")));
-        };
-        self.cache_file(sha256, &row.b(0)?)
-    }
-
-    /// Read a blob back, verifying its hash (a corrupted blob is an error, not a model).
-    pub fn read_blob(&self, sha256: &str) -> Result<Vec<u8>> {
-        self.cache_blob(sha256)?;
-        read_blob_at(&self.blobs, sha256)
-    }
-
-    /// The blob directory: blobs are immutable and content-addressed, so they may be read
-    /// (`read_blob_at`) without holding the store.
-    pub fn blob_dir(&self) -> &Path {
-        &self.blobs
     }
 
     /// Register `model`/`version`; re-registering the same source is a no-op, a
@@ -686,6 +485,7 @@ pub const NOTIFY_CHANNEL: &str = "mlctl_events";
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn register_route_and_reopen_keeps_everything() {
@@ -731,15 +531,6 @@ mod tests {
         s.register_version("m", "1", &src, None, "t").unwrap();
         assert!(s.conn.tx(|db| db.exec("UPDATE events SET actor = 'x'", &[])).is_err());
         assert!(s.conn.tx(|db| db.exec("DELETE FROM events", &[])).is_err());
-    }
-
-    #[test]
-    fn corrupted_blob_is_detected() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
-        let sha = s.put_blob(b"abc").unwrap();
-        std::fs::write(s.blob_path(&sha), b"abd").unwrap();
-        assert!(s.read_blob(&sha).unwrap_err().to_string().contains("corrupted"));
     }
 
     /// A v1 database (before the rollout column) as the first releases wrote it.
