@@ -4,6 +4,7 @@
 pub mod check;
 mod gateway;
 pub mod html;
+pub mod judge;
 pub mod monitor;
 pub mod profile;
 pub mod quality;

@@ -1,7 +1,7 @@
 //! Continuous drift monitoring: what a monitor watches (`MonitorSpec`), the streaming
 //! state of one window (`Window`: the same per-column state `drift check` keeps —
 //! `CurrentColumn`, bounded by `WINDOW_RESERVOIR` values per numeric column whatever the
-//! traffic), its verdict (`evaluate`: `check::judge` per column, the statistics `drift
+//! traffic), its verdict (`evaluate`: `judge::judge` per column, the statistics `drift
 //! check` computes on the same rows), and the alert state machine (`AlertState`).
 //!
 //! **Error rate.** A window is *drifted* when any monitored column drifts. With a test
@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::check::{ColumnDrift, CurrentColumn, Method, WINDOW_RESERVOIR, judge};
+use super::check::WINDOW_RESERVOIR;
+use super::judge::{ColumnDrift, CurrentColumn, Method, judge};
 use super::profile::{ColumnProfile, Profile};
 use crate::error::{Error, Result};
 
