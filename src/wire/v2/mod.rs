@@ -189,6 +189,27 @@ pub fn split_body<'a>(body: &'a [u8], header_len: Option<&str>) -> Result<(&'a [
     }
 }
 
+/// A tensor's JSON `data` (flat or nested row-major) as `n` elements of `dt`, the count its
+/// `shape` needs; `role` ("input" or "output") and `name` begin each error.
+fn json_data(
+    role: &str,
+    name: &str,
+    shape: &[i64],
+    dt: DataType,
+    n: usize,
+    value: &Value,
+) -> Result<TensorData, InvalidRequest> {
+    let mut flat = Vec::new();
+    flatten(value, &mut flat, 0)?;
+    if flat.len() != n {
+        return Err(bad(format!(
+            "{role} '{name}': shape {shape:?} needs {n} elements, data has {}",
+            flat.len()
+        )));
+    }
+    TensorData::from_json(dt, &flat).map_err(|e| bad(format!("{role} '{name}': {e}")))
+}
+
 /// Decode and validate a V2 request body (JSON, optionally followed by binary tensors).
 pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferRequest, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
@@ -233,19 +254,7 @@ pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferReque
                 binary = rest;
                 TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("input '{}': {e}", input.name)))?
             }
-            (None, Some(value)) => {
-                let mut flat = Vec::new();
-                flatten(value, &mut flat, 0)?;
-                if flat.len() != n {
-                    return Err(bad(format!(
-                        "input '{}': shape {:?} needs {n} elements, data has {}",
-                        input.name,
-                        input.shape,
-                        flat.len()
-                    )));
-                }
-                TensorData::from_json(dt, &flat).map_err(|e| bad(format!("input '{}': {e}", input.name)))?
-            }
+            (None, Some(value)) => json_data("input", &input.name, &input.shape, dt, n, value)?,
             (None, None) => return Err(bad(format!("input '{}': has no data", input.name))),
         };
         inputs.push(Tensor {

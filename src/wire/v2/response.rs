@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    DataType, InvalidRequest, Tensor, TensorData, TensorJson, WireInput, bad, element_count, flatten, split_body,
+    DataType, InvalidRequest, Tensor, TensorData, TensorJson, WireInput, bad, element_count, json_data, split_body,
 };
 
 /// An inference response before encoding.
@@ -161,19 +161,7 @@ pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResp
                 binary = rest;
                 TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
             }
-            (None, Some(value)) => {
-                let mut flat = Vec::new();
-                flatten(value, &mut flat, 0)?;
-                if flat.len() != n {
-                    return Err(bad(format!(
-                        "output '{}': shape {:?} needs {n} elements, data has {}",
-                        wire.name,
-                        wire.shape,
-                        flat.len()
-                    )));
-                }
-                TensorData::from_json(dt, &flat).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
-            }
+            (None, Some(value)) => json_data("output", &wire.name, &wire.shape, dt, n, value)?,
             (None, None) => return Err(bad(format!("output '{}': has no data", wire.name))),
         };
         tensors.push(Tensor {
