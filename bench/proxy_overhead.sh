@@ -25,15 +25,31 @@ wait_http "http://127.0.0.1:$NPORT/v2/models/churn_lr/ready" 20
 "$MLCTL" deploy churn-grpc --version g --upstream "grpc://$MLSERVER_GRPC/v2/models/churn_lr" --timeout 5s >/dev/null
 declare -A URLS=([d]="$MLSERVER_URL/v2/models/churn_lr/infer" [n]="http://127.0.0.1:$NPORT/v2/models/churn_lr/infer"
                  [p]="$MLCTL_URL/v2/models/churn/infer" [g]="$MLCTL_URL/v2/models/churn-grpc/infer")
-for k in d n p g; do wrk_post "${URLS[$k]}" "$WORK/body.json" 1 2 >/dev/null; : >"$WORK/$k"; done   # warm-up
-for r in $(seq "$ROUNDS"); do
-    for k in d n p g; do wrk_post "${URLS[$k]}" "$WORK/body.json" 1 "$SECS" | cut -d' ' -f1-3 >>"$WORK/$k"; done
-done
+# ROUNDS interleaved rounds of wrk -c1 over the keys of URLS (after a warm-up), one line
+# "req/s p50 p99 proxy-CPU-µs-per-request" per round in $WORK/<key>; the CPU is that of the
+# process PIDS names for the key (0 where none is named).
+rounds() { # URLS-name PIDS-name key...
+    local -n urls=$1 pids=$2
+    shift 2
+    local k r t0 rps p50 p99 us hz
+    hz=$(getconf CLK_TCK)
+    for k in "$@"; do wrk_post "${urls[$k]}" "$WORK/body.json" 1 2 >/dev/null; : >"$WORK/$k"; done   # warm-up
+    for r in $(seq "$ROUNDS"); do
+        for k in "$@"; do
+            t0=0; [ -n "${pids[$k]:-}" ] && t0=$(cpu_ticks "${pids[$k]}")
+            read -r rps p50 p99 _ < <(wrk_post "${urls[$k]}" "$WORK/body.json" 1 "$SECS")
+            us=0; [ -n "${pids[$k]:-}" ] && us=$(python3 -c "print(($(cpu_ticks "${pids[$k]}") - $t0) / $hz / ($rps * $SECS) * 1e6)")
+            echo "$rps $p50 $p99 $us" >>"$WORK/$k"
+        done
+    done
+}
 med() { python3 -c 'import statistics,sys; rows=[list(map(float,l.split())) for l in open(sys.argv[1]) if l.strip()]; print(" ".join(str(statistics.median(c)) for c in zip(*rows)))' "$WORK/$1"; }
-read -r d_rps d_p50 d_p99 < <(med d)
-read -r n_rps n_p50 n_p99 < <(med n)
-read -r p_rps p_p50 p_p99 < <(med p)
-read -r g_rps g_p50 g_p99 < <(med g)
+declare -A NO_PIDS=()
+rounds URLS NO_PIDS d n p g
+read -r d_rps d_p50 d_p99 _ < <(med d)
+read -r n_rps n_p50 n_p99 _ < <(med n)
+read -r p_rps p_p50 p_p99 _ < <(med p)
+read -r g_rps g_p50 g_p99 _ < <(med g)
 printf '%-34s %10s %9s %9s\n' "path (wrk -c1, ${SECS}s x $ROUNDS)" "req/s" "p50 ms" "p99 ms"
 printf '%-34s %10.0f %9.3f %9.3f\n' "MLServer direct" "$d_rps" "$d_p50" "$d_p99"
 printf '%-34s %10.0f %9.3f %9.3f\n' "nginx proxy_pass → MLServer" "$n_rps" "$n_p50" "$n_p99"
@@ -55,17 +71,8 @@ PROXY_WORKER=$(pgrep -P "$NGINX_PID" | head -1)
 "$MLCTL" deploy churn-static --version s --upstream "http://127.0.0.1:$SPORT/v2/models/churn_lr" --timeout 5s >/dev/null
 declare -A SURLS=([sd]="http://127.0.0.1:$SPORT/v2/models/churn_lr/infer" [sn]="http://127.0.0.1:$PPORT/v2/models/churn_lr/infer"
                   [sm]="$MLCTL_URL/v2/models/churn-static/infer")
-declare -A SPIDS=([sd]="" [sn]="$PROXY_WORKER" [sm]="$MLCTL_PID")
-for k in sd sn sm; do wrk_post "${SURLS[$k]}" "$WORK/body.json" 1 2 >/dev/null; : >"$WORK/$k"; done   # warm-up
-HZ=$(getconf CLK_TCK)
-for r in $(seq "$ROUNDS"); do
-    for k in sd sn sm; do
-        t0=0; [ -n "${SPIDS[$k]}" ] && t0=$(cpu_ticks "${SPIDS[$k]}")
-        read -r rps p50 p99 _ < <(wrk_post "${SURLS[$k]}" "$WORK/body.json" 1 "$SECS")
-        us=0; [ -n "${SPIDS[$k]}" ] && us=$(python3 -c "print(($(cpu_ticks "${SPIDS[$k]}") - $t0) / $HZ / ($rps * $SECS) * 1e6)")
-        echo "$rps $p50 $p99 $us" >>"$WORK/$k"
-    done
-done
+declare -A SPIDS=([sn]="$PROXY_WORKER" [sm]="$MLCTL_PID")
+rounds SURLS SPIDS sd sn sm
 read -r sd_rps sd_p50 sd_p99 _ < <(med sd)
 read -r sn_rps sn_p50 sn_p99 sn_us < <(med sn)
 read -r sm_rps sm_p50 sm_p99 sm_us < <(med sm)
