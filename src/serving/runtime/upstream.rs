@@ -14,7 +14,7 @@ use bytes::Bytes;
 pub use super::upstream_error::UpstreamError;
 use super::upstream_grpc::{Call, GrpcUpstream};
 use super::upstream_h1::{H1Error, H1Pool};
-use crate::wire::v2::{self, HEADER_CONTENT_LENGTH, InferRequest, InferResponse};
+use crate::wire::v2::{self, InferRequest, InferResponse};
 use std::sync::Arc;
 
 /// Where and how to reach one upstream model.
@@ -165,16 +165,11 @@ impl UpstreamModel {
             let (status, hl, bytes) = self.send_h1(h1, body, header_len).await?;
             return self.answer(status, hl.as_deref(), &bytes);
         }
-        let mut req = client
+        let req = client
             .post(format!("{}/infer", self.model_url))
             .timeout(self.timeout)
+            .headers(v2::body_headers(header_len))
             .body(body);
-        req = match header_len {
-            Some(h) => req
-                .header(HEADER_CONTENT_LENGTH, h)
-                .header("content-type", "application/octet-stream"),
-            None => req.header("content-type", "application/json"),
-        };
         let resp = req.send().await.map_err(|e| self.map_send_error(e))?;
         let status = resp.status();
         let hl = v2::binary_header_len(resp.headers()).map(str::to_string);
@@ -190,21 +185,11 @@ impl UpstreamModel {
         body: Bytes,
         header_len: Option<&str>,
     ) -> Result<(reqwest::StatusCode, Option<String>, Bytes), UpstreamError> {
-        use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
         let mut req = hyper::Request::new(http_body_util::Full::new(body));
         *req.method_mut() = hyper::Method::POST;
         *req.uri_mut() = h1.path.clone();
-        let h = req.headers_mut();
-        h.insert(HOST, h1.host.clone());
-        match header_len.and_then(|v| HeaderValue::from_str(v).ok()) {
-            Some(v) => {
-                h.insert(HEADER_CONTENT_LENGTH, v);
-                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-            }
-            None => {
-                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            }
-        }
+        *req.headers_mut() = v2::body_headers(header_len);
+        req.headers_mut().insert(hyper::header::HOST, h1.host.clone());
         let sent = tokio::time::timeout(self.timeout, h1.pool.send(req, self.max_response)).await;
         let (head, bytes) = match sent {
             Err(_) => return Err(UpstreamError::timed_out(&self.model_url, self.timeout)),

@@ -167,6 +167,25 @@ pub fn binary_header_len(headers: &hyper::HeaderMap) -> Option<&str> {
     headers.get(HEADER_CONTENT_LENGTH).and_then(|v| v.to_str().ok())
 }
 
+/// The headers that describe a V2 body sent upstream: with a binary part, its JSON
+/// header's length and `application/octet-stream`; without, `application/json`. (A length
+/// that is not a header value cannot come from [`binary_header_len`]; it would be sent as
+/// JSON.)
+pub fn body_headers(header_len: Option<&str>) -> hyper::HeaderMap {
+    use hyper::header::{CONTENT_TYPE, HeaderValue};
+    let mut h = hyper::HeaderMap::with_capacity(2);
+    match header_len.and_then(|v| HeaderValue::from_str(v).ok()) {
+        Some(v) => {
+            h.insert(HEADER_CONTENT_LENGTH, v);
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        }
+        None => {
+            h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        }
+    }
+    h
+}
+
 /// Split a body into its JSON header and binary tail given the optional
 /// `Inference-Header-Content-Length` value.
 pub fn split_body<'a>(body: &'a [u8], header_len: Option<&str>) -> Result<(&'a [u8], &'a [u8]), InvalidRequest> {
@@ -335,6 +354,17 @@ pub fn tensor_from_json(v: &Value) -> Option<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_headers_name_the_binary_part_or_json() {
+        let h = body_headers(Some("42"));
+        assert_eq!(binary_header_len(&h), Some("42"));
+        assert_eq!(h["content-type"], "application/octet-stream");
+        let h = body_headers(None);
+        assert_eq!(binary_header_len(&h), None);
+        assert_eq!(h["content-type"], "application/json");
+        assert_eq!(h.len(), 1);
+    }
 
     #[test]
     fn nested_and_flat_json_data_decode_identically() {
