@@ -534,7 +534,9 @@ async fn from_gateway_joins_predictions_and_outcomes_by_request_and_key() {
 }
 
 /// Files over a few MB are scanned by several threads; the result must equal the
-/// sequential reader's (the same data gzipped always takes the sequential path).
+/// sequential reader's (the same data gzipped always takes the sequential path). Some
+/// cells are not plain decimals or 0/1 (the typed decoder's general path), and one
+/// column feeds two metrics.
 #[test]
 fn parallel_scan_of_a_large_csv_equals_the_sequential_scan() {
     use std::io::Write;
@@ -542,7 +544,13 @@ fn parallel_scan_of_a_large_csv_equals_the_sequential_scan() {
     let mut text = String::from("variant,converted,revenue\n");
     for i in 0..300_000u64 {
         let arm = ["control", "b", "c"][(i * 7 % 3) as usize];
-        text.push_str(&format!("{arm},{},{}.{}\n", (i % 11 == 0) as u8, i % 97, i % 10));
+        let converted = (i % 11 == 0) as u8;
+        if i % 1000 == 7 {
+            let flag = if converted == 1 { "1.0" } else { " 0" };
+            text.push_str(&format!("{arm} ,{flag},{}e-1 \r\n", i % 970));
+        } else {
+            text.push_str(&format!("{arm},{converted},{}.{}\n", i % 97, i % 10));
+        }
     }
     let plain = dir.path().join("big.csv");
     std::fs::write(&plain, &text).unwrap();
@@ -556,7 +564,8 @@ fn parallel_scan_of_a_large_csv_equals_the_sequential_scan() {
         let out = mlctl()
             .args(["abtest", "analyze"])
             .arg(p)
-            .args(["--metric", "converted:binary", "--metric", "revenue:mean", "-o", "json"])
+            .args(["--metric", "converted:binary", "--metric", "revenue:mean"])
+            .args(["--metric", "rpc:ratio=revenue/converted", "-o", "json"])
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -564,8 +573,12 @@ fn parallel_scan_of_a_large_csv_equals_the_sequential_scan() {
     };
     let (a, b, c) = (run(&plain), run(&gz), run(&quoted));
     assert_eq!(a["units"], 300_000);
+    assert_eq!(
+        a["metrics"][0]["arms"][0]["n"], 100_000,
+        "a column used twice is read for both"
+    );
     for other in [&b, &c] {
-        for m in 0..2 {
+        for m in 0..3 {
             for arm in 0..3 {
                 let (x, y) = (&a["metrics"][m]["arms"][arm], &other["metrics"][m]["arms"][arm]);
                 assert_eq!(x["arm"], y["arm"]);

@@ -9,6 +9,7 @@ pub mod spec;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
+use crate::data::typed::{Kind, Value};
 use crate::error::{Error, Result};
 use analyze::{AbReport, AnalyzeOptions};
 use spec::{Accumulator, MetricKind, MetricSpec, UnitValue, parse_binary, parse_number};
@@ -40,20 +41,45 @@ fn columns(arm: &str, unit: Option<&str>, cuped: Option<&str>, specs: &[MetricSp
     cols
 }
 
+/// How `scan` reads the columns of `columns`: the arm and unit as labels, a binary
+/// metric as a 0/1 flag, every other column as a number.
+fn kinds(unit: Option<&str>, cuped: Option<&str>, specs: &[MetricSpec]) -> Vec<Kind> {
+    let mut kinds = vec![Kind::Category];
+    kinds.extend(unit.map(|_| Kind::Text));
+    kinds.extend(cuped.map(|_| Kind::Number));
+    for s in specs {
+        kinds.push(if s.kind == MetricKind::Binary {
+            Kind::Flag
+        } else {
+            Kind::Number
+        });
+        kinds.extend(s.denominator.as_ref().map(|_| Kind::Number));
+    }
+    kinds
+}
+
+/// A number cell: `None` when empty; an error naming file:line and the column otherwise.
+fn number(at: &dyn Fn() -> String, v: Value<'_>, col: &str) -> Result<Option<f64>> {
+    match v {
+        Value::Empty => Ok(None),
+        Value::Num(x) => Ok(Some(x)),
+        Value::Text(c) | Value::Cat(_, c) => parse_number(c)
+            .map(Some)
+            .ok_or_else(|| Error::input(at(), format!("column \"{col}\": expected a number, got {c:?}"))),
+    }
+}
+
 /// Parse one row's metric values; errors name file:line and the column.
 fn row_values(
     at: &dyn Fn() -> String,
-    cells: &[Option<&str>],
-    covariate: Option<Option<&str>>,
+    cells: &[Value<'_>],
+    covariate: Option<Value<'_>>,
     specs: &[MetricSpec],
     cuped_col: Option<&str>,
     out: &mut Vec<Option<UnitValue>>,
 ) -> Result<()> {
     let x_cov = match (covariate, cuped_col) {
-        (Some(Some(s)), Some(col)) => Some(
-            parse_number(s)
-                .ok_or_else(|| Error::input(at(), format!("column \"{col}\": expected a number, got {s:?}")))?,
-        ),
+        (Some(v), Some(col)) => number(at, v, col)?,
         _ => None,
     };
     out.clear();
@@ -62,48 +88,59 @@ fn row_values(
         let cell = cells[i];
         i += 1;
         let v = match s.kind {
-            MetricKind::Binary => cell
-                .map(|c| {
-                    parse_binary(c).ok_or_else(|| {
-                        Error::input(at(), format!("column \"{}\": expected 0 or 1, got {c:?}", s.column))
-                    })
-                })
-                .transpose()?
-                .map(|y| UnitValue { y, x: 0.0 }),
-            MetricKind::Mean => {
-                let y = cell
-                    .map(|c| {
-                        parse_number(c).ok_or_else(|| {
-                            Error::input(at(), format!("column \"{}\": expected a number, got {c:?}", s.column))
-                        })
-                    })
-                    .transpose()?;
-                match (y, cuped_col) {
-                    (Some(y), Some(_)) => x_cov.map(|x| UnitValue { y, x }),
-                    (Some(y), None) => Some(UnitValue { y, x: 0.0 }),
-                    (None, _) => None,
-                }
+            MetricKind::Binary => match cell {
+                Value::Empty => None,
+                Value::Num(y) => Some(y),
+                Value::Text(c) | Value::Cat(_, c) => Some(parse_binary(c).ok_or_else(|| {
+                    Error::input(at(), format!("column \"{}\": expected 0 or 1, got {c:?}", s.column))
+                })?),
             }
+            .map(|y| UnitValue { y, x: 0.0 }),
+            MetricKind::Mean => match (number(at, cell, &s.column)?, cuped_col) {
+                (Some(y), Some(_)) => x_cov.map(|x| UnitValue { y, x }),
+                (Some(y), None) => Some(UnitValue { y, x: 0.0 }),
+                (None, _) => None,
+            },
             MetricKind::Ratio => {
                 let den_col = s.denominator.as_deref().unwrap_or("");
                 let d = cells[i];
                 i += 1;
-                let parse = |c: &str, col: &str| {
-                    parse_number(c)
-                        .ok_or_else(|| Error::input(at(), format!("column \"{col}\": expected a number, got {c:?}")))
-                };
                 match (cell, d) {
-                    (Some(n), Some(d)) => Some(UnitValue {
-                        y: parse(n, &s.column)?,
-                        x: parse(d, den_col)?,
+                    (Value::Empty, _) | (_, Value::Empty) => None,
+                    (n, d) => Some(UnitValue {
+                        y: number(at, n, &s.column)?.unwrap_or(f64::NAN),
+                        x: number(at, d, den_col)?.unwrap_or(f64::NAN),
                     }),
-                    _ => None,
                 }
             }
         };
         out.push(v);
     }
     Ok(())
+}
+
+/// One part of a parallel scan: its arms, the row's values, and each category id's arm.
+struct FastPart {
+    acc: Accumulator,
+    values: Vec<Option<UnitValue>>,
+    arm_of: Vec<Option<usize>>,
+}
+
+impl FastPart {
+    /// The arm of a row's arm cell (`None`: empty).
+    fn arm(&mut self, cell: Value<'_>) -> Option<usize> {
+        match cell {
+            Value::Cat(id, name) => {
+                let id = id as usize;
+                if self.arm_of.len() <= id {
+                    self.arm_of.resize(id + 1, None);
+                }
+                Some(*self.arm_of[id].get_or_insert_with(|| self.acc.arm_index(name)))
+            }
+            Value::Text(name) => Some(self.acc.arm_index(name)),
+            Value::Empty | Value::Num(_) => None,
+        }
+    }
 }
 
 /// Per-unit aggregation for `--unit-col`: binary → any, mean → sum, ratio → sums,
@@ -123,6 +160,7 @@ pub fn read_files(
 ) -> Result<Accumulator> {
     let mut acc = Accumulator::for_specs(specs, cuped_col.is_some());
     let cols = columns(arm_col, unit_col, cuped_col, specs);
+    let kinds = kinds(unit_col, cuped_col, specs);
     let mut units: HashMap<String, UnitAgg> = HashMap::new();
     let mut total_rows = 0;
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -130,27 +168,28 @@ pub fn read_files(
     for file in files {
         if unit_col.is_none() {
             // Rows are independent: scan in parallel, one accumulator per thread, merged.
-            let fast = crate::data::scan_parallel(
+            let fast = crate::data::scan_parallel_typed(
                 file,
                 &cols,
+                &kinds,
                 threads,
-                |_| {
-                    let acc = Accumulator::for_specs(specs, cuped_col.is_some());
-                    (acc, Vec::with_capacity(specs.len()))
+                |_| FastPart {
+                    acc: Accumulator::for_specs(specs, cuped_col.is_some()),
+                    values: Vec::with_capacity(specs.len()),
+                    arm_of: Vec::new(),
                 },
-                |(acc, values): &mut (Accumulator, Vec<Option<UnitValue>>), cells| {
-                    let arm = cells[0].ok_or_else(|| Error::input("", ""))?;
+                |part: &mut FastPart, cells| {
                     let i = if cuped_col.is_some() { 2 } else { 1 };
                     let cov = cuped_col.map(|_| cells[1]);
-                    row_values(&|| String::new(), &cells[i..], cov, specs, cuped_col, values)?;
-                    let a = acc.arm_index(arm);
-                    acc.add(a, values);
+                    row_values(&|| String::new(), &cells[i..], cov, specs, cuped_col, &mut part.values)?;
+                    let a = part.arm(cells[0]).ok_or_else(|| Error::input("", ""))?;
+                    part.acc.add(a, &part.values);
                     Ok(())
                 },
             )?;
             if let crate::data::FastScan::Done(states, rows) = fast {
-                for (part, _) in &states {
-                    acc.merge(part);
+                for part in &states {
+                    acc.merge(&part.acc);
                 }
                 total_rows += rows;
                 continue;
@@ -169,13 +208,12 @@ pub fn read_files(
             } else {
                 None
             };
-            let cov = if cuped_col.is_some() {
-                i += 1;
-                Some(cells[i - 1])
-            } else {
-                None
-            };
-            row_values(&at, &cells[i..], cov, specs, cuped_col, &mut values)?;
+            let cov = cuped_col.map(|_| i);
+            i += usize::from(cuped_col.is_some());
+            crate::data::typed::with_values(cells, &kinds, |typed| {
+                let covariate = cov.map(|c| typed[c]);
+                row_values(&at, &typed[i..], covariate, specs, cuped_col, &mut values)
+            })?;
             let arm_idx = acc.arm_index(arm);
             match unit {
                 None => acc.add(arm_idx, &values),

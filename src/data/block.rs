@@ -71,7 +71,7 @@ pub fn scan_block(
 
 /// `block[a..b]` without spaces and tabs at either end (cells are trimmed like the
 /// sequential reader's).
-fn trim_range(block: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
+pub(super) fn trim_range(block: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
     while a < b && matches!(block[a], b' ' | b'\t') {
         a += 1;
     }

@@ -7,6 +7,7 @@ mod block;
 pub(crate) mod gateway_logs;
 pub mod parquet;
 mod quoted;
+pub mod typed;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -169,6 +170,67 @@ pub fn scan_parallel<S: Send>(
     init: impl Fn(usize) -> S + Sync,
     visit: impl Fn(&mut S, &[Option<&str>]) -> Result<()> + Sync,
 ) -> Result<FastScan<S>> {
+    scan_parallel_with(
+        path,
+        columns,
+        threads,
+        &init,
+        &visit,
+        |_| (),
+        |state, (), layout, block| {
+            block::scan_block(block, layout.delim, &layout.slot_of, layout.slots, |cells| {
+                visit(state, cells).is_ok()
+            })
+        },
+    )
+}
+
+/// `scan_parallel` with each column read as its `kinds` says: a plain CSV's wanted
+/// fields are decoded in the same pass that finds them (`typed::Decoder`); quoted CSVs and
+/// Parquet files hand their cells through `Value::from_cell`. Category ids are per part.
+pub fn scan_parallel_typed<S: Send>(
+    path: &Path,
+    columns: &[String],
+    kinds: &[typed::Kind],
+    threads: usize,
+    init: impl Fn(usize) -> S + Sync,
+    visit: impl Fn(&mut S, &[typed::Value<'_>]) -> Result<()> + Sync,
+) -> Result<FastScan<S>> {
+    let cells = |state: &mut S, cells: &[Option<&str>]| typed::with_values(cells, kinds, |v| visit(state, v));
+    scan_parallel_with(
+        path,
+        columns,
+        threads,
+        &init,
+        &cells,
+        |layout| {
+            let plan = layout.slot_of.iter().map(|s| s.map(|s| (s, kinds[s]))).collect();
+            typed::Decoder::new(layout.delim, plan, layout.slots)
+        },
+        |state, decoder, _, block| decoder.scan_block(block, |values| visit(state, values).is_ok()),
+    )
+}
+
+/// Where the wanted columns are in each line of a plain CSV part.
+struct Layout {
+    delim: u8,
+    /// Per field: its slot among the wanted cells.
+    slot_of: Vec<Option<usize>>,
+    slots: usize,
+}
+
+/// The parallel scan behind both front ends: `part` makes each plain-CSV part's reader,
+/// `block` reads one block of whole lines with it; `visit` takes the cells of Parquet and
+/// quoted CSV.
+fn scan_parallel_with<S: Send, P>(
+    path: &Path,
+    columns: &[String],
+    threads: usize,
+    init: &(impl Fn(usize) -> S + Sync),
+    visit: &(impl Fn(&mut S, &[Option<&str>]) -> Result<()> + Sync),
+    part: impl Fn(&Layout) -> P + Sync,
+    block: impl Fn(&mut S, &mut P, &Layout, &[u8]) -> Option<u64> + Sync,
+) -> Result<FastScan<S>> {
     use std::io::{Seek, SeekFrom};
     if parquet::is_parquet(path) {
         // Any error: the sequential scan reports it with its row number.
@@ -216,6 +278,10 @@ pub fn scan_parallel<S: Send>(
     else {
         return Ok(FastScan::Fallback);
     };
+    // A column asked for twice has one slot per field in a line: the sequential scan.
+    if (1..idx.len()).any(|i| idx[..i].contains(&idx[i])) {
+        return Ok(FastScan::Fallback);
+    }
     let ncols = names.len();
     let data_start = eol as u64 + 1;
     // Split [data_start, len) into ranges; each range after the first starts after a newline.
@@ -245,7 +311,11 @@ pub fn scan_parallel<S: Send>(
     for (slot, &i) in idx.iter().enumerate() {
         slot_of[i] = Some(slot);
     }
-    let slots = idx.len();
+    let layout = Layout {
+        delim,
+        slot_of,
+        slots: idx.len(),
+    };
     let parts = bounds.len() - 1;
     // A quote anywhere: the parts are cut again at record boundaries and parsed as CSV.
     let quoted = std::sync::atomic::AtomicBool::new(false);
@@ -254,9 +324,10 @@ pub fn scan_parallel<S: Send>(
             .windows(2)
             .map(|w| {
                 let (start, end) = (w[0], w[1]);
-                let (init, visit, quoted, slot_of) = (&init, &visit, &quoted, &slot_of[..]);
+                let (init, part, block, quoted, layout) = (&init, &part, &block, &quoted, &layout);
                 scope.spawn(move || -> Result<Option<(S, u64)>> {
                     let mut state = init(parts);
+                    let mut reader = part(layout);
                     let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
                     f.seek(SeekFrom::Start(start)).map_err(|e| Error::io(path, e))?;
                     let mut remaining = end - start;
@@ -281,9 +352,7 @@ pub fn scan_parallel<S: Send>(
                             memchr::memrchr(b'\n', &carry)
                         };
                         let Some(cut) = last_nl else { continue };
-                        let block = &carry[..cut];
-                        match block::scan_block(block, delim, slot_of, slots, |cells| visit(&mut state, cells).is_ok())
-                        {
+                        match block(&mut state, &mut reader, layout, &carry[..cut]) {
                             Some(n) => rows += n,
                             None => return Ok(None),
                         }
@@ -298,7 +367,7 @@ pub fn scan_parallel<S: Send>(
     });
     if quoted.load(std::sync::atomic::Ordering::Relaxed) {
         return Ok(
-            match quoted::scan(path, delim, data_start, len, &idx, ncols, threads, &init, &visit)? {
+            match quoted::scan(path, delim, data_start, len, &idx, ncols, threads, init, visit)? {
                 Some((states, rows)) => FastScan::Done(states, rows),
                 None => FastScan::Fallback,
             },
