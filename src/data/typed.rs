@@ -21,7 +21,8 @@ pub enum Kind {
     /// (the caller decides what else it accepts, e.g. `true`).
     Flag,
     /// A label with few distinct values: `Value::Cat` with an id stable within one
-    /// decoder (the first eight distinct labels of up to 7 ASCII bytes), else `Value::Text`.
+    /// decoder and column (its first eight distinct labels of up to 7 ASCII bytes), else
+    /// `Value::Text`.
     Category,
     /// Text as it is.
     Text,
@@ -91,8 +92,8 @@ pub struct Decoder {
     /// Per field of a line: its slot among the wanted cells and its kind.
     plan: Vec<Option<(usize, Kind)>>,
     slots: usize,
-    keys: [u64; DICT],
-    used: usize,
+    /// Per slot: its category keys (packed label bytes and length) and how many.
+    dicts: Vec<([u64; DICT], usize)>,
 }
 
 impl Decoder {
@@ -103,8 +104,7 @@ impl Decoder {
             delim,
             plan,
             slots,
-            keys: [0; DICT],
-            used: 0,
+            dicts: vec![([0; DICT], 0); slots],
         }
     }
 
@@ -116,7 +116,7 @@ impl Decoder {
         let ncols = self.plan.len();
         let mut values = vec![Value::Empty; self.slots];
         // Each category id's text, checked for UTF-8 once per block.
-        let mut names: [&'b str; DICT] = [""; DICT];
+        let mut names: Vec<[&'b str; DICT]> = vec![[""; DICT]; self.slots];
         let mut rows = 0u64;
         let mut p = 0usize;
         while p < n {
@@ -135,7 +135,7 @@ impl Decoder {
             for f in 0..ncols {
                 let end = match self.plan[f] {
                     Some((slot, kind)) => {
-                        let (v, end) = self.field(block, p, kind, &mut names)?;
+                        let (v, end) = self.field(block, p, kind, slot, &mut names[slot])?;
                         values[slot] = v;
                         end
                     }
@@ -164,6 +164,7 @@ impl Decoder {
         block: &'b [u8],
         p: usize,
         kind: Kind,
+        slot: usize,
         names: &mut [&'b str; DICT],
     ) -> Option<(Value<'b>, usize)> {
         let fast = match kind {
@@ -174,7 +175,7 @@ impl Decoder {
                 ((c == b'0' || c == b'1') && (t == self.delim || t == b'\n'))
                     .then(|| (Value::Num(f64::from(c - b'0')), p + 1))
             }
-            Kind::Category => self.category(block, p, names),
+            Kind::Category => self.category(block, p, slot, names),
             Kind::Text => None,
         };
         if fast.is_some() {
@@ -194,7 +195,13 @@ impl Decoder {
     /// A label of 1–7 printable ASCII bytes (no space or tab at its ends) among the
     /// first `DICT` distinct ones: its id, without a branch on which one it is.
     #[inline(always)]
-    fn category<'b>(&mut self, block: &'b [u8], p: usize, names: &mut [&'b str; DICT]) -> Option<(Value<'b>, usize)> {
+    fn category<'b>(
+        &mut self,
+        block: &'b [u8],
+        p: usize,
+        slot: usize,
+        names: &mut [&'b str; DICT],
+    ) -> Option<(Value<'b>, usize)> {
         let w = load8(block, p);
         let stop = zero_bytes(w ^ (ONES * u64::from(self.delim))) | zero_bytes(w ^ (ONES * u64::from(b'\n')));
         let len = (stop.trailing_zeros() / 8) as usize;
@@ -209,17 +216,20 @@ impl Decoder {
         }
         // Byte 7 of a key is always 0 (len ≤ 7): the length goes there, so no key is 0.
         let packed = key | ((len as u64) << 56);
+        // Over the keys in use: a count that soon stops changing, so a loop the branch
+        // predictor learns; which key matches is a select, not a branch.
+        let (keys, used) = &mut self.dicts[slot];
         let mut id = DICT;
-        for (i, &k) in self.keys.iter().enumerate() {
+        for (i, &k) in keys[..*used].iter().enumerate() {
             id = if k == packed { i } else { id };
         }
         if id == DICT {
-            if self.used == DICT {
+            if *used == DICT {
                 return None;
             }
-            id = self.used;
-            self.keys[id] = packed;
-            self.used += 1;
+            id = *used;
+            keys[id] = packed;
+            *used += 1;
         }
         if names[id].is_empty() {
             names[id] = std::str::from_utf8(&block[p..p + len]).ok()?;
@@ -287,7 +297,7 @@ fn digits_value(t: u64, n: usize) -> u64 {
 /// A plain decimal `-?d{1,7}(.d{1,7})?` at `p` followed by the delimiter, a newline or
 /// the end: its value (exactly `parse_f64`'s) and where it ends; `None` for anything
 /// else.
-#[inline]
+#[inline(always)]
 fn number(block: &[u8], p: usize, delim: u8) -> Option<(f64, usize)> {
     let neg = at(block, p) == b'-';
     let q = p + usize::from(neg);
@@ -314,7 +324,8 @@ fn number(block: &[u8], p: usize, delim: u8) -> Option<(f64, usize)> {
     // m < 10^14 < 2^53 and 10^k are exact: one IEEE division rounds the decimal correctly.
     // (Through i64: a signed conversion is one instruction on x86-64, and m fits.)
     let x = m as i64 as f64 / POW10[k];
-    Some((if neg { -x } else { x }, end))
+    // The sign as a bit, not a branch: signs of real data are a coin toss to a predictor.
+    Some((f64::from_bits(x.to_bits() | (u64::from(neg) << 63)), end))
 }
 
 #[cfg(test)]
@@ -363,18 +374,20 @@ mod tests {
             }));
         }
         let mut dec = Decoder::new(b',', plan, slots);
-        let mut ids: Vec<(u32, &str)> = Vec::new();
-        let mut out = Vec::new();
+        let mut ids: Vec<(usize, u32, &str)> = Vec::new();
+        let mut out: Vec<Vec<Value<'a>>> = Vec::new();
         dec.scan_block(block.as_bytes(), |vals| {
             out.push(vals.to_vec());
             true
         })?;
-        // Ids are consistent: one id per label.
-        for v in out.iter().flatten() {
-            if let Value::Cat(id, s) = *v {
-                match ids.iter().find(|(i, _)| *i == id) {
-                    Some(&(_, t)) => assert_eq!(t, s, "id {id}"),
-                    None => ids.push((id, s)),
+        // Ids are consistent: one label per id of a column.
+        for row in &out {
+            for (col, v) in row.iter().enumerate() {
+                if let Value::Cat(id, s) = *v {
+                    match ids.iter().find(|(c, i, _)| (*c, *i) == (col, id)) {
+                        Some(&(_, _, t)) => assert_eq!(t, s, "column {col} id {id}"),
+                        None => ids.push((col, id, s)),
+                    }
                 }
             }
         }

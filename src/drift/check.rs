@@ -12,8 +12,58 @@ use super::gateway;
 use super::judge::{CURRENT_RESERVOIR, CurrentColumn, judge};
 pub use super::judge::{ColumnDrift, Method};
 use super::profile::{ColumnProfile, Profile};
+use crate::data::typed::{Kind, Value};
 use crate::error::{Error, Result};
 use crate::output::{Grid, Report};
+
+/// One part of the parallel scan: the columns' states, with each category id's rows
+/// counted apart from `cats` (a label's first row goes through `push`, so labels enter
+/// `cats`, and its cap, in the order the sequential scan sees them).
+struct FastPart {
+    cols: Vec<CurrentColumn>,
+    /// Per column, per category id: the key its rows count under and the rows after the first.
+    ids: Vec<Vec<Option<(String, u64)>>>,
+}
+
+impl FastPart {
+    fn push(&mut self, bases: &[&ColumnProfile], cells: &[Value<'_>]) -> std::result::Result<(), String> {
+        for (((st, base), ids), v) in self.cols.iter_mut().zip(bases).zip(&mut self.ids).zip(cells) {
+            match *v {
+                // Only numeric columns are read as numbers.
+                Value::Num(x) => st.push_number(base, x),
+                Value::Cat(id, label) => {
+                    let id = id as usize;
+                    if ids.len() <= id {
+                        ids.resize(id + 1, None);
+                    }
+                    match &mut ids[id] {
+                        Some((_, n)) => *n += 1,
+                        slot @ None => {
+                            st.push(base, Some(label))?;
+                            // Past the cap a new label counts as "other" (the empty key).
+                            let key = if st.cats.contains_key(label) { label } else { "" };
+                            *slot = Some((key.to_string(), 0));
+                        }
+                    }
+                }
+                Value::Text(s) => st.push(base, Some(s))?,
+                Value::Empty => st.push(base, None)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// The columns' states with the counted ids folded in.
+    fn finish(mut self) -> Vec<CurrentColumn> {
+        for (st, ids) in self.cols.iter_mut().zip(self.ids) {
+            for (key, n) in ids.into_iter().flatten() {
+                st.rows += n;
+                *st.cats.entry(key).or_default() += n;
+            }
+        }
+        self.cols
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DriftReport {
@@ -199,6 +249,14 @@ pub fn check(
             )));
         }
     }
+    // A numeric column is read as numbers; a categorical one as labels.
+    let kinds: Vec<Kind> = bases
+        .iter()
+        .map(|b| match (&b.kind, &b.numeric) {
+            (super::profile::Kind::Numeric, Some(_)) => Kind::Number,
+            _ => Kind::Category,
+        })
+        .collect();
     let mut state: Vec<CurrentColumn> = bases.iter().map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR)).collect();
     let mut per_window: std::collections::BTreeMap<i64, (u64, Vec<CurrentColumn>)> = Default::default();
     let wlen = window.map(|w| w.length.as_secs().max(1) as i64);
@@ -244,25 +302,22 @@ pub fn check(
         if window.is_none() {
             // Plain CSV without windows: parts scanned in parallel, merged in order; any
             // error falls back to the sequential scan, which reports it with its line.
-            let fast = crate::data::scan_parallel(
+            let fast = crate::data::scan_parallel_typed(
                 f,
                 &scan_cols,
+                &kinds,
                 super::PARTS,
-                |parts| {
-                    bases
+                |parts| FastPart {
+                    cols: bases
                         .iter()
                         .map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR / parts))
-                        .collect::<Vec<_>>()
+                        .collect(),
+                    ids: vec![Vec::new(); bases.len()],
                 },
-                |part: &mut Vec<CurrentColumn>, cells| {
-                    for ((st, base), cell) in part.iter_mut().zip(&bases).zip(cells) {
-                        st.push(base, *cell).map_err(Error::Usage)?;
-                    }
-                    Ok(())
-                },
+                |part: &mut FastPart, cells| part.push(&bases, cells).map_err(Error::Usage),
             )?;
             if let crate::data::FastScan::Done(parts, n) = fast {
-                fast_parts.extend(parts);
+                fast_parts.extend(parts.into_iter().map(FastPart::finish));
                 rows += n;
                 continue;
             }
