@@ -27,15 +27,10 @@ pub fn scan_block(
     let ends = memchr::memchr2_iter(delim, b'\n', block).chain(std::iter::once(block.len()));
     for pos in ends {
         let newline = block.get(pos).is_none_or(|&b| b == b'\n');
-        let end = if newline && pos > start && block[pos - 1] == b'\r' {
-            pos - 1
-        } else {
-            pos
-        };
         if field < ncols
             && let Some(slot) = slot_of[field]
         {
-            ranges[slot] = (start, end);
+            ranges[slot] = cell_range(block, start, pos, newline);
         }
         field += 1;
         start = pos + 1;
@@ -54,7 +49,6 @@ pub fn scan_block(
         }
         cells.clear();
         for &(a, b) in &ranges {
-            let (a, b) = trim_range(block, a, b);
             let cell = match text {
                 Some(t) => t.get(a..b)?,
                 None => std::str::from_utf8(&block[a..b]).ok()?,
@@ -69,9 +63,21 @@ pub fn scan_block(
     Some(rows)
 }
 
-/// `block[a..b]` without spaces and tabs at either end (cells are trimmed like the
-/// sequential reader's).
-pub(super) fn trim_range(block: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
+/// The cell of the field from `start` to its terminator at `pos` (`newline`: the
+/// terminator ends the line, as the block's end does): without a `\r` before a line's end
+/// and without spaces and tabs at either end, as the sequential reader cuts cells. The
+/// one rule of the untyped and the typed (`typed::Decoder`) block readers.
+pub(super) fn cell_range(block: &[u8], start: usize, pos: usize, newline: bool) -> (usize, usize) {
+    let end = if newline && pos > start && block[pos - 1] == b'\r' {
+        pos - 1
+    } else {
+        pos
+    };
+    trim_range(block, start, end)
+}
+
+/// `block[a..b]` without spaces and tabs at either end.
+fn trim_range(block: &[u8], mut a: usize, mut b: usize) -> (usize, usize) {
     while a < b && matches!(block[a], b' ' | b'\t') {
         a += 1;
     }

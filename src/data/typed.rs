@@ -182,11 +182,7 @@ impl Decoder {
             return fast;
         }
         let pos = field_end(block, p, self.delim);
-        let mut end = pos;
-        if at(block, pos) == b'\n' && end > p && block[end - 1] == b'\r' {
-            end -= 1;
-        }
-        let (a, b) = super::block::trim_range(block, p, end);
+        let (a, b) = super::block::cell_range(block, p, pos, at(block, pos) == b'\n');
         let s = std::str::from_utf8(&block[a..b]).ok()?;
         let cell = (!s.is_empty()).then_some(s);
         Some((Value::from_cell(cell, kind), pos))
