@@ -106,11 +106,11 @@ fn row_values(
                 let d = cells[i];
                 i += 1;
                 match (cell, d) {
+                    // Either side empty: the unit has no value (the other is not checked).
                     (Value::Empty, _) | (_, Value::Empty) => None,
-                    (n, d) => Some(UnitValue {
-                        y: number(at, n, &s.column)?.unwrap_or(f64::NAN),
-                        x: number(at, d, den_col)?.unwrap_or(f64::NAN),
-                    }),
+                    (n, d) => number(at, n, &s.column)?
+                        .zip(number(at, d, den_col)?)
+                        .map(|(y, x)| UnitValue { y, x }),
                 }
             }
         };
@@ -123,20 +123,14 @@ fn row_values(
 struct FastPart {
     acc: Accumulator,
     values: Vec<Option<UnitValue>>,
-    arm_of: Vec<Option<usize>>,
+    arm_of: [Option<usize>; crate::data::typed::IDS],
 }
 
 impl FastPart {
     /// The arm of a row's arm cell (`None`: empty).
     fn arm(&mut self, cell: Value<'_>) -> Option<usize> {
         match cell {
-            Value::Cat(id, name) => {
-                let id = id as usize;
-                if self.arm_of.len() <= id {
-                    self.arm_of.resize(id + 1, None);
-                }
-                Some(*self.arm_of[id].get_or_insert_with(|| self.acc.arm_index(name)))
-            }
+            Value::Cat(id, name) => Some(*self.arm_of[id as usize].get_or_insert_with(|| self.acc.arm_index(name))),
             Value::Text(name) => Some(self.acc.arm_index(name)),
             Value::Empty | Value::Num(_) => None,
         }
@@ -176,7 +170,7 @@ pub fn read_files(
                 |_| FastPart {
                     acc: Accumulator::for_specs(specs, cuped_col.is_some()),
                     values: Vec::with_capacity(specs.len()),
-                    arm_of: Vec::new(),
+                    arm_of: Default::default(),
                 },
                 |part: &mut FastPart, cells| {
                     let i = if cuped_col.is_some() { 2 } else { 1 };

@@ -53,14 +53,6 @@ impl<'a> Value<'a> {
             },
         }
     }
-
-    /// The cell's text where it has one (`Num` has none: it parsed).
-    pub fn text(self) -> Option<&'a str> {
-        match self {
-            Value::Cat(_, s) | Value::Text(s) => Some(s),
-            Value::Empty | Value::Num(_) => None,
-        }
-    }
 }
 
 /// `f` of the cells typed by their columns' kinds (`Value::from_cell`); no allocation
@@ -78,8 +70,10 @@ pub fn with_values<R>(cells: &[Option<&str>], kinds: &[Kind], f: impl FnOnce(&[V
     }
 }
 
-/// Up to this many categories per decoder get ids.
-const DICT: usize = 8;
+/// Up to this many labels of a column get ids: a `Value::Cat` id is always below it, so
+/// readers can keep per-id state in a fixed array.
+pub const IDS: usize = 8;
+const DICT: usize = IDS;
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
 const POW10: [f64; 8] = [1.0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];

@@ -22,7 +22,7 @@ use crate::output::{Grid, Report};
 struct FastPart {
     cols: Vec<CurrentColumn>,
     /// Per column, per category id: the key its rows count under and the rows after the first.
-    ids: Vec<Vec<Option<(String, u64)>>>,
+    ids: Vec<[Option<(String, u64)>; crate::data::typed::IDS]>,
 }
 
 impl FastPart {
@@ -31,21 +31,15 @@ impl FastPart {
             match *v {
                 // Only numeric columns are read as numbers.
                 Value::Num(x) => st.push_number(base, x),
-                Value::Cat(id, label) => {
-                    let id = id as usize;
-                    if ids.len() <= id {
-                        ids.resize(id + 1, None);
+                Value::Cat(id, label) => match &mut ids[id as usize] {
+                    Some((_, n)) => *n += 1,
+                    slot @ None => {
+                        st.push(base, Some(label))?;
+                        // Past the cap a new label counts as "other" (the empty key).
+                        let key = if st.cats.contains_key(label) { label } else { "" };
+                        *slot = Some((key.to_string(), 0));
                     }
-                    match &mut ids[id] {
-                        Some((_, n)) => *n += 1,
-                        slot @ None => {
-                            st.push(base, Some(label))?;
-                            // Past the cap a new label counts as "other" (the empty key).
-                            let key = if st.cats.contains_key(label) { label } else { "" };
-                            *slot = Some((key.to_string(), 0));
-                        }
-                    }
-                }
+                },
                 Value::Text(s) => st.push(base, Some(s))?,
                 Value::Empty => st.push(base, None)?,
             }
@@ -312,7 +306,7 @@ pub fn check(
                         .iter()
                         .map(|b| CurrentColumn::new(b, CURRENT_RESERVOIR / parts))
                         .collect(),
-                    ids: vec![Vec::new(); bases.len()],
+                    ids: vec![Default::default(); bases.len()],
                 },
                 |part: &mut FastPart, cells| part.push(&bases, cells).map_err(Error::Usage),
             )?;
