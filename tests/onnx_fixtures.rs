@@ -116,3 +116,67 @@ fn cheap_models_run_inline_once_measured_and_small_inputs_only() {
     let again = model.run(model.check_inputs(vec![row(1)]).unwrap()).unwrap();
     assert_eq!(first, again);
 }
+
+/// Runs reuse pooled run states: batches of changing size (the batch symbol resolved anew
+/// each run), from several threads at once, and after a run that failed, all give
+/// onnxruntime's rows for the rows they were given.
+#[test]
+fn reused_run_states_answer_every_batch_size_and_survive_a_failed_run() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/models");
+    for name in FIXTURES {
+        let bytes = std::fs::read(dir.join(format!("{name}.onnx"))).unwrap();
+        let samples: Value =
+            serde_json::from_slice(&std::fs::read(dir.join(format!("{name}.samples.json"))).unwrap()).unwrap();
+        let model = OnnxModel::load(&bytes).unwrap();
+        assert!(model.pools_states(), "{name}: a stateless model reuses run states");
+        let all = tensor(&samples["input"]);
+        let (rows, cols) = (all.shape[0], all.shape[1]);
+        let TensorData::F32(x) = &all.data else {
+            panic!("{name}: FP32 input")
+        };
+        let expected: Vec<Tensor> = samples["outputs"].as_object().unwrap().values().map(tensor).collect();
+        let batch = |from: usize, n: usize| Tensor {
+            name: all.name.clone(),
+            shape: vec![n, cols],
+            data: TensorData::F32(x[from * cols..(from + n) * cols].to_vec()),
+        };
+        let check = |from: usize, n: usize| {
+            let outputs = model.run(model.check_inputs(vec![batch(from, n)]).unwrap()).unwrap();
+            for out in &outputs {
+                let want = expected.iter().find(|t| t.name == out.name).unwrap();
+                let per_row = want.shape.iter().skip(1).product::<usize>();
+                assert_eq!(out.shape[0], n, "{name}/{}: rows", out.name);
+                for i in 0..n * per_row {
+                    let (g, w) = (
+                        out.data.get_f64(i).unwrap(),
+                        want.data.get_f64(from * per_row + i).unwrap(),
+                    );
+                    assert!(
+                        (g - w).abs() <= 1e-5,
+                        "{name}/{} rows {from}+{n} [{i}]: {g} vs {w}",
+                        out.name
+                    );
+                }
+            }
+        };
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let check = &check;
+                s.spawn(move || {
+                    for (i, n) in [1, rows, 3, 1, 7, rows - 2, 2].into_iter().enumerate() {
+                        check((t + i) % (rows - n + 1), n);
+                    }
+                });
+            }
+        });
+        // A run the model refuses (an INT64 tensor where it wants FP32) leaves later runs right.
+        let wrong = Tensor {
+            name: all.name.clone(),
+            shape: vec![1, cols],
+            data: TensorData::I64(vec![1; cols]),
+        };
+        assert!(model.run(vec![wrong]).is_err(), "{name}: a wrong datatype fails");
+        check(rows - 1, 1);
+        check(0, rows);
+    }
+}

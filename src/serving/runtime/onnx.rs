@@ -4,8 +4,8 @@
 //! whose runs take a few microseconds — right on the request's task (`runs_inline`), which
 //! saves two thread hand-offs per request (most of a small model's cost).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tract_onnx::prelude::*;
@@ -16,10 +16,19 @@ use crate::error::{Error, Result};
 use crate::wire::v2::{DataType, Tensor as V2Tensor, TensorData, TensorMetadata};
 
 type Plan = Arc<TypedRunnableModel>;
+type State = TypedSimpleState;
+
+/// At most this many idle run states are kept per model (more only while more runs are
+/// in flight at once; `--inference-threads` bounds that).
+const POOLED_STATES: usize = 64;
 
 /// A loaded, optimised ONNX model.
 pub struct OnnxModel {
     plan: Plan,
+    /// Idle run states, reused so that a run does not build the plan's value table and op
+    /// states again (`None`: the model has ops that keep state between runs, such as a
+    /// scan, so every run starts from a fresh state as `SimplePlan::run` does).
+    states: Option<Mutex<Vec<State>>>,
     inputs: Vec<(TensorMetadata, DatumType)>,
     outputs: Vec<TensorMetadata>,
     pub notes: Vec<String>,
@@ -167,13 +176,23 @@ impl OnnxModel {
             .into_optimized()
             .and_then(|m| m.into_runnable())
             .map_err(|e| model_err("ONNX model could not be optimised", format!("{e:#}")))?;
+        let first = plan
+            .spawn()
+            .map_err(|e| model_err("ONNX model could not be prepared", format!("{e:#}")))?;
+        let stateless = first.op_states.iter().all(Option::is_none);
         Ok(OnnxModel {
+            states: stateless.then(|| Mutex::new(vec![first])),
             plan,
             inputs,
             outputs,
             notes: log.notes,
             typical_us: AtomicU64::new(f64::INFINITY.to_bits()),
         })
+    }
+
+    /// Whether runs reuse pooled states (the model has no op that keeps state between runs).
+    pub fn pools_states(&self) -> bool {
+        self.states.is_some()
     }
 
     pub fn inputs(&self) -> Vec<TensorMetadata> {
@@ -250,8 +269,7 @@ impl OnnxModel {
         let started = Instant::now();
         let tvalues: TVec<TValue> = inputs.into_iter().map(to_tract).collect::<Result<_>>()?;
         let results = self
-            .plan
-            .run(tvalues)
+            .run_plan(tvalues)
             .map_err(|e| model_err("inference failed", format!("{e:#}")))?;
         let took = started.elapsed().as_secs_f64() * 1e6;
         let before = f64::from_bits(self.typical_us.load(Ordering::Relaxed));
@@ -269,6 +287,36 @@ impl OnnxModel {
     }
 }
 
+impl OnnxModel {
+    /// One run of the plan on a pooled state. A state goes back to the pool only after a
+    /// successful run, which ends with tract's `reset_turn` (values and resolved symbols
+    /// cleared); a failed run may leave them set, so its state is dropped.
+    fn run_plan(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let Some(pool) = &self.states else {
+            return self.plan.run(inputs);
+        };
+        let lock = || pool.lock().unwrap_or_else(PoisonError::into_inner);
+        let pooled = lock().pop();
+        let mut state = match pooled {
+            Some(s) => s,
+            None => self.plan.spawn()?,
+        };
+        let out = state.run(inputs)?;
+        let mut idle = lock();
+        if idle.len() < POOLED_STATES {
+            idle.push(state);
+        }
+        Ok(out)
+    }
+}
+
+/// A plain tensor of `T`s: the data copied once into tract's aligned storage.
+fn plain<T: Datum + Copy>(shape: &[usize], v: &[T]) -> Result<TValue> {
+    Tensor::from_shape(shape, v)
+        .map(Tensor::into_tvalue)
+        .map_err(|e| Error::Model(format!("tensor shape: {e}")))
+}
+
 fn array<T: Datum>(shape: &[usize], v: Vec<T>) -> Result<TValue> {
     let arr = tract_ndarray::ArrayD::from_shape_vec(tract_ndarray::IxDyn(shape), v)
         .map_err(|e| Error::Model(format!("tensor shape: {e}")))?;
@@ -278,18 +326,18 @@ fn array<T: Datum>(shape: &[usize], v: Vec<T>) -> Result<TValue> {
 fn to_tract(t: V2Tensor) -> Result<TValue> {
     let s = &t.shape;
     match t.data {
-        TensorData::Bool(v) => array(s, v),
-        TensorData::U8(v) => array(s, v),
-        TensorData::U16(v) => array(s, v),
-        TensorData::U32(v) => array(s, v),
-        TensorData::U64(v) => array(s, v),
-        TensorData::I8(v) => array(s, v),
-        TensorData::I16(v) => array(s, v),
-        TensorData::I32(v) => array(s, v),
-        TensorData::I64(v) => array(s, v),
-        TensorData::F16(v) => array(s, v),
-        TensorData::F32(v) => array(s, v),
-        TensorData::F64(v) => array(s, v),
+        TensorData::Bool(v) => plain(s, &v),
+        TensorData::U8(v) => plain(s, &v),
+        TensorData::U16(v) => plain(s, &v),
+        TensorData::U32(v) => plain(s, &v),
+        TensorData::U64(v) => plain(s, &v),
+        TensorData::I8(v) => plain(s, &v),
+        TensorData::I16(v) => plain(s, &v),
+        TensorData::I32(v) => plain(s, &v),
+        TensorData::I64(v) => plain(s, &v),
+        TensorData::F16(v) => plain(s, &v),
+        TensorData::F32(v) => plain(s, &v),
+        TensorData::F64(v) => plain(s, &v),
         TensorData::Bytes(v) => array(
             s,
             v.into_iter()
@@ -299,12 +347,11 @@ fn to_tract(t: V2Tensor) -> Result<TValue> {
     }
 }
 
+/// A tensor's elements in order (tract keeps them contiguous, so this is one copy).
 fn collect<T: Datum + Clone>(v: &tract_onnx::prelude::Tensor) -> Result<Vec<T>> {
-    Ok(v.to_plain_array_view::<T>()
-        .map_err(|e| model_err("output", e))?
-        .iter()
-        .cloned()
-        .collect())
+    v.try_as_plain_ram()
+        .and_then(|p| p.as_slice::<T>().map(<[T]>::to_vec))
+        .map_err(|e| model_err("output", e))
 }
 
 fn from_tract(name: &str, v: &tract_onnx::prelude::Tensor) -> Result<V2Tensor> {
