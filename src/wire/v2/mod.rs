@@ -9,8 +9,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+mod json_data;
 mod response;
 mod tensor;
+use json_data::{WireTensorIn, json_data};
 pub(crate) use response::select_outputs;
 pub use response::{EncodedResponse, InferResponse, encode_response, output_json, parse_response};
 pub use tensor::{DataType, Tensor, TensorData, TensorJson};
@@ -51,6 +53,20 @@ pub struct WireRequest {
     pub inputs: Vec<WireInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outputs: Option<Vec<WireRequestedOutput>>,
+}
+
+/// The fields of an inference request as decoded (each input's `data` left as raw text
+/// until its datatype is known; see `json_data`).
+#[derive(Deserialize)]
+struct RequestIn<'a> {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    parameters: Option<Map<String, Value>>,
+    #[serde(borrow)]
+    inputs: Vec<WireTensorIn<'a>>,
+    #[serde(default)]
+    outputs: Option<Vec<WireRequestedOutput>>,
 }
 
 /// The JSON body of `req` (what the gateway forwards upstream after rewriting a
@@ -136,24 +152,6 @@ pub(crate) fn element_count(name: &str, shape: &[i64]) -> Result<usize, InvalidR
     Ok(n as usize)
 }
 
-fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(), InvalidRequest> {
-    if depth > 64 {
-        return Err(bad("data nests deeper than 64 levels"));
-    }
-    match v {
-        Value::Array(items) => {
-            for item in items {
-                flatten(item, out, depth + 1)?;
-            }
-            Ok(())
-        }
-        other => {
-            out.push(other);
-            Ok(())
-        }
-    }
-}
-
 fn param_bool(p: &Option<Map<String, Value>>, key: &str) -> bool {
     p.as_ref()
         .and_then(|m| m.get(key))
@@ -208,31 +206,10 @@ pub fn split_body<'a>(body: &'a [u8], header_len: Option<&str>) -> Result<(&'a [
     }
 }
 
-/// A tensor's JSON `data` (flat or nested row-major) as `n` elements of `dt`, the count its
-/// `shape` needs; `role` ("input" or "output") and `name` begin each error.
-fn json_data(
-    role: &str,
-    name: &str,
-    shape: &[i64],
-    dt: DataType,
-    n: usize,
-    value: &Value,
-) -> Result<TensorData, InvalidRequest> {
-    let mut flat = Vec::new();
-    flatten(value, &mut flat, 0)?;
-    if flat.len() != n {
-        return Err(bad(format!(
-            "{role} '{name}': shape {shape:?} needs {n} elements, data has {}",
-            flat.len()
-        )));
-    }
-    TensorData::from_json(dt, &flat).map_err(|e| bad(format!("{role} '{name}': {e}")))
-}
-
 /// Decode and validate a V2 request body (JSON, optionally followed by binary tensors).
 pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferRequest, InvalidRequest> {
     let (json, mut binary) = split_body(body, header_len)?;
-    let wire: WireRequest =
+    let wire: RequestIn =
         serde_json::from_slice(json).map_err(|e| bad(format!("malformed inference request JSON: {e}")))?;
     // No inputs is valid here: a version with a feature view takes its fields from the
     // parameters. The gateway refuses an empty request once it knows the version.
@@ -273,7 +250,7 @@ pub fn parse_request(body: &[u8], header_len: Option<&str>) -> Result<InferReque
                 binary = rest;
                 TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("input '{}': {e}", input.name)))?
             }
-            (None, Some(value)) => json_data("input", &input.name, &input.shape, dt, n, value)?,
+            (None, Some(raw)) => json_data("input", &input.name, &input.shape, dt, n, raw)?,
             (None, None) => return Err(bad(format!("input '{}': has no data", input.name))),
         };
         inputs.push(Tensor {

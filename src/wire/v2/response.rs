@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    DataType, InvalidRequest, Tensor, TensorData, TensorJson, WireInput, bad, element_count, json_data, split_body,
+    DataType, InvalidRequest, Tensor, TensorData, TensorJson, WireTensorIn, bad, element_count, json_data, split_body,
 };
 
 /// An inference response before encoding.
@@ -161,7 +161,7 @@ pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResp
                 binary = rest;
                 TensorData::from_binary(dt, mine, n).map_err(|e| bad(format!("output '{}': {e}", wire.name)))?
             }
-            (None, Some(value)) => json_data("output", &wire.name, &wire.shape, dt, n, value)?,
+            (None, Some(raw)) => json_data("output", &wire.name, &wire.shape, dt, n, raw)?,
             (None, None) => return Err(bad(format!("output '{}': has no data", wire.name))),
         };
         tensors.push(Tensor {
@@ -184,7 +184,7 @@ pub fn parse_response(body: &[u8], header_len: Option<&str>) -> Result<InferResp
 
 /// The fields of an inference response that the gateway reads.
 #[derive(Deserialize)]
-struct WireResponse {
+struct WireResponse<'a> {
     #[serde(default)]
     model_name: Option<Value>,
     #[serde(default)]
@@ -192,5 +192,6 @@ struct WireResponse {
     #[serde(default)]
     id: Option<Value>,
     #[serde(default)]
-    outputs: Option<Vec<WireInput>>,
+    #[serde(borrow)]
+    outputs: Option<Vec<WireTensorIn<'a>>>,
 }
