@@ -74,6 +74,7 @@ fn load_runtime(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext) -> 
                     notes: model.notes.clone(),
                     runtime: Runtime::Onnx(Arc::new(model)),
                     view: None,
+                    metrics: Default::default(),
                 })
             }
             #[cfg(not(feature = "onnx"))]
@@ -96,6 +97,7 @@ fn load_runtime(rec: &VersionRecord, onnx: Option<&[u8]>, ctx: &LoadContext) -> 
                 outputs: vec![],
                 notes: vec![],
                 view: None,
+                metrics: Default::default(),
             })
         }
     }

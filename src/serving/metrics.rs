@@ -130,7 +130,76 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// The metric handles of one loaded version, per role: its status-200 request counter and
+/// its latency histogram, taken from their families on the first request and reused, so a
+/// request clones no label strings and hashes no label set (answers other than 200 still
+/// go through the families).
+#[derive(Default)]
+pub struct VersionHandles {
+    roles: std::sync::RwLock<Vec<RoleHandles>>,
+}
+
+struct RoleHandles {
+    role: String,
+    ok: Counter,
+    latency: Histogram,
+}
+
 impl Metrics {
+    /// Count one answered request of `model`/`version` in `role` with `status`, and its
+    /// latency, through `handles` (the version's).
+    pub fn observe_request(&self, handles: &VersionHandles, labels: (&str, &str, &str), status: u16, seconds: f64) {
+        let (model, version, role) = labels;
+        let found = handles
+            .roles
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .find(|h| h.role == role)
+            .map(|h| (h.ok.clone(), h.latency.clone()));
+        let (ok, latency) = found.unwrap_or_else(|| {
+            let labels = RequestLabels {
+                model: model.to_string(),
+                version: version.to_string(),
+                role: role.to_string(),
+                status: "200".into(),
+            };
+            let ok = self.requests.get_or_create(&labels).clone();
+            let latency = self
+                .latency
+                .get_or_create(&VersionLabels {
+                    model: labels.model,
+                    version: labels.version,
+                    role: labels.role,
+                })
+                .clone();
+            let mut roles = handles.roles.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !roles.iter().any(|h| h.role == role) {
+                roles.push(RoleHandles {
+                    role: role.to_string(),
+                    ok: ok.clone(),
+                    latency: latency.clone(),
+                });
+            }
+            (ok, latency)
+        });
+        latency.observe(seconds);
+        if status == 200 {
+            ok.inc();
+            return;
+        }
+        let labels = RequestLabels {
+            model: model.to_string(),
+            version: version.to_string(),
+            role: role.to_string(),
+            status: status.to_string(),
+        };
+        self.requests.get_or_create(&labels).inc();
+        if !(200..300).contains(&status) {
+            self.errors.get_or_create(&labels).inc();
+        }
+    }
+
     /// Count a request in flight until the returned guard is dropped.
     pub fn track_in_flight(&self) -> InFlight<'_> {
         self.in_flight.inc();

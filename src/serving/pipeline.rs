@@ -14,7 +14,6 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::http::{ApiError, check_token, error, unavailable};
 use super::infer::{Answer, run_version};
-use super::metrics::{RequestLabels, VersionLabels};
 use super::router;
 use super::runtime::LoadedVersion;
 use super::state::{AppState, LogFailurePolicy, RouteTable, ShadowJob};
@@ -243,10 +242,10 @@ pub async fn run<E>(
             format!("routing key is {} bytes; at most {}", k.len(), v2::MAX_ID_LEN),
         ));
     }
-    let key = explicit_key
-        .clone()
-        .unwrap_or_else(|| hex::encode(rand::random::<[u8; 8]>()));
-    let bucket = router::bucket(&route.salt, &key);
+    let bucket = match &explicit_key {
+        Some(key) => router::bucket(&route.salt, key),
+        None => router::random_bucket(),
+    };
     let matched = admitted
         .explicit
         .is_none()
@@ -343,24 +342,12 @@ pub async fn run<E>(
             st.rollouts.stats.record_dropped(&model, step_id);
         }
     }
-    let labels = RequestLabels {
-        model: model.clone(),
-        version: target.version.clone(),
-        role: role.clone(),
-        status: status.as_u16().to_string(),
-    };
-    st.metrics.requests.get_or_create(&labels).inc();
-    if !status.is_success() {
-        st.metrics.errors.get_or_create(&labels).inc();
-    }
-    st.metrics
-        .latency
-        .get_or_create(&VersionLabels {
-            model: model.clone(),
-            version: target.version.clone(),
-            role: role.clone(),
-        })
-        .observe(latency.as_secs_f64());
+    st.metrics.observe_request(
+        &target.metrics,
+        (&model, &target.version, &role),
+        status.as_u16(),
+        latency.as_secs_f64(),
+    );
     let err_msg = encoded.as_ref().err().cloned();
     let logged_outputs = match &primary_outputs {
         Some(outs) => LogTensors::of(outs),

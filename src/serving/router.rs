@@ -1,7 +1,8 @@
-//! Variant selection. Every request gets a routing key (header `x-mlctl-key`, else
-//! `parameters.routing_key`, else random) and a bucket: the first 8 bytes of
-//! SHA-256(`<salt>:<key>`) as a big-endian u64, mod 10 000. The salt is per deployment,
-//! so the same key lands in the same bucket for the life of a deployment.
+//! Variant selection. Every request gets a bucket in 0..10 000. A request with a routing
+//! key (header `x-mlctl-key`, else `parameters.routing_key`) gets the first 8 bytes of
+//! SHA-256(`<salt>:<key>`) as a big-endian u64, mod 10 000: the salt is per deployment, so
+//! the same key lands in the same bucket for the life of a deployment. A request without
+//! one gets a uniformly random bucket (what hashing a random key gives, without the hash).
 
 use sha2::{Digest, Sha256};
 
@@ -17,6 +18,11 @@ pub fn bucket(salt: &str, key: &str) -> u16 {
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
     (u64::from_be_bytes(first) % BUCKETS) as u16
+}
+
+/// A uniformly random bucket, for a request without a routing key.
+pub fn random_bucket() -> u16 {
+    rand::random_range(0..BUCKETS) as u16
 }
 
 /// The client's routing key: header `x-mlctl-key`, then `parameters.routing_key`
@@ -51,6 +57,20 @@ mod tests {
         let mut deciles = [0u32; 10];
         for i in 0..100_000 {
             deciles[(bucket("salt", &format!("user-{i}")) / 1000) as usize] += 1;
+        }
+        for d in deciles {
+            assert!((d as f64 / 100_000.0 - 0.1).abs() < 0.01, "{deciles:?}");
+        }
+    }
+
+    #[test]
+    fn random_buckets_are_uniform() {
+        // 100k draws into 10 deciles: each within 1% absolute of 10%; all below BUCKETS.
+        let mut deciles = [0u32; 10];
+        for _ in 0..100_000 {
+            let b = random_bucket();
+            assert!(u64::from(b) < BUCKETS);
+            deciles[(b / 1000) as usize] += 1;
         }
         for d in deciles {
             assert!((d as f64 / 100_000.0 - 0.1).abs() < 0.01, "{deciles:?}");

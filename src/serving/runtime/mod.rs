@@ -41,4 +41,6 @@ pub struct LoadedVersion {
     pub notes: Vec<String>,
     /// The feature view that assembles this version's input, if it has one.
     pub view: Option<Arc<crate::features::view::View>>,
+    /// Its request metrics, resolved once per role.
+    pub metrics: super::metrics::VersionHandles,
 }
