@@ -71,14 +71,21 @@ start_mlctl() { # [extra serve flags] -> sets MLCTL_URL, MLCTL_DATA, MLCTL_PID (
     export MLCTL_ENDPOINT="$MLCTL_URL" MLCTL_DATA_DIR="$MLCTL_DATA"
 }
 
-# wrk_post URL BODYFILE CONNECTIONS SECONDS -> prints "rps p50_ms p99_ms"
+# wrk_post URL BODYFILE CONNECTIONS SECONDS -> prints "rps p50_ms p99_ms status_errors socket_errors"
+# (BODYFILE "-": a GET without a body)
 wrk_post() {
     local url=$1 body=$2 conns=$3 secs=$4 threads=1
     [ "$conns" -gt 1 ] && threads=2
-    cat >"$WORK/post.lua" <<LUA
+    if [ "$body" = "-" ]; then
+        : >"$WORK/post.lua"
+    else
+        cat >"$WORK/post.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$body", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+    fi
+    cat >>"$WORK/post.lua" <<'LUA'
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %.1f %.3f %.3f %d %d\n", summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.errors.status, summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
@@ -88,6 +95,9 @@ LUA
     out=$(wrk -t"$threads" -c"$conns" -d"${secs}s" -s "$WORK/post.lua" "$url")
     echo "$out" | awk '/^RESULT/ {print $2, $3, $4, $5, $6}'
 }
+
+# wrk_get URL CONNECTIONS SECONDS -> as wrk_post, for a GET
+wrk_get() { wrk_post "$1" - "$2" "$3"; }
 
 start_nginx() { # WORKERS "LOCATIONS" [HTTP-LEVEL LINES] -> sets NGINX_PORT, NGINX_PID (master); stopped on exit
     local workers=$1 locations=$2 extra=${3:-}

@@ -4,13 +4,15 @@
 //! ([`typed`]), with no `serde_json::Value` per element. Anything that path does not
 //! accept (a wrong element, a count that does not fit the shape, nesting deeper than 64)
 //! is decoded again through `Value`s ([`by_value`]), which is what names the error, so
-//! answers and refusals are exactly those of the `Value` decoder.
+//! answers and refusals are exactly those of the `Value` decoder. Both convert a scalar by
+//! the one rule, `tensor::Element`.
 
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::tensor::{Element, Scalar};
 use super::{DataType, InvalidRequest, TensorData, bad};
 
 /// Deepest nesting of `data` arrays accepted.
@@ -86,86 +88,6 @@ fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(
     }
 }
 
-/// One JSON scalar as the parser saw it (what `Value::Number` and friends would hold).
-enum Scalar<'s> {
-    U(u64),
-    I(i64),
-    F(f64),
-    S(&'s str),
-    B(bool),
-}
-
-/// The conversions of `TensorData::from_json`, on a scalar instead of a `Value`.
-trait Element: Sized {
-    fn from(s: Scalar<'_>) -> Option<Self>;
-}
-
-fn float(s: Scalar<'_>) -> Option<f64> {
-    match s {
-        Scalar::U(u) => Some(u as f64),
-        Scalar::I(i) => Some(i as f64),
-        Scalar::F(f) => Some(f),
-        // JSON has no NaN/Inf literals; accept the strings numpy/Triton clients write.
-        Scalar::S("NaN" | "nan") => Some(f64::NAN),
-        Scalar::S("Infinity" | "inf") => Some(f64::INFINITY),
-        Scalar::S("-Infinity" | "-inf") => Some(f64::NEG_INFINITY),
-        Scalar::S(_) | Scalar::B(_) => None,
-    }
-}
-
-macro_rules! integers {
-    ($($t:ty),*) => {$(
-        impl Element for $t {
-            fn from(s: Scalar<'_>) -> Option<Self> {
-                match s {
-                    Scalar::U(u) => <$t>::try_from(u).ok(),
-                    Scalar::I(i) => <$t>::try_from(i).ok(),
-                    _ => None,
-                }
-            }
-        }
-    )*};
-}
-integers!(u8, u16, u32, u64, i8, i16, i32, i64);
-
-impl Element for bool {
-    fn from(s: Scalar<'_>) -> Option<Self> {
-        match s {
-            Scalar::B(b) => Some(b),
-            Scalar::U(0) => Some(false),
-            Scalar::U(1) => Some(true),
-            _ => None,
-        }
-    }
-}
-
-impl Element for f64 {
-    fn from(s: Scalar<'_>) -> Option<Self> {
-        float(s)
-    }
-}
-
-impl Element for f32 {
-    fn from(s: Scalar<'_>) -> Option<Self> {
-        float(s).map(|x| x as f32)
-    }
-}
-
-impl Element for half::f16 {
-    fn from(s: Scalar<'_>) -> Option<Self> {
-        float(s).map(half::f16::from_f64)
-    }
-}
-
-impl Element for Vec<u8> {
-    fn from(s: Scalar<'_>) -> Option<Self> {
-        match s {
-            Scalar::S(s) => Some(s.as_bytes().to_vec()),
-            _ => None,
-        }
-    }
-}
-
 /// `n` elements of `dt` from the raw JSON `text`, or `None` when the text is anything but
 /// (possibly nested) arrays of exactly `n` convertible scalars at most 64 deep.
 pub(crate) fn typed(dt: DataType, text: &str, n: usize) -> Option<TensorData> {
@@ -214,7 +136,7 @@ impl<T: Element> Flat<'_, T> {
         if self.out.len() == self.n {
             return Err(E::custom("more elements than the shape needs"));
         }
-        let v = T::from(s).ok_or_else(|| E::custom("element does not convert"))?;
+        let v = T::of_scalar(s).ok_or_else(|| E::custom("element does not convert"))?;
         self.out.push(v);
         Ok(())
     }

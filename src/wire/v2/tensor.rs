@@ -238,58 +238,131 @@ impl TensorData {
         })
     }
 
-    /// Parse a flat list of JSON scalars as `dt`.
+    /// Parse a flat list of JSON scalars as `dt` (each converted by [`Element`]).
     pub(crate) fn from_json(dt: DataType, flat: &[&Value]) -> Result<Self, String> {
-        fn each<T>(flat: &[&Value], what: &str, f: impl Fn(&Value) -> Option<T>) -> Result<Vec<T>, String> {
+        fn each<T: Element>(flat: &[&Value], what: &str) -> Result<Vec<T>, String> {
             flat.iter()
                 .enumerate()
-                .map(|(i, v)| f(v).ok_or_else(|| format!("data[{i}]: expected {what}, got {v}")))
+                .map(|(i, v)| {
+                    Scalar::of(v)
+                        .and_then(T::of_scalar)
+                        .ok_or_else(|| format!("data[{i}]: expected {what}, got {v}"))
+                })
                 .collect()
         }
-        fn int<T: TryFrom<i64> + TryFrom<u64>>(v: &Value) -> Option<T> {
-            if let Some(i) = v.as_i64() {
-                T::try_from(i).ok()
-            } else if let Some(u) = v.as_u64() {
-                T::try_from(u).ok()
-            } else {
-                None
-            }
-        }
-        fn float(v: &Value) -> Option<f64> {
-            match v {
-                Value::Number(n) => n.as_f64(),
-                // JSON has no NaN/Inf literals; accept the strings numpy/Triton clients write.
-                Value::String(s) => match s.as_str() {
-                    "NaN" | "nan" => Some(f64::NAN),
-                    "Infinity" | "inf" => Some(f64::INFINITY),
-                    "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
-                    _ => None,
-                },
-                _ => None,
-            }
-        }
         Ok(match dt {
-            DataType::Bool => TensorData::Bool(each(flat, "true or false", |v| match v {
-                Value::Bool(b) => Some(*b),
-                Value::Number(n) if n.as_u64() == Some(0) => Some(false),
-                Value::Number(n) if n.as_u64() == Some(1) => Some(true),
-                _ => None,
-            })?),
-            DataType::U8 => TensorData::U8(each(flat, "an integer in 0..=255", int)?),
-            DataType::U16 => TensorData::U16(each(flat, "an integer in UINT16 range", int)?),
-            DataType::U32 => TensorData::U32(each(flat, "an integer in UINT32 range", int)?),
-            DataType::U64 => TensorData::U64(each(flat, "a non-negative integer", int)?),
-            DataType::I8 => TensorData::I8(each(flat, "an integer in INT8 range", int)?),
-            DataType::I16 => TensorData::I16(each(flat, "an integer in INT16 range", int)?),
-            DataType::I32 => TensorData::I32(each(flat, "an integer in INT32 range", int)?),
-            DataType::I64 => TensorData::I64(each(flat, "an integer in INT64 range", int)?),
-            DataType::F16 => TensorData::F16(each(flat, "a number", |v| float(v).map(half::f16::from_f64))?),
-            DataType::F32 => TensorData::F32(each(flat, "a number", |v| float(v).map(|x| x as f32))?),
-            DataType::F64 => TensorData::F64(each(flat, "a number", float)?),
-            DataType::Bytes => {
-                TensorData::Bytes(each(flat, "a string", |v| v.as_str().map(|s| s.as_bytes().to_vec()))?)
-            }
+            DataType::Bool => TensorData::Bool(each(flat, "true or false")?),
+            DataType::U8 => TensorData::U8(each(flat, "an integer in 0..=255")?),
+            DataType::U16 => TensorData::U16(each(flat, "an integer in UINT16 range")?),
+            DataType::U32 => TensorData::U32(each(flat, "an integer in UINT32 range")?),
+            DataType::U64 => TensorData::U64(each(flat, "a non-negative integer")?),
+            DataType::I8 => TensorData::I8(each(flat, "an integer in INT8 range")?),
+            DataType::I16 => TensorData::I16(each(flat, "an integer in INT16 range")?),
+            DataType::I32 => TensorData::I32(each(flat, "an integer in INT32 range")?),
+            DataType::I64 => TensorData::I64(each(flat, "an integer in INT64 range")?),
+            DataType::F16 => TensorData::F16(each(flat, "a number")?),
+            DataType::F32 => TensorData::F32(each(flat, "a number")?),
+            DataType::F64 => TensorData::F64(each(flat, "a number")?),
+            DataType::Bytes => TensorData::Bytes(each(flat, "a string")?),
         })
+    }
+}
+
+/// One JSON scalar as the parser saw it: what a `Value` holds, or what a typed decoder's
+/// visitor is handed (non-negative integers as `U`, negative ones as `I`, the rest `F`).
+pub(crate) enum Scalar<'s> {
+    U(u64),
+    I(i64),
+    F(f64),
+    S(&'s str),
+    B(bool),
+}
+
+impl<'s> Scalar<'s> {
+    /// A `Value`'s scalar (`None` for null, arrays and objects).
+    pub(crate) fn of(v: &'s Value) -> Option<Scalar<'s>> {
+        Some(match v {
+            Value::Bool(b) => Scalar::B(*b),
+            Value::String(s) => Scalar::S(s),
+            Value::Number(n) => match (n.as_u64(), n.as_i64()) {
+                (Some(u), _) => Scalar::U(u),
+                (None, Some(i)) => Scalar::I(i),
+                (None, None) => Scalar::F(n.as_f64()?),
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// A tensor element type and how a JSON scalar converts to it (`None`: it does not). The
+/// one rule for JSON tensor data, whichever decoder read the scalar.
+pub(crate) trait Element: Sized {
+    fn of_scalar(s: Scalar<'_>) -> Option<Self>;
+}
+
+fn float(s: Scalar<'_>) -> Option<f64> {
+    match s {
+        Scalar::U(u) => Some(u as f64),
+        Scalar::I(i) => Some(i as f64),
+        Scalar::F(f) => Some(f),
+        // JSON has no NaN/Inf literals; accept the strings numpy/Triton clients write.
+        Scalar::S("NaN" | "nan") => Some(f64::NAN),
+        Scalar::S("Infinity" | "inf") => Some(f64::INFINITY),
+        Scalar::S("-Infinity" | "-inf") => Some(f64::NEG_INFINITY),
+        Scalar::S(_) | Scalar::B(_) => None,
+    }
+}
+
+macro_rules! integers {
+    ($($t:ty),*) => {$(
+        impl Element for $t {
+            fn of_scalar(s: Scalar<'_>) -> Option<Self> {
+                match s {
+                    Scalar::U(u) => <$t>::try_from(u).ok(),
+                    Scalar::I(i) => <$t>::try_from(i).ok(),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+integers!(u8, u16, u32, u64, i8, i16, i32, i64);
+
+impl Element for bool {
+    fn of_scalar(s: Scalar<'_>) -> Option<Self> {
+        match s {
+            Scalar::B(b) => Some(b),
+            Scalar::U(0) => Some(false),
+            Scalar::U(1) => Some(true),
+            _ => None,
+        }
+    }
+}
+
+impl Element for f64 {
+    fn of_scalar(s: Scalar<'_>) -> Option<Self> {
+        float(s)
+    }
+}
+
+impl Element for f32 {
+    fn of_scalar(s: Scalar<'_>) -> Option<Self> {
+        float(s).map(|x| x as f32)
+    }
+}
+
+impl Element for half::f16 {
+    fn of_scalar(s: Scalar<'_>) -> Option<Self> {
+        float(s).map(half::f16::from_f64)
+    }
+}
+
+impl Element for Vec<u8> {
+    fn of_scalar(s: Scalar<'_>) -> Option<Self> {
+        match s {
+            Scalar::S(s) => Some(s.as_bytes().to_vec()),
+            _ => None,
+        }
     }
 }
 
