@@ -11,12 +11,6 @@ use mlctl::commands;
 use mlctl::error::{Error, Result};
 use mlctl::output::{OutputFormat, Report, Stream, render, styled};
 
-/// mimalloc instead of glibc's malloc: a request's many small, short-lived allocations
-/// (headers, JSON, tensors, log records) are thread-local frees and reuses there, not
-/// glibc's arena bins and consolidation (a quarter of the gateway's instructions before).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn print<R: Report>(report: &R, format: OutputFormat) -> Result<()> {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`mlctl status | head`) is not an error worth a message.
