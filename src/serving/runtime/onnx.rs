@@ -285,9 +285,7 @@ impl OnnxModel {
             .map(|(v, meta)| from_tract(&meta.name, &v))
             .collect()
     }
-}
 
-impl OnnxModel {
     /// One run of the plan on a pooled state. A state goes back to the pool only after a
     /// successful run, which ends with tract's `reset_turn` (values and resolved symbols
     /// cleared); a failed run may leave them set, so its state is dropped.

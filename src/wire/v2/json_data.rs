@@ -72,7 +72,7 @@ pub(crate) fn by_value(
 
 fn flatten<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(), InvalidRequest> {
     if depth > MAX_DEPTH {
-        return Err(bad("data nests deeper than 64 levels"));
+        return Err(bad(format!("data nests deeper than {MAX_DEPTH} levels")));
     }
     match v {
         Value::Array(items) => {
