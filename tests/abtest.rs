@@ -2,7 +2,7 @@
 //! made by fixtures/abtest/make_reference.py) to 1e-6 relative; exit codes; bad input;
 //! peeking simulation; gateway logs.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

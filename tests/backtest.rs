@@ -2,11 +2,11 @@
 //! reaches the controller's verdicts, and the A/A mode estimates a guard set's false-trip
 //! rate on the stable version's own traffic.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::Server;
+use crate::common::Server;
 use serde_json::Value;
 
 const FAST: &[&str] = &["--controller-tick", "100ms", "--log-flush", "10ms"];

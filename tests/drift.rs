@@ -1,7 +1,7 @@
 //! `mlctl drift baseline|check` end to end: statistics through the CLI equal scipy's
 //! (fixtures/drift/reference.json), exit codes, large-sample behaviour of `auto`, bad input.
 
-mod common;
+use crate::common;
 
 use assert_cmd::Command;
 use predicates::prelude::*;

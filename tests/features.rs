@@ -1,7 +1,7 @@
 //! `mlctl features` on a real data dir: loading snapshots, lookups, and point-in-time
 //! training sets — equal to pandas `merge_asof` on the committed fixture.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Output;

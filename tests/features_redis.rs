@@ -4,12 +4,12 @@
 //! while a `default` view answers with its defaults (counted); after a restart the stored
 //! values are served again.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 struct Redis {

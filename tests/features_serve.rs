@@ -3,9 +3,9 @@
 //! the answers equal a direct inference on the hand-joined rows, the prediction log holds
 //! the assembled vectors, pushes and new snapshots are served, faults are counted.
 
-mod common;
+use crate::common;
 
-use common::Server;
+use crate::common::Server;
 use serde_json::{Value, json};
 
 const VIEW: &str = r#"

@@ -2,13 +2,13 @@
 //! traffic moves; confirm-promotion holds until the receiver says yes; `mlctl approve`
 //! releases a manual gate; a pre-step gate refusing past its timeout rolls back.
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::receiver::{Receiver, verify, wait_for};
-use common::{Server, deploy, events, wait_rollout};
+use crate::common::receiver::{Receiver, verify, wait_for};
+use crate::common::{Server, deploy, events, wait_rollout};
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
 

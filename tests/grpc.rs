@@ -3,11 +3,11 @@
 //! and metrics, and gRPC status codes for refusals. The official Python client
 //! (`tritonclient.grpc`) is exercised in interop/test_interop.py.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
-use common::{Server, deploy, samples};
+use crate::common::{Server, deploy, samples};
 use mlctl::wire::grpc::inference::grpc_inference_service_client::GrpcInferenceServiceClient;
 use mlctl::wire::grpc::inference::*;
 use mlctl::wire::grpc::{request_to_proto, response_from_proto};

@@ -2,13 +2,13 @@
 //! answers clients can read, tokens from flags and files, private files. Each test runs a
 //! real `mlctl serve` process.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{Server, deploy, http_get_ok};
+use crate::common::{Server, deploy, http_get_ok};
 
 fn addr(s: &Server) -> String {
     s.url.trim_start_matches("http://").to_string()

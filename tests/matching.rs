@@ -2,11 +2,11 @@
 //! candidate at a 5% weight, and keys without the header keep the version their bucket
 //! gave them before the rule existed.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 
-use common::{Server, deploy, events};
+use crate::common::{Server, deploy, events};
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
 

@@ -3,7 +3,7 @@
 //! fires each alert on synthetic series exactly when it should (and not for a healthy
 //! version): `fixtures/monitor/rules_test.yml`.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -3,12 +3,12 @@
 //! to 1 and exactly one alert reaches a webhook receiver after --consecutive windows), back
 //! to normal (exactly one resolve); the monitor and its windows survive kill -9.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::Server;
-use common::receiver::{Receiver, wait_for};
+use crate::common::Server;
+use crate::common::receiver::{Receiver, wait_for};
 use serde_json::{Value, json};
 
 fn traffic_fixture() -> Value {

@@ -2,14 +2,14 @@
 //! transition, in order; a receiver that is down gets the backlog once it is back; a
 //! hanging receiver never delays a route change.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::receiver::{Receiver, verify, wait_for};
-use common::{Server, deploy, events, traffic, wait_rollout};
+use crate::common::receiver::{Receiver, verify, wait_for};
+use crate::common::{Server, deploy, events, traffic, wait_rollout};
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
 

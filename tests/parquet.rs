@@ -3,7 +3,7 @@
 //! CSV read exactly as the CSV they came from: the same A/B analysis and the same drift
 //! profile.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,12 +3,12 @@
 //! rolled back on an error-ratio query; a query for a metric that does not exist never
 //! passes (the step pauses as inconclusive).
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, deploy, wait_rollout};
+use crate::common::{Server, deploy, wait_rollout};
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
 

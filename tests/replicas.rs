@@ -3,16 +3,16 @@
 //! the elected controller can die mid-step, and outcomes posted to one replica count for
 //! requests another served.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::nginx::Nginx;
+use crate::common::pg::Postgres;
+use crate::common::{Server, admin_get, bin, deploy, events, fixture, traffic, wait_rollout};
 use chrono::{DateTime, Utc};
-use common::nginx::Nginx;
-use common::pg::Postgres;
-use common::{Server, admin_get, bin, deploy, events, fixture, traffic, wait_rollout};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "replicas-test-token-0123456789abcdef";

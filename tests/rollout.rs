@@ -1,10 +1,10 @@
 //! Rollouts end to end against a real `mlctl serve` child process (controller tick 100 ms).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Server, deploy, events, fixture, traffic, wait_rollout};
+use crate::common::{Server, deploy, events, fixture, traffic, wait_rollout};
 use predicates::prelude::*;
 use serde_json::{Value, json};
 

@@ -1,8 +1,8 @@
 //! `mlctl serve` end to end: a real child process on 127.0.0.1, driven over HTTP.
 
-mod common;
+use crate::common;
 
-use common::{Server, deploy, fixture, samples};
+use crate::common::{Server, deploy, fixture, samples};
 use serde_json::{Value, json};
 
 fn client() -> reqwest::Client {

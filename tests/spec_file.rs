@@ -1,9 +1,9 @@
 //! `mlctl deploy -f rollout.yaml` against a real gateway: the file's rollout runs exactly as
 //! the same flags would, and a bad file exits 2 naming its line.
 
-mod common;
+use crate::common;
 
-use common::{Server, deploy, traffic, wait_rollout};
+use crate::common::{Server, deploy, traffic, wait_rollout};
 
 const FAST: &[&str] = &["--controller-tick", "100ms"];
 

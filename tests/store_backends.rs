@@ -3,7 +3,7 @@
 //! (its own data dir, so blobs must come through the database); on SQLite it is another
 //! handle on the same file.
 
-mod common;
+use crate::common;
 
 use std::cell::Cell;
 

@@ -2,12 +2,12 @@
 //! the models, a monitor's drift timeline with the drifted column after shifted traffic
 //! and the alert; without the token it shows only the login form.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::Server;
+use crate::common::Server;
 
 /// The DOM Chromium builds for `url` (it follows the token → cookie redirect itself).
 fn dump_dom(url: &str) -> String {

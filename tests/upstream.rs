@@ -1,9 +1,9 @@
 //! Upstream runtime: mlctl proxies to a real V2 server (another `mlctl serve`) and maps
 //! misbehaving upstreams (hang, garbage, 5xx, gone) to 504/502 JSON errors.
 
-mod common;
+use crate::common;
 
-use common::{Server, deploy, samples, start_bad_upstream};
+use crate::common::{Server, deploy, samples, start_bad_upstream};
 use serde_json::{Value, json};
 
 async fn infer(url: &str, body: &Value) -> (u16, Value) {
