@@ -186,8 +186,9 @@ pub fn scan_parallel<S: Send>(
 }
 
 /// `scan_parallel` with each column read as its `kinds` says: a plain CSV's wanted
-/// fields are decoded in the same pass that finds them (`typed::Decoder`); quoted CSVs and
-/// Parquet files hand their cells through `Value::from_cell`. Category ids are per part.
+/// fields are decoded in the same pass that finds them (`typed::Decoder`); quoted CSVs hand
+/// their cells through `Value::from_cell`, Parquet files their numbers as they are stored
+/// (`parquet::scan_parallel_typed`). Category ids are per part.
 pub fn scan_parallel_typed<S: Send>(
     path: &Path,
     columns: &[String],
@@ -196,6 +197,15 @@ pub fn scan_parallel_typed<S: Send>(
     init: impl Fn(usize) -> S + Sync,
     visit: impl Fn(&mut S, &[typed::Value<'_>]) -> Result<()> + Sync,
 ) -> Result<FastScan<S>> {
+    if parquet::is_parquet(path) {
+        // Numbers straight from the column readers; any error: the sequential scan reports it.
+        return Ok(
+            match parquet::scan_parallel_typed(path, columns, kinds, threads, init, visit) {
+                Ok((states, rows)) => FastScan::Done(states, rows),
+                Err(_) => FastScan::Fallback,
+            },
+        );
+    }
     let cells = |state: &mut S, cells: &[Option<&str>]| typed::with_values(cells, kinds, |v| visit(state, v));
     scan_parallel_with(
         path,

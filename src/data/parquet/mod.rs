@@ -6,6 +6,14 @@
 //! Flat columns of any physical type are supported (booleans as `true`/`false`, numbers
 //! in their shortest round-trip form, strings as they are, timestamps and dates as RFC
 //! 3339 UTC, nulls as empty); a nested (group) column is refused with its name.
+//!
+//! The scans read flat columns of the common types batch by batch with the column readers
+//! (`columns`); other columns (dates, timestamps, decimals, …) go through the record API.
+//! Both hand the same text.
+
+mod columns;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,6 +22,8 @@ use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 use parquet::schema::types::Type;
 
+use self::columns::{Cell, Plan};
+use super::typed::{Kind, Value};
 use crate::error::{Error, Result};
 
 /// Whether `path` names a Parquet file.
@@ -194,7 +204,161 @@ pub fn scan(path: &Path, columns: &[String], f: impl FnMut(u64, &[Option<&str>])
     let reader = open(path)?;
     let (proj, slots) = projection(path, &reader, columns)?;
     let n = reader.num_row_groups();
-    visit_groups(path, &reader, &proj, &slots, 0..n, 0, f)
+    match Plan::new(&reader, columns) {
+        Some(plan) => visit_text(path, &reader, &plan, 0..n, 0, f),
+        None => visit_groups(path, &reader, &proj, &slots, 0..n, 0, f),
+    }
+}
+
+/// The rows of `groups` through the column reader, as text cells (as `visit_groups`).
+fn visit_text(
+    path: &Path,
+    reader: &SerializedFileReader<std::fs::File>,
+    plan: &Plan,
+    groups: std::ops::Range<usize>,
+    first_row: u64,
+    mut f: impl FnMut(u64, &[Option<&str>]) -> Result<()>,
+) -> Result<u64> {
+    let mut texts = vec![String::new(); plan.slots().len()];
+    columns::visit(
+        reader,
+        plan,
+        groups,
+        first_row,
+        |row, cells| with_text(cells, plan.slots(), &mut texts, |t| f(row, t)),
+        |e| fail(path, e),
+    )
+}
+
+/// `f` of the wanted columns' cells as text: what the record reader shows, trimmed,
+/// `None` for null or empty. Strings are borrowed; numbers are written into `texts`.
+fn with_text<R>(cells: &[Cell<'_>], slots: &[usize], texts: &mut [String], f: impl FnOnce(&[Option<&str>]) -> R) -> R {
+    for (slot, buf) in slots.iter().zip(texts.iter_mut()) {
+        if cells[*slot].needs_buffer() {
+            cells[*slot].write(buf);
+        }
+    }
+    let text = |k: usize| cells[slots[k]].text(&texts[k]);
+    let mut stack: [Option<&str>; 16] = [None; 16];
+    if slots.len() <= stack.len() {
+        for (k, out) in stack.iter_mut().enumerate().take(slots.len()) {
+            *out = text(k);
+        }
+        f(&stack[..slots.len()])
+    } else {
+        f(&(0..slots.len()).map(text).collect::<Vec<_>>())
+    }
+}
+
+/// What typing a part's cells keeps from row to row: each wanted column's text buffer and,
+/// for a category column, the labels given ids so far (the first `typed::IDS`).
+struct Typer<'k> {
+    kinds: &'k [Kind],
+    texts: Vec<String>,
+    labels: Vec<Labels>,
+}
+
+/// A category column's labels with ids: each as a key (a label of at most 7 bytes packed
+/// with its length into a `u64`, compared as one number) and as text.
+#[derive(Default, Clone)]
+struct Labels {
+    keys: Vec<u64>,
+    names: Vec<String>,
+}
+
+impl Labels {
+    fn key(t: &str) -> Option<u64> {
+        (t.len() <= 7).then(|| {
+            let bytes = t
+                .bytes()
+                .enumerate()
+                .fold(0u64, |k, (i, c)| k | u64::from(c) << (8 * i));
+            bytes | (t.len() as u64) << 56
+        })
+    }
+
+    /// The label's id, giving it the next one while fewer than `typed::IDS` are given.
+    fn id(&mut self, t: &str) -> Option<u32> {
+        let found = match Labels::key(t) {
+            Some(key) => self.keys.iter().position(|k| *k == key),
+            None => self.names.iter().position(|n| n == t),
+        };
+        if let Some(i) = found {
+            return Some(i as u32);
+        }
+        (self.names.len() < super::typed::IDS).then(|| {
+            self.keys.push(Labels::key(t).unwrap_or(u64::MAX));
+            self.names.push(t.to_string());
+            self.names.len() as u32 - 1
+        })
+    }
+}
+
+impl<'k> Typer<'k> {
+    fn new(kinds: &'k [Kind]) -> Self {
+        Typer {
+            kinds,
+            texts: vec![String::new(); kinds.len()],
+            labels: vec![Labels::default(); kinds.len()],
+        }
+    }
+
+    /// A number or a 0/1 flag straight from an integer or a finite double: the same
+    /// value as `Value::from_cell` of its text (`x as f64` and the shortest round-trip
+    /// text parsed back are the same number; a flag's text is exactly `0` or `1`).
+    fn direct(&self, k: usize, cell: Cell<'_>) -> Option<f64> {
+        let x = match cell {
+            Cell::Int(x) => x as f64,
+            Cell::Double(x) if x.is_finite() => x,
+            _ => return None,
+        };
+        match self.kinds[k] {
+            Kind::Number => Some(x),
+            // The text of -0.0 is "-0", not a flag.
+            Kind::Flag if (x == 0.0 && x.is_sign_positive()) || x == 1.0 => Some(x),
+            _ => None,
+        }
+    }
+
+    /// `f` of the wanted columns' cells typed by their kinds: `Value::from_cell` of their
+    /// text (`with_text`), numbers taken directly where `direct` can, and a category's
+    /// first `typed::IDS` distinct labels given ids (stable within this part).
+    fn with_values<R>(&mut self, cells: &[Cell<'_>], slots: &[usize], f: impl FnOnce(&[Value<'_>]) -> R) -> R {
+        let n = slots.len();
+        let mut ids = [None; 16];
+        for k in 0..n {
+            let cell = cells[slots[k]];
+            if cell.needs_buffer() && self.direct(k, cell).is_none() {
+                cell.write(&mut self.texts[k]);
+            }
+            if self.kinds[k] == Kind::Category
+                && let (Some(t), Some(id)) = (cell.text(&self.texts[k]), ids.get_mut(k))
+            {
+                *id = self.labels[k].id(t);
+            }
+        }
+        let this = &*self;
+        let value = |k: usize| -> Value<'_> {
+            let cell = cells[slots[k]];
+            if let Some(x) = this.direct(k, cell) {
+                return Value::Num(x);
+            }
+            let text = cell.text(&this.texts[k]);
+            match (ids.get(k).copied().flatten(), text) {
+                (Some(id), Some(t)) => Value::Cat(id, t),
+                _ => Value::from_cell(text, this.kinds[k]),
+            }
+        };
+        let mut stack = [Value::Empty; 16];
+        if n <= stack.len() {
+            for (k, out) in stack.iter_mut().enumerate().take(n) {
+                *out = value(k);
+            }
+            f(&stack[..n])
+        } else {
+            f(&(0..n).map(value).collect::<Vec<_>>())
+        }
+    }
 }
 
 /// The row groups split into at most `threads` contiguous parts, each scanned by its own
@@ -206,8 +370,75 @@ pub fn scan_parallel<S: Send>(
     init: impl Fn(usize) -> S + Sync,
     visit: impl Fn(&mut S, &[Option<&str>]) -> Result<()> + Sync,
 ) -> Result<(Vec<S>, u64)> {
+    parallel(
+        path,
+        columns,
+        threads,
+        init,
+        |reader, how, groups, first, state| match how {
+            How::Columns(plan) => visit_text(path, reader, plan, groups, first, |_, cells| visit(state, cells)),
+            How::Records(proj, slots) => {
+                visit_groups(path, reader, proj, slots, groups, first, |_, cells| visit(state, cells))
+            }
+        },
+    )
+}
+
+/// `scan_parallel` with each column typed as `kinds` says (as `typed::with_values`).
+pub fn scan_parallel_typed<S: Send>(
+    path: &Path,
+    columns: &[String],
+    kinds: &[Kind],
+    threads: usize,
+    init: impl Fn(usize) -> S + Sync,
+    visit: impl Fn(&mut S, &[Value<'_>]) -> Result<()> + Sync,
+) -> Result<(Vec<S>, u64)> {
+    parallel(
+        path,
+        columns,
+        threads,
+        init,
+        |reader, how, groups, first, state| match how {
+            How::Columns(plan) => {
+                let mut typer = Typer::new(kinds);
+                columns::visit(
+                    reader,
+                    plan,
+                    groups,
+                    first,
+                    |_, cells| typer.with_values(cells, plan.slots(), |v| visit(state, v)),
+                    |e| fail(path, e),
+                )
+            }
+            How::Records(proj, slots) => visit_groups(path, reader, proj, slots, groups, first, |_, cells| {
+                super::typed::with_values(cells, kinds, |v| visit(state, v))
+            }),
+        },
+    )
+}
+
+/// How a scan reads its columns: batch by batch (`columns`), or row by row through the
+/// record API (a projection and each wanted column's slot in it).
+enum How {
+    Columns(Plan),
+    Records(Type, Vec<usize>),
+}
+
+/// The parallel scan behind both front ends: `part` reads one contiguous range of row
+/// groups (numbering rows from the given first) into its state.
+fn parallel<S: Send>(
+    path: &Path,
+    columns: &[String],
+    threads: usize,
+    init: impl Fn(usize) -> S + Sync,
+    part: impl Fn(&SerializedFileReader<std::fs::File>, &How, std::ops::Range<usize>, u64, &mut S) -> Result<u64> + Sync,
+) -> Result<(Vec<S>, u64)> {
     let reader = open(path)?;
     let (proj, slots) = projection(path, &reader, columns)?;
+    let how = match Plan::new(&reader, columns) {
+        Some(plan) => How::Columns(plan),
+        None => How::Records(proj, slots),
+    };
     let groups = reader.num_row_groups();
     let parts = threads.clamp(1, groups.max(1));
     // Rows before each group, so every part numbers its rows as the file does.
@@ -223,14 +454,11 @@ pub fn scan_parallel<S: Send>(
         let handles: Vec<_> = ranges
             .into_iter()
             .map(|r| {
-                let (init, visit, proj, slots, before) = (&init, &visit, &proj, &slots, &before);
+                let (init, part, how, before) = (&init, &part, &how, &before);
                 scope.spawn(move || -> Result<Option<(S, u64)>> {
                     let reader = open(path)?;
                     let mut state = init(parts);
-                    let first = before[r.start];
-                    let n = visit_groups(path, &reader, proj, slots, r, first, |_, cells| {
-                        visit(&mut state, cells)
-                    })?;
+                    let n = part(&reader, how, r.clone(), before[r.start], &mut state)?;
                     Ok(Some((state, n)))
                 })
             })
