@@ -275,7 +275,13 @@ impl<'p> Column<'p> {
 
     /// Row `row` of the current batch.
     fn cell(&self, row: usize) -> Cell<'_> {
-        let Some(i) = self.at.get(row).copied().flatten().map(|i| i as usize) else {
+        // A required column's row `row` is its value `row`.
+        let at = if self.max_def == 0 {
+            Some(row as u32)
+        } else {
+            self.at.get(row).copied().flatten()
+        };
+        let Some(i) = at.map(|i| i as usize) else {
             return Cell::Null;
         };
         match (&self.values, self.form) {
@@ -302,19 +308,35 @@ impl<'p> Column<'p> {
 /// Rows per batch: enough to amortise each reader call, small enough to stay in cache.
 const BATCH: usize = 4096;
 
-/// Visit the rows of row groups `groups` (in order) with the cells of the plan's distinct
-/// columns, numbering them from `first_row` (1-based numbers, as the file counts). An
-/// error is returned as text, prefixed with the row (or row group) it was met in.
-pub fn visit<E>(
+/// One batch of rows of the plan's distinct columns, read.
+struct Batch<'c, 'p> {
+    columns: &'c [Column<'p>],
+    rows: usize,
+}
+
+impl<'c> Batch<'c, '_> {
+    fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Row `row`'s cell of distinct column `col`.
+    fn cell(&self, col: usize, row: usize) -> Cell<'c> {
+        self.columns.get(col).map_or(Cell::Null, |c| c.cell(row))
+    }
+}
+
+/// Read the rows of row groups `groups` (in order) batch by batch: `f` of the number of
+/// rows before the batch (counting from `first_row`) and the batch. An error is returned
+/// as text, prefixed with the row (or row group) it was met in.
+fn batches<E>(
     reader: &dyn FileReader,
     plan: &Plan,
     groups: std::ops::Range<usize>,
     first_row: u64,
-    mut f: impl FnMut(u64, &[Cell<'_>]) -> std::result::Result<(), E>,
+    mut f: impl FnMut(u64, &Batch<'_, '_>) -> std::result::Result<(), E>,
     fail: impl Fn(String) -> E,
 ) -> std::result::Result<u64, E> {
     let mut row_no = first_row;
-    let width = plan.leaves.len();
     for g in groups {
         let group = reader
             .get_row_group(g)
@@ -340,24 +362,49 @@ pub fn visit<E>(
                     )));
                 }
             }
-            // Cells borrow the batch: made anew for each (no allocation up to 16 columns).
-            let mut cells: [Cell<'_>; 16] = [Cell::Null; 16];
-            let mut wide: Vec<Cell<'_>> = Vec::new();
-            for r in 0..rows {
-                row_no += 1;
-                if width <= cells.len() {
-                    for (cell, c) in cells.iter_mut().zip(&columns) {
-                        *cell = c.cell(r);
-                    }
-                    f(row_no, &cells[..width])?;
-                } else {
-                    wide.clear();
-                    wide.extend(columns.iter().map(|c| c.cell(r)));
-                    f(row_no, &wide)?;
-                }
-            }
+            f(
+                row_no,
+                &Batch {
+                    columns: &columns,
+                    rows,
+                },
+            )?;
+            row_no += rows as u64;
             left -= rows;
         }
     }
     Ok(row_no - first_row)
+}
+
+/// Visit the rows of row groups `groups` (in order) with the cells of the plan's distinct
+/// columns, numbering them from `first_row` (1-based numbers, as the file counts).
+pub fn visit<E>(
+    reader: &dyn FileReader,
+    plan: &Plan,
+    groups: std::ops::Range<usize>,
+    first_row: u64,
+    mut f: impl FnMut(u64, &[Cell<'_>]) -> std::result::Result<(), E>,
+    fail: impl Fn(String) -> E,
+) -> std::result::Result<u64, E> {
+    let width = plan.leaves.len();
+    let rows = |before: u64, batch: &Batch<'_, '_>| {
+        // Cells borrow the batch: made anew for each (no allocation up to 16 columns).
+        let mut cells: [Cell<'_>; 16] = [Cell::Null; 16];
+        let mut wide: Vec<Cell<'_>> = Vec::new();
+        for r in 0..batch.rows() {
+            let row_no = before + 1 + r as u64;
+            if width <= cells.len() {
+                for (col, cell) in cells.iter_mut().enumerate().take(width) {
+                    *cell = batch.cell(col, r);
+                }
+                f(row_no, &cells[..width])?;
+            } else {
+                wide.clear();
+                wide.extend((0..width).map(|col| batch.cell(col, r)));
+                f(row_no, &wide)?;
+            }
+        }
+        Ok(())
+    };
+    batches(reader, plan, groups, first_row, rows, fail)
 }
