@@ -11,7 +11,7 @@ VENV="${MLCTL_BENCH_VENV:-$ROOT/.venv-interop}"
 MLCTL="$ROOT/target/dist/mlctl"
 WORK="$(mktemp -d /tmp/mlctl-abbench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+need_time
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q -r "$ROOT/interop/requirements.txt"; }
 "$VENV/bin/python" -c "import pandas, scipy" 2>/dev/null || "$VENV/bin/pip" install -q "pandas<3" scipy
 (cd "$ROOT" && cargo build --profile dist -q)

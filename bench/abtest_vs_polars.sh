@@ -7,10 +7,8 @@
 # Usage: bench/abtest_vs_polars.sh [rows=10000000]
 source "$(dirname "$0")/lib.sh"
 ROWS=${1:-10000000}
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-PVENV="${MLCTL_POLARS_VENV:-$ROOT/.venv-polars}"
-[ -x "$PVENV/bin/python" ] || python3 -m venv "$PVENV"
-"$PVENV/bin/python" -c "import polars, numpy" 2>/dev/null || "$PVENV/bin/pip" install -q polars numpy
+need_time
+polars_venv
 build_mlctl
 
 echo "generating $ROWS rows" >&2

@@ -9,10 +9,8 @@
 source "$(dirname "$0")/lib.sh"
 REV=${1:-bdb80c1}
 ROUNDS=${2:-5}
-PVENV="${MLCTL_POLARS_VENV:-$ROOT/.venv-polars}"
-[ -x "$PVENV/bin/python" ] || python3 -m venv "$PVENV"
-"$PVENV/bin/python" -c "import numpy" 2>/dev/null || "$PVENV/bin/pip" install -q numpy
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+polars_venv
+need_time
 NEW="${MLCTL_BIN:-}"
 if [ -z "$NEW" ]; then
     (cd "$ROOT" && cargo build --release -q)

@@ -13,7 +13,7 @@ VENV="${MLCTL_EVIDENTLY_VENV:-$ROOT/.venv-evidently}"
 MLCTL="$ROOT/target/dist/mlctl"
 WORK="$(mktemp -d /tmp/mlctl-driftbench.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+need_time
 [ -x "$VENV/bin/python" ] || { python3 -m venv "$VENV"; "$VENV/bin/pip" install -q "evidently==0.7.*" "pandas<3"; }
 (cd "$ROOT" && cargo build --profile dist -q)
 

@@ -26,6 +26,16 @@ need_tools() {
     build_mlctl
 }
 
+need_time() { # GNU time (/usr/bin/time), for wall/CPU/RSS of one command
+    command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+}
+
+polars_venv() { # -> sets PVENV: a venv with polars and numpy ($MLCTL_POLARS_VENV or .venv-polars)
+    PVENV="${MLCTL_POLARS_VENV:-$ROOT/.venv-polars}"
+    [ -x "$PVENV/bin/python" ] || python3 -m venv "$PVENV"
+    "$PVENV/bin/python" -c "import polars, numpy" 2>/dev/null || "$PVENV/bin/pip" install -q polars numpy
+}
+
 build_mlctl() { # the shipped build (LTO, one codegen unit); a no-op when up to date
     if [ -z "${MLCTL_BIN:-}" ]; then
         echo "building mlctl --profile dist" >&2

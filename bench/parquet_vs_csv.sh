@@ -9,10 +9,8 @@
 # through the record API). Usage: bench/parquet_vs_csv.sh [rounds=3]
 source "$(dirname "$0")/lib.sh"
 ROUNDS=${1:-3}
-command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-PVENV="${MLCTL_POLARS_VENV:-$ROOT/.venv-polars}"
-[ -x "$PVENV/bin/python" ] || python3 -m venv "$PVENV"
-"$PVENV/bin/python" -c "import polars, numpy" 2>/dev/null || "$PVENV/bin/pip" install -q polars numpy
+need_time
+polars_venv
 build_mlctl
 
 echo "generating 10M × 3 (abtest) and 1M × 20 (drift) rows, as CSV and Parquet" >&2
