@@ -45,6 +45,6 @@ res = {}
 for name, label in [("wc", "wc -l (the floor)"), ("polars", "polars read_csv + group_by"), ("mlctl", "mlctl abtest analyze (+ tests)")]:
     wall, cpu, rss = med(name)
     res[name] = wall
-    print(f"{label:<34}{wall:>8.2f}{cpu:>8.2f}{mb / wall:>9.0f}{mb / max(cpu, 1e-9):>11.0f}{rss / 1024:>8.1f}")
+    print(f"{label:<34}{wall:>8.2f}{cpu:>8.2f}{mb / max(wall, 0.01):>9.0f}{mb / max(cpu, 0.01):>11.0f}{rss / 1024:>8.1f}")
 print(f"mlctl vs polars' group-by: {res['polars'] / res['mlctl']:.2f}x faster (target 3x)")
 PY
