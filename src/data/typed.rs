@@ -58,15 +58,20 @@ impl<'a> Value<'a> {
 /// `f` of the cells typed by their columns' kinds (`Value::from_cell`); no allocation
 /// for up to 16 cells.
 pub fn with_values<R>(cells: &[Option<&str>], kinds: &[Kind], f: impl FnOnce(&[Value<'_>]) -> R) -> R {
-    let typed = cells.iter().zip(kinds).map(|(c, k)| Value::from_cell(*c, *k));
-    let mut stack = [Value::Empty; 16];
-    if cells.len() <= stack.len() {
-        for (slot, v) in stack.iter_mut().zip(typed) {
-            *slot = v;
+    with_slice(cells.len(), Value::Empty, |i| Value::from_cell(cells[i], kinds[i]), f)
+}
+
+/// `f` of the slice `[item(0), …, item(n - 1)]`, built on the stack for up to 16 items
+/// (one row's cells or values, handed to a visitor per row) and in a `Vec` past that.
+pub fn with_slice<T: Copy, R>(n: usize, empty: T, mut item: impl FnMut(usize) -> T, f: impl FnOnce(&[T]) -> R) -> R {
+    let mut stack = [empty; 16];
+    if n <= stack.len() {
+        for (i, slot) in stack.iter_mut().enumerate().take(n) {
+            *slot = item(i);
         }
-        f(&stack[..cells.len()])
+        f(&stack[..n])
     } else {
-        f(&typed.collect::<Vec<_>>())
+        f(&(0..n).map(item).collect::<Vec<_>>())
     }
 }
 

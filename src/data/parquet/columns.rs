@@ -20,6 +20,8 @@ use parquet::column::reader::ColumnReader;
 use parquet::data_type::ByteArray;
 use parquet::file::reader::{FileReader, RowGroupReader};
 
+use crate::data::typed::with_slice;
+
 /// One cell as its column holds it (`Null` for a null).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Cell<'a> {
@@ -158,7 +160,8 @@ enum Values {
 }
 
 /// One column chunk being read: its reader, the current batch's definition levels and
-/// values, and for each row of the batch the index of its value (`None`: null). A text
+/// values, and for each row of an optional column's batch the index of its value (`None`:
+/// null). A text
 /// column's values are checked for UTF-8 once, as they are copied into `text` (value `i`
 /// is `text[ends[i - 1]..ends[i]]`).
 struct Column<'p> {
@@ -239,6 +242,7 @@ impl<'p> Column<'p> {
                 self.name
             ));
         }
+        // A required column's value `i` is row `i`: no level table.
         self.at.clear();
         if self.max_def > 0 {
             let mut next = 0u32;
@@ -248,15 +252,16 @@ impl<'p> Column<'p> {
                     next - 1
                 })
             }));
-        } else {
-            self.at.extend((0..rows as u32).map(Some));
         }
-        let present = self.at.iter().flatten().count();
-        if self.at.len() != rows || present != values {
+        let (levels, present) = if self.max_def > 0 {
+            (self.at.len(), self.at.iter().flatten().count())
+        } else {
+            (rows, rows)
+        };
+        if levels != rows || present != values {
             return Err(format!(
-                "column \"{}\": {} levels and {values} values for {rows} rows",
-                self.name,
-                self.at.len()
+                "column \"{}\": {levels} levels and {values} values for {rows} rows",
+                self.name
             ));
         }
         self.text.clear();
@@ -264,7 +269,11 @@ impl<'p> Column<'p> {
         if let Values::Bytes(v) = &self.values {
             for (i, b) in v.iter().enumerate() {
                 let Ok(t) = std::str::from_utf8(b.data()) else {
-                    return Ok(self.at.iter().position(|a| *a == Some(i as u32)));
+                    return Ok(if self.max_def > 0 {
+                        self.at.iter().position(|a| *a == Some(i as u32))
+                    } else {
+                        Some(i)
+                    });
                 };
                 self.text.push_str(t);
                 self.ends.push(self.text.len());
@@ -308,32 +317,15 @@ impl<'p> Column<'p> {
 /// Rows per batch: enough to amortise each reader call, small enough to stay in cache.
 const BATCH: usize = 4096;
 
-/// One batch of rows of the plan's distinct columns, read.
-struct Batch<'c, 'p> {
-    columns: &'c [Column<'p>],
-    rows: usize,
-}
-
-impl<'c> Batch<'c, '_> {
-    fn rows(&self) -> usize {
-        self.rows
-    }
-
-    /// Row `row`'s cell of distinct column `col`.
-    fn cell(&self, col: usize, row: usize) -> Cell<'c> {
-        self.columns.get(col).map_or(Cell::Null, |c| c.cell(row))
-    }
-}
-
-/// Read the rows of row groups `groups` (in order) batch by batch: `f` of the number of
-/// rows before the batch (counting from `first_row`) and the batch. An error is returned
-/// as text, prefixed with the row (or row group) it was met in.
-fn batches<E>(
+/// Visit the rows of row groups `groups` (in order) with the cells of the plan's distinct
+/// columns, numbering them from `first_row` (1-based numbers, as the file counts). An
+/// error is returned as text, prefixed with the row (or row group) it was met in.
+pub fn visit<E>(
     reader: &dyn FileReader,
     plan: &Plan,
     groups: std::ops::Range<usize>,
     first_row: u64,
-    mut f: impl FnMut(u64, &Batch<'_, '_>) -> std::result::Result<(), E>,
+    mut f: impl FnMut(u64, &[Cell<'_>]) -> std::result::Result<(), E>,
     fail: impl Fn(String) -> E,
 ) -> std::result::Result<u64, E> {
     let mut row_no = first_row;
@@ -362,49 +354,17 @@ fn batches<E>(
                     )));
                 }
             }
-            f(
-                row_no,
-                &Batch {
-                    columns: &columns,
-                    rows,
-                },
-            )?;
-            row_no += rows as u64;
+            for r in 0..rows {
+                row_no += 1;
+                with_slice(
+                    columns.len(),
+                    Cell::Null,
+                    |col| columns[col].cell(r),
+                    |cells| f(row_no, cells),
+                )?;
+            }
             left -= rows;
         }
     }
     Ok(row_no - first_row)
-}
-
-/// Visit the rows of row groups `groups` (in order) with the cells of the plan's distinct
-/// columns, numbering them from `first_row` (1-based numbers, as the file counts).
-pub fn visit<E>(
-    reader: &dyn FileReader,
-    plan: &Plan,
-    groups: std::ops::Range<usize>,
-    first_row: u64,
-    mut f: impl FnMut(u64, &[Cell<'_>]) -> std::result::Result<(), E>,
-    fail: impl Fn(String) -> E,
-) -> std::result::Result<u64, E> {
-    let width = plan.leaves.len();
-    let rows = |before: u64, batch: &Batch<'_, '_>| {
-        // Cells borrow the batch: made anew for each (no allocation up to 16 columns).
-        let mut cells: [Cell<'_>; 16] = [Cell::Null; 16];
-        let mut wide: Vec<Cell<'_>> = Vec::new();
-        for r in 0..batch.rows() {
-            let row_no = before + 1 + r as u64;
-            if width <= cells.len() {
-                for (col, cell) in cells.iter_mut().enumerate().take(width) {
-                    *cell = batch.cell(col, r);
-                }
-                f(row_no, &cells[..width])?;
-            } else {
-                wide.clear();
-                wide.extend((0..width).map(|col| batch.cell(col, r)));
-                f(row_no, &wide)?;
-            }
-        }
-        Ok(())
-    };
-    batches(reader, plan, groups, first_row, rows, fail)
 }

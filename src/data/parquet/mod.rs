@@ -23,7 +23,7 @@ use parquet::record::Field;
 use parquet::schema::types::Type;
 
 use self::columns::{Cell, Plan};
-use super::typed::{Kind, Value};
+use super::typed::{Kind, Value, with_slice};
 use crate::error::{Error, Result};
 
 /// Whether `path` names a Parquet file.
@@ -238,16 +238,7 @@ fn with_text<R>(cells: &[Cell<'_>], slots: &[usize], texts: &mut [String], f: im
             cells[*slot].write(buf);
         }
     }
-    let text = |k: usize| cells[slots[k]].text(&texts[k]);
-    let mut stack: [Option<&str>; 16] = [None; 16];
-    if slots.len() <= stack.len() {
-        for (k, out) in stack.iter_mut().enumerate().take(slots.len()) {
-            *out = text(k);
-        }
-        f(&stack[..slots.len()])
-    } else {
-        f(&(0..slots.len()).map(text).collect::<Vec<_>>())
-    }
+    with_slice(slots.len(), None, |k| cells[slots[k]].text(&texts[k]), f)
 }
 
 /// What typing a part's cells keeps from row to row: each wanted column's text buffer and,
@@ -349,15 +340,7 @@ impl<'k> Typer<'k> {
                 _ => Value::from_cell(text, this.kinds[k]),
             }
         };
-        let mut stack = [Value::Empty; 16];
-        if n <= stack.len() {
-            for (k, out) in stack.iter_mut().enumerate().take(n) {
-                *out = value(k);
-            }
-            f(&stack[..n])
-        } else {
-            f(&(0..n).map(value).collect::<Vec<_>>())
-        }
+        with_slice(n, Value::Empty, value, f)
     }
 }
 
