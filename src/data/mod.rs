@@ -158,6 +158,13 @@ pub enum FastScan<S> {
     Fallback,
 }
 
+impl<S> From<Option<(Vec<S>, u64)>> for FastScan<S> {
+    /// A parallel scan's states and rows, or `None` when one of its parts gave up.
+    fn from(done: Option<(Vec<S>, u64)>) -> Self {
+        done.map_or(FastScan::Fallback, |(states, rows)| FastScan::Done(states, rows))
+    }
+}
+
 /// Parallel scan of an uncompressed CSV/TSV file (or a Parquet file): the data is split
 /// into `threads` byte ranges at line boundaries, each scanned by its own thread into its
 /// own state (`init` is told how many parts there are). A file with quotes is split again
@@ -199,12 +206,9 @@ pub fn scan_parallel_typed<S: Send>(
 ) -> Result<FastScan<S>> {
     if parquet::is_parquet(path) {
         // Numbers straight from the column readers; any error: the sequential scan reports it.
-        return Ok(
-            match parquet::scan_parallel_typed(path, columns, kinds, threads, init, visit) {
-                Ok((states, rows)) => FastScan::Done(states, rows),
-                Err(_) => FastScan::Fallback,
-            },
-        );
+        return Ok(parquet::scan_parallel_typed(path, columns, kinds, threads, init, visit)
+            .ok()
+            .into());
     }
     let cells = |state: &mut S, cells: &[Option<&str>]| typed::with_values(cells, kinds, |v| visit(state, v));
     scan_parallel_with(
@@ -244,10 +248,7 @@ fn scan_parallel_with<S: Send, P>(
     use std::io::{Seek, SeekFrom};
     if parquet::is_parquet(path) {
         // Any error: the sequential scan reports it with its row number.
-        return Ok(match parquet::scan_parallel(path, columns, threads, init, visit) {
-            Ok((states, rows)) => FastScan::Done(states, rows),
-            Err(_) => FastScan::Fallback,
-        });
+        return Ok(parquet::scan_parallel(path, columns, threads, init, visit).ok().into());
     }
     let name = path
         .file_name()
@@ -376,17 +377,9 @@ fn scan_parallel_with<S: Send, P>(
         join_parts(handles)
     });
     if quoted.load(std::sync::atomic::Ordering::Relaxed) {
-        return Ok(
-            match quoted::scan(path, delim, data_start, len, &idx, ncols, threads, init, visit)? {
-                Some((states, rows)) => FastScan::Done(states, rows),
-                None => FastScan::Fallback,
-            },
-        );
+        return Ok(quoted::scan(path, delim, data_start, len, &idx, ncols, threads, init, visit)?.into());
     }
-    Ok(match results? {
-        Some((states, rows)) => FastScan::Done(states, rows),
-        None => FastScan::Fallback,
-    })
+    Ok(results?.into())
 }
 
 /// A scan thread: its part's state and row count, `None` when it gave up.

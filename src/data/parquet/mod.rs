@@ -98,26 +98,25 @@ fn projection(
     Ok((proj, slots))
 }
 
-/// A cell as text (`None` for null).
+/// A cell as text (`None` for null). The plain values are written by `Cell::write`, as
+/// the column reader writes them.
 fn cell(f: &Field, buf: &mut String) -> bool {
     use std::fmt::Write;
+    let plain = match f {
+        Field::Null => Some(Cell::Null),
+        Field::Bool(b) => Some(Cell::Bool(*b)),
+        Field::Str(s) => Some(Cell::Str(s)),
+        Field::Float(x) => Some(Cell::Float(*x)),
+        Field::Double(x) => Some(Cell::Double(*x)),
+        Field::Int(x) => Some(Cell::Int(i64::from(*x))),
+        Field::Long(x) => Some(Cell::Int(*x)),
+        _ => None,
+    };
+    if let Some(c) = plain {
+        return c.write(buf);
+    }
     buf.clear();
     match f {
-        Field::Null => return false,
-        Field::Bool(b) => buf.push_str(if *b { "true" } else { "false" }),
-        Field::Str(s) => buf.push_str(s),
-        Field::Float(x) => {
-            let _ = write!(buf, "{x}");
-        }
-        Field::Double(x) => {
-            let _ = write!(buf, "{x}");
-        }
-        Field::Int(x) => {
-            let _ = write!(buf, "{x}");
-        }
-        Field::Long(x) => {
-            let _ = write!(buf, "{x}");
-        }
         // Times as RFC 3339 (UTC), the form every time column of mlctl reads.
         Field::TimestampMillis(ms) => match chrono::DateTime::from_timestamp_millis(*ms) {
             Some(t) => buf.push_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
@@ -202,11 +201,10 @@ pub fn rows(path: &Path) -> Result<(Vec<String>, Box<dyn Iterator<Item = Result<
 /// Visit every row of a Parquet file with the values of `columns` (as `data::scan`).
 pub fn scan(path: &Path, columns: &[String], f: impl FnMut(u64, &[Option<&str>]) -> Result<()>) -> Result<u64> {
     let reader = open(path)?;
-    let (proj, slots) = projection(path, &reader, columns)?;
     let n = reader.num_row_groups();
-    match Plan::new(&reader, columns) {
-        Some(plan) => visit_text(path, &reader, &plan, 0..n, 0, f),
-        None => visit_groups(path, &reader, &proj, &slots, 0..n, 0, f),
+    match How::of(path, &reader, columns)? {
+        How::Columns(plan) => visit_text(path, &reader, &plan, 0..n, 0, f),
+        How::Records(proj, slots) => visit_groups(path, &reader, &proj, &slots, 0..n, 0, f),
     }
 }
 
@@ -270,7 +268,8 @@ impl Labels {
 
     /// The label's id, giving it the next one while fewer than `typed::IDS` are given.
     fn id(&mut self, t: &str) -> Option<u32> {
-        let found = match Labels::key(t) {
+        let key = Labels::key(t);
+        let found = match key {
             Some(key) => self.keys.iter().position(|k| *k == key),
             None => self.names.iter().position(|n| n == t),
         };
@@ -278,7 +277,7 @@ impl Labels {
             return Some(i as u32);
         }
         (self.names.len() < super::typed::IDS).then(|| {
-            self.keys.push(Labels::key(t).unwrap_or(u64::MAX));
+            self.keys.push(key.unwrap_or(u64::MAX));
             self.names.push(t.to_string());
             self.names.len() as u32 - 1
         })
@@ -407,6 +406,18 @@ enum How {
     Records(Type, Vec<usize>),
 }
 
+impl How {
+    /// The column reader when it takes every wanted column, else the record API. The
+    /// projection is made either way: it refuses unknown and nested columns by name.
+    fn of(path: &Path, reader: &SerializedFileReader<std::fs::File>, columns: &[String]) -> Result<How> {
+        let (proj, slots) = projection(path, reader, columns)?;
+        Ok(match Plan::new(reader, columns) {
+            Some(plan) => How::Columns(plan),
+            None => How::Records(proj, slots),
+        })
+    }
+}
+
 /// The parallel scan behind both front ends: `part` reads one contiguous range of row
 /// groups (numbering rows from the given first) into its state.
 fn parallel<S: Send>(
@@ -417,11 +428,7 @@ fn parallel<S: Send>(
     part: impl Fn(&SerializedFileReader<std::fs::File>, &How, std::ops::Range<usize>, u64, &mut S) -> Result<u64> + Sync,
 ) -> Result<(Vec<S>, u64)> {
     let reader = open(path)?;
-    let (proj, slots) = projection(path, &reader, columns)?;
-    let how = match Plan::new(&reader, columns) {
-        Some(plan) => How::Columns(plan),
-        None => How::Records(proj, slots),
-    };
+    let how = How::of(path, &reader, columns)?;
     let groups = reader.num_row_groups();
     let parts = threads.clamp(1, groups.max(1));
     // Rows before each group, so every part numbers its rows as the file does.
