@@ -14,15 +14,6 @@ build_mlctl
 echo "generating $ROWS rows" >&2
 "$PVENV/bin/python" "$ROOT/bench/gen_experiment.py" "$WORK/exp.csv" "$ROWS"
 MB=$(python3 -c "import os; print(os.path.getsize('$WORK/exp.csv') / 1e6)")
-cat > "$WORK/polars_gb.py" <<'PY'
-import sys, polars as pl
-df = pl.read_csv(sys.argv[1], columns=["variant", "converted", "revenue"])
-print(df.group_by("variant").agg(
-    pl.len().alias("n"),
-    pl.col("converted").mean().alias("conv_mean"), pl.col("converted").var().alias("conv_var"),
-    pl.col("revenue").mean().alias("rev_mean"), pl.col("revenue").var().alias("rev_var"),
-))
-PY
 measure() { # cmd... -> "wall cpu rss_kb"
     /usr/bin/time -f "%e %U %S %M" -o "$WORK/t.txt" "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || { cat "$WORK/err.txt" >&2; exit 1; }
     awk '{print $1, $2 + $3, $4}' "$WORK/t.txt"
@@ -30,7 +21,7 @@ measure() { # cmd... -> "wall cpu rss_kb"
 cat "$WORK/exp.csv" >/dev/null # page cache warm for all three
 for round in 1 2 3; do
     measure wc -l "$WORK/exp.csv" >>"$WORK/wc.txt"
-    measure "$PVENV/bin/python" "$WORK/polars_gb.py" "$WORK/exp.csv" >>"$WORK/polars.txt"
+    measure "$PVENV/bin/python" "$ROOT/bench/polars_groupby.py" "$WORK/exp.csv" >>"$WORK/polars.txt"
     measure "$MLCTL" abtest analyze "$WORK/exp.csv" --metric converted:binary --metric revenue:mean -o json >>"$WORK/mlctl.txt"
 done
 python3 - "$WORK" "$MB" "$(nproc)" <<'PY'

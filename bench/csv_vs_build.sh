@@ -53,17 +53,11 @@ PY
 "$NEW" drift baseline "$WORK/ref.csv" --out "$WORK/p.json" -o json >/dev/null
 cat "$WORK/cur.csv" "$WORK/exp.csv" >/dev/null # page cache warm
 
-run() { # label bin args... -> appends "wall cpu" to $WORK/label.txt, output to $WORK/label.out
-    local label=$1 bin=$2
-    shift 2
-    /usr/bin/time -f "%e %U %S" -o "$WORK/t.txt" "$bin" "$@" >"$WORK/$label.out" 2>"$WORK/err.txt" || [ $? -eq 1 ] || { cat "$WORK/err.txt" >&2; exit 1; }
-    awk '{print $1, $2 + $3}' "$WORK/t.txt" >>"$WORK/$label.txt"
-}
 for _ in $(seq "$ROUNDS"); do
     for side in old new; do
         bin=$OLD; [ "$side" = new ] && bin=$NEW
-        run "drift-$side" "$bin" drift check --baseline "$WORK/p.json" "$WORK/cur.csv" -o json
-        run "abtest-$side" "$bin" abtest analyze "$WORK/exp.csv" --metric converted:binary --metric revenue:mean -o json
+        timed_run "drift-$side" "$bin" drift check --baseline "$WORK/p.json" "$WORK/cur.csv" -o json
+        timed_run "abtest-$side" "$bin" abtest analyze "$WORK/exp.csv" --metric converted:binary --metric revenue:mean -o json
     done
 done
 for t in drift abtest; do

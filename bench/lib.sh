@@ -30,6 +30,14 @@ need_time() { # GNU time (/usr/bin/time), for wall/CPU/RSS of one command
     command -v /usr/bin/time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 }
 
+timed_run() { # label cmd... -> appends "wall cpu rss_kb" to $WORK/label.txt, output to $WORK/label.out
+    # (exit 1 is an answer, e.g. drift found, not a failure)
+    local label=$1
+    shift
+    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t.txt" "$@" >"$WORK/$label.out" 2>"$WORK/err.txt" || [ $? -eq 1 ] || { cat "$WORK/err.txt" >&2; exit 1; }
+    awk '{print $1, $2 + $3, $4}' "$WORK/t.txt" >>"$WORK/$label.txt"
+}
+
 polars_venv() { # -> sets PVENV: a venv with polars and numpy ($MLCTL_POLARS_VENV or .venv-polars)
     PVENV="${MLCTL_POLARS_VENV:-$ROOT/.venv-polars}"
     [ -x "$PVENV/bin/python" ] || python3 -m venv "$PVENV"

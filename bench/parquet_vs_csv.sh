@@ -31,35 +31,20 @@ for name, shift, seed in [("ref", 0.0, 7), ("cur", 1.0, 8)]:
     df.write_csv(f"{work}/{name}.csv", float_precision=4)
     df.write_parquet(f"{work}/{name}.parquet")
 PY
-cat > "$WORK/polars_gb.py" <<'PY'
-import sys, polars as pl
-df = pl.read_parquet(sys.argv[1], columns=["variant", "converted", "revenue"])
-print(df.group_by("variant").agg(
-    pl.len().alias("n"),
-    pl.col("converted").mean().alias("conv_mean"), pl.col("converted").var().alias("conv_var"),
-    pl.col("revenue").mean().alias("rev_mean"), pl.col("revenue").var().alias("rev_var"),
-))
-PY
 "$MLCTL" drift baseline "$WORK/ref.csv" --out "$WORK/p.json" -o json >/dev/null
 cat "$WORK"/exp.* "$WORK"/cur.* >/dev/null # page cache warm for all
 
-run() { # label cmd... -> appends "wall cpu rss_kb" to $WORK/label.txt, output to $WORK/label.out
-    local label=$1
-    shift
-    /usr/bin/time -f "%e %U %S %M" -o "$WORK/t.txt" "$@" >"$WORK/$label.out" 2>"$WORK/err.txt" || [ $? -eq 1 ] || { cat "$WORK/err.txt" >&2; exit 1; }
-    awk '{print $1, $2 + $3, $4}' "$WORK/t.txt" >>"$WORK/$label.txt"
-}
 AB=(abtest analyze --metric converted:binary --metric revenue:mean -o json)
 DR=(drift check --baseline "$WORK/p.json" -o json)
 for _ in $(seq "$ROUNDS"); do
-    run ab-csv "$MLCTL" "${AB[@]}" "$WORK/exp.csv"
-    run ab-parquet "$MLCTL" "${AB[@]}" "$WORK/exp.parquet"
-    run ab-polars "$PVENV/bin/python" "$WORK/polars_gb.py" "$WORK/exp.parquet"
-    run dr-csv "$MLCTL" "${DR[@]}" "$WORK/cur.csv"
-    run dr-parquet "$MLCTL" "${DR[@]}" "$WORK/cur.parquet"
+    timed_run ab-csv "$MLCTL" "${AB[@]}" "$WORK/exp.csv"
+    timed_run ab-parquet "$MLCTL" "${AB[@]}" "$WORK/exp.parquet"
+    timed_run ab-polars "$PVENV/bin/python" "$ROOT/bench/polars_groupby.py" "$WORK/exp.parquet"
+    timed_run dr-csv "$MLCTL" "${DR[@]}" "$WORK/cur.csv"
+    timed_run dr-parquet "$MLCTL" "${DR[@]}" "$WORK/cur.parquet"
     if [ -n "${OLD_BIN:-}" ]; then
-        run ab-old "$OLD_BIN" "${AB[@]}" "$WORK/exp.parquet"
-        run dr-old "$OLD_BIN" "${DR[@]}" "$WORK/cur.parquet"
+        timed_run ab-old "$OLD_BIN" "${AB[@]}" "$WORK/exp.parquet"
+        timed_run dr-old "$OLD_BIN" "${DR[@]}" "$WORK/cur.parquet"
     fi
 done
 python3 - "$WORK" "$ROUNDS" "${OLD_BIN:+old}" <<'PY'
